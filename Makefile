@@ -1,0 +1,64 @@
+# The two commands: `make run` (the site, embedded defaults) and `make test` (real services + lint + pytest).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: help venv run services services-down services-status lint test bench lock clean
+
+help:
+	@echo "make run       - the site on http://$(HOST):$(PORT) with demo content (SQLite, in-process tasks)"
+	@echo "make test      - install and start PostgreSQL, Redis, Elasticsearch; lint; pytest with a Celery worker"
+	@echo "make lint      - ruff, mypy, manage.py check, makemigrations --check"
+	@echo "make bench     - benchmarks, writing JSON under bench-results/"
+	@echo "make services  - start the real services (scripts/services.sh up); services-down / services-status"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@echo "[venv] installing pinned requirements into $(VENV)"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py ensure_superuser
+	@echo "Serving on http://$(HOST):$(PORT)/ (admin at /admin/)"
+	$(BIN)/uvicorn datacollection.asgi:application --host $(HOST) --port $(PORT) --lifespan off
+
+services:
+	bash scripts/services.sh up
+
+services-down:
+	bash scripts/services.sh down
+
+services-status:
+	bash scripts/services.sh status
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	DJANGO_SETTINGS_MODULE=datacollection.settings.dev $(BIN)/python manage.py check
+	DJANGO_SETTINGS_MODULE=datacollection.settings.dev $(BIN)/python manage.py makemigrations --check --dry-run
+
+test: services venv lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: services venv
+	mkdir -p bench-results
+	$(BIN)/python -m benchmarks
+
+lock:
+	$(BIN)/pip install -q --dry-run --ignore-installed --report /tmp/requirements-report.json -r requirements.in
+	@echo "see requirements.in; regenerate requirements*.txt from the resolver report"
+
+clean:
+	rm -rf var/ artifacts/ bench-results/ static_collected/

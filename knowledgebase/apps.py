@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class KnowledgebaseConfig(AppConfig):
+    """Knowledge as Wagtail content: pages, uploaded documents, extraction, chunking and indexing."""
+
+    name = "knowledgebase"
+    verbose_name = "Knowledge base"
+    default_auto_field = "django.db.models.BigAutoField"

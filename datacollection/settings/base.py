@@ -224,3 +224,8 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+
+# --- Per-area settings (each file owns its section) ---------------------------------------------
+from .chat import *  # noqa: E402,F403
+from .knowledge import *  # noqa: E402,F403
+from .search import *  # noqa: E402,F403

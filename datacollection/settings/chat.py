@@ -1,0 +1,1 @@
+"""Settings of the chatbot: LLM providers, prompts, rate limits, caches."""

@@ -1,0 +1,1 @@
+"""Settings of the knowledge pipeline (extraction, chunking, uploads, indexing)."""

@@ -1,0 +1,47 @@
+"""What extraction produces from a file or a page: ordered blocks of text that keep their structure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class BlockKind(StrEnum):
+    HEADING = "heading"
+    PARAGRAPH = "paragraph"
+    CODE = "code"
+    TABLE = "table"
+    LIST = "list"
+    IMAGE_TEXT = "image_text"  # OCR output or alt text / caption of an image
+
+
+@dataclass(frozen=True, kw_only=True)
+class Block:
+    """One structural unit. `heading_path` is the chain of headings above it (a HEADING block's own path
+    ends with its own text); `anchor` is the id of the nearest heading (matches the rendered page);
+    `page_number` is 1-based for paginated files, None otherwise."""
+
+    kind: BlockKind
+    text: str
+    heading_path: tuple[str, ...] = ()
+    anchor: str = ""
+    page_number: int | None = None
+    level: int = 0  # heading level (1-6) for HEADING blocks
+
+
+@dataclass(kw_only=True)
+class ExtractedDocument:
+    title: str = ""
+    blocks: list[Block] = field(default_factory=list)
+    pages: int = 0
+    characters: int = 0
+    images_ocrd: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def stats(self) -> dict[str, object]:
+        return {
+            "pages": self.pages,
+            "characters": self.characters,
+            "images_ocrd": self.images_ocrd,
+            "warnings": list(self.warnings),
+        }

@@ -1,0 +1,83 @@
+"""The contract every knowledge search backend implements (Elasticsearch, database).
+
+Backends store chunks with their vectors and answer the two retrieval legs, each pre-filtered inside the
+engine by the principal's visibility and an optional scope. Fusion, re-ranking and diversity live above
+them in `search.retrieval`, so both backends return the same result shape.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from search.values import Chunk, Principal
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoredChunk:
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexItem:
+    """A chunk to write. `vector=None` keeps the stored vector and updates only the metadata (the text is
+    unchanged, so it is not embedded again)."""
+
+    chunk: Chunk
+    vector: Sequence[float] | None
+
+
+class BaseSearchBackend(ABC):
+    def __init__(self, alias: str, params: dict[str, Any]) -> None:
+        self.alias = alias
+        self.params = params
+        self.options: dict[str, Any] = dict(params.get("OPTIONS", {}))
+        self.index_name: str = params.get("INDEX", "knowledge")
+
+    # --- writing ---------------------------------------------------------------------------------
+    @abstractmethod
+    def index_chunks(self, items: Sequence[IndexItem], *, dimensions: int) -> int:
+        """Upsert chunks (deterministic ids = chunk_id); creates the index on first use. Returns count."""
+
+    @abstractmethod
+    def delete_source(self, source_type: str, source_id: int, *, keep_chunk_ids: Collection[str] = ()) -> int:
+        """Remove a source's chunks except `keep_chunk_ids`. Returns how many were removed."""
+
+    @abstractmethod
+    def stored_hashes(self, source_type: str, source_id: int) -> dict[str, str]:
+        """chunk_id → content_hash of what is indexed for a source (to skip re-embedding)."""
+
+    @abstractmethod
+    def rebuild(self, items: Iterable[IndexItem], *, dimensions: int) -> int:
+        """Write everything into a new index, then switch to it atomically (search never goes dark)."""
+
+    @abstractmethod
+    def drop(self) -> None:
+        """Delete the index and everything in it (throwaway evaluation indices, tests)."""
+
+    # --- reading ---------------------------------------------------------------------------------
+    @abstractmethod
+    def search_text(
+        self, query: str, *, principal: Principal, k: int, scope: Collection[str] | None = None
+    ) -> list[ScoredChunk]:
+        """BM25 over title, headings and body, filtered by visibility and scope (source keys)."""
+
+    @abstractmethod
+    def search_vector(
+        self, vector: Sequence[float], *, principal: Principal, k: int, scope: Collection[str] | None = None
+    ) -> list[ScoredChunk]:
+        """Nearest neighbours by cosine, filtered inside the engine the same way."""
+
+    @abstractmethod
+    def get_chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        """Chunks by id, in the order given (missing ids are left out)."""
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    @abstractmethod
+    def health(self) -> str:
+        """A short description when healthy; raises SearchUnavailable otherwise."""

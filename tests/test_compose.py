@@ -51,6 +51,7 @@ def test_docker_compose_config_validates_when_the_plugin_exists():
         # No Compose plugin on this machine: the structural checks above are the validation.
         assert yaml.safe_load(COMPOSE.read_text())["name"] == "datacollection"
         return
+    assert docker is not None
     result = subprocess.run(
         [docker, "compose", "-f", str(COMPOSE), "config", "-q"],
         env={"SECRET_KEY": "x", "PATH": "/usr/bin:/bin:/usr/local/bin"},

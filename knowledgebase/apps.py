@@ -7,3 +7,8 @@ class KnowledgebaseConfig(AppConfig):
     name = "knowledgebase"
     verbose_name = "Knowledge base"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from knowledgebase.signal_handlers import register_signal_handlers
+
+        register_signal_handlers()

@@ -123,3 +123,10 @@ class Hit:
     ranks: Mapping[str, int] = field(default_factory=dict)
     score: float = 0.0
     rank: int = 0
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What is embedded for a chunk: where it sits (title › headings) and its passage. The chunker keeps
+    this within the embedder's window, so every token of indexed text is embedded."""
+    where = " › ".join(part for part in (chunk.title, *chunk.heading_path) if part)
+    return f"{where}\n{chunk.text}" if where else chunk.text

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "chatbot",
     "search",
     "wagtail.contrib.forms",
+    "wagtail.contrib.table_block",
     "wagtail.contrib.redirects",
     "wagtail.contrib.settings",
     "wagtail.embeds",
@@ -138,7 +139,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBIL
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_DEFAULT_QUEUE = "interactive"
 CELERY_TASK_ROUTES = {
-    "knowledgebase.tasks.reindex_*": {"queue": "bulk"},
+    "knowledgebase.reindex_all": {"queue": "bulk"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -227,5 +228,6 @@ LOGGING = {
 
 # --- Per-area settings (each file owns its section) ---------------------------------------------
 from .chat import *  # noqa: E402,F403
+from .indexing import *  # noqa: E402,F403
 from .knowledge import *  # noqa: E402,F403
 from .search import *  # noqa: E402,F403

@@ -1,0 +1,18 @@
+"""Settings of chunking and the publish → index pipeline."""
+
+from .env import env_int
+
+# Passages fit the embedder's window (MiniLM: 256 word-pieces) with their "title › headings" prefix, so
+# every indexed token is embedded; the LLM gets the surrounding section up to CONTEXT_TOKENS.
+KNOWLEDGE_CHUNKING = {
+    "PASSAGE_TOKENS": env_int("KNOWLEDGE_PASSAGE_TOKENS", 200),
+    "OVERLAP_TOKENS": env_int("KNOWLEDGE_OVERLAP_TOKENS", 40),
+    "CONTEXT_TOKENS": env_int("KNOWLEDGE_CONTEXT_TOKENS", 1000),
+}
+
+# Indexing retries transient failures (search engine or Redis down) with exponential backoff capped well
+# below the broker's visibility timeout, so a waiting retry is never redelivered as a duplicate.
+KNOWLEDGE_INDEXING_MAX_RETRIES = env_int("KNOWLEDGE_INDEXING_MAX_RETRIES", 8)
+KNOWLEDGE_INDEXING_RETRY_BACKOFF_MAX = env_int("KNOWLEDGE_INDEXING_RETRY_BACKOFF_MAX", 300)
+# Jobs still queued after this many seconds are sent again by `requeue_stale_jobs` (broker was down).
+KNOWLEDGE_STALE_JOB_SECONDS = env_int("KNOWLEDGE_STALE_JOB_SECONDS", 300)

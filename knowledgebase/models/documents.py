@@ -1,0 +1,84 @@
+"""Uploaded files as knowledge: a snippet with drafts, revisions, locking, previews and moderation
+workflows, so an upload goes through the same approval as a page before it becomes retrievable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from wagtail.models import (
+    Collection,
+    DraftStateMixin,
+    LockableMixin,
+    PreviewableMixin,
+    RevisionMixin,
+    WorkflowMixin,
+)
+from wagtail.search import index
+
+
+def document_upload_to(instance: KnowledgeDocument, filename: str) -> str:
+    return f"knowledge/{filename}"
+
+
+class KnowledgeDocument(
+    WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, models.Model
+):
+    class Audience(models.TextChoices):
+        SHARED = "shared", "Shared knowledge (visible per collection privacy once published)"
+        PRIVATE = "private", "Private to its owner (the owner's own files for chat)"
+
+    class Kind(models.TextChoices):
+        PDF = "pdf", "PDF"
+        DOCX = "docx", "Word document"
+        TXT = "txt", "Plain text"
+        MD = "md", "Markdown"
+
+    title = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    file = models.FileField(upload_to=document_upload_to, max_length=500)
+    kind = models.CharField(max_length=8, choices=Kind.choices, editable=False, blank=True)
+    file_size = models.PositiveBigIntegerField(default=0, editable=False)
+    file_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="knowledge_documents",
+    )
+    collection = models.ForeignKey(
+        Collection, on_delete=models.PROTECT, related_name="+", default=None, null=True, blank=True
+    )
+    audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.SHARED)
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Wagtail's own admin search over documents (not knowledge retrieval).
+    search_fields = [index.SearchField("title"), index.SearchField("description")]
+
+    class Meta:
+        verbose_name = "knowledge document"
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def filename(self) -> str:
+        return self.file.name.rsplit("/", 1)[-1] if self.file else ""
+
+    def get_url(self) -> str:
+        """The document's page on the site (cited by answers)."""
+        return reverse("knowledgebase:document", args=[self.pk])
+
+    def get_preview_template(self, request: Any, mode_name: str) -> str:
+        return "knowledgebase/document_detail.html"
+
+    def get_preview_context(self, request: Any, mode_name: str) -> dict[str, Any]:
+        return {"document": self, "preview": True}

@@ -1,0 +1,335 @@
+"""Writes of the knowledge pipeline: queue indexing jobs, index a source, remove a source.
+
+Tasks and signal handlers call these; only these talk to the search layer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from knowledgebase.chunking import chunk_blocks
+from knowledgebase.extraction.base import Block, BlockKind
+from knowledgebase.models import DocumentVersion, IndexedSource, IndexingJob, KnowledgeDocument, KnowledgePage
+from knowledgebase.models.indexing import SourceType
+from knowledgebase.sources import Access, document_access, page_access, page_blocks, source_object
+from search.backends import IndexItem, get_search_backend
+from search.embedders import get_embedder
+from search.errors import KnowledgeError
+from search.values import Chunk, embedding_text, source_key, text_hash
+
+logger = logging.getLogger(__name__)
+
+Status = IndexingJob.Status
+
+
+class DuplicateDocument(KnowledgeError):
+    default_code = "duplicate"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceContent:
+    title: str
+    url: str
+    revision_id: int | None
+    access: Access
+    blocks: list[Block]
+    stats: dict[str, Any]
+    source_path: str = ""
+
+
+# --- queueing -----------------------------------------------------------------------------------
+
+
+def indexing_job_enqueue(
+    source_type: str,
+    source_id: int,
+    *,
+    action: str = IndexingJob.Action.INDEX,
+    reason: str,
+    revision_id: int | None = None,
+    user: Any = None,
+    queue: str = "interactive",
+) -> IndexingJob:
+    """Record a job and send it to Celery once the surrounding transaction commits.
+
+    Never raises because the broker is down: the editor's save must not fail. The job stays `queued`
+    and `requeue_stale_jobs` (Celery beat) or `manage.py reindex` sends it again later.
+    """
+    job = IndexingJob.objects.create(
+        source_type=source_type,
+        source_id=source_id,
+        action=action,
+        reason=reason,
+        revision_id=revision_id,
+        requested_by=user if getattr(user, "is_authenticated", False) else None,
+        queue=queue,
+    )
+    transaction.on_commit(lambda: indexing_job_send(job))
+    return job
+
+
+def indexing_job_send(job: IndexingJob) -> bool:
+    from knowledgebase import tasks
+
+    task = tasks.index_source if job.action == IndexingJob.Action.INDEX else tasks.remove_source
+    try:
+        task.apply_async(args=[job.pk], queue=job.queue)
+    except Exception as e:  # noqa: BLE001 - any broker failure must leave the save intact
+        logger.warning("could not queue indexing job %s (%s); it stays queued for a retry", job.pk, e)
+        return False
+    return True
+
+
+# --- reading a source ---------------------------------------------------------------------------
+
+
+def _page_content(page: KnowledgePage) -> SourceContent:
+    return SourceContent(
+        title=page.title,
+        url=page.get_url() or page.url_path,
+        revision_id=page.live_revision_id,
+        access=page_access(page),
+        blocks=page_blocks(page),
+        stats={"blocks": len(page.body)},
+        source_path=page.source_path,
+    )
+
+
+def _document_content(document: KnowledgeDocument) -> SourceContent:
+    from knowledgebase.extraction import extract_file
+
+    duplicate = (
+        KnowledgeDocument.objects.filter(file_hash=document.file_hash, live=True)
+        .exclude(pk=document.pk)
+        .exclude(file_hash="")
+        .filter(pk__lt=document.pk)
+        .first()
+    )
+    if duplicate is not None:
+        raise DuplicateDocument(
+            f"Same content as “{duplicate.title}” ({duplicate.get_url()}); not indexed twice.",
+            extra={"duplicate_of": duplicate.pk, "url": duplicate.get_url()},
+        )
+    with document.file.open("rb"):
+        path = document.file.path
+    extracted = extract_file(path, filename=document.file.name)
+    blocks = list(extracted.blocks)
+    if document.description:
+        blocks.insert(0, Block(kind=BlockKind.PARAGRAPH, text=document.description))
+    return SourceContent(
+        title=document.title or extracted.title,
+        url=document.get_url(),
+        revision_id=document.live_revision_id,
+        access=document_access(document),
+        blocks=blocks,
+        stats=extracted.stats(),
+    )
+
+
+def source_content(obj: KnowledgePage | KnowledgeDocument) -> SourceContent:
+    return _page_content(obj) if isinstance(obj, KnowledgePage) else _document_content(obj)
+
+
+def source_chunks(source_type: str, source_id: int, content: SourceContent) -> list[Chunk]:
+    """Chunks of a source with deterministic ids: the hash of what is embedded, so unchanged passages keep
+    their id (and their vector) across revisions."""
+    embedder = get_embedder()
+    options = settings.KNOWLEDGE_CHUNKING
+    drafts = chunk_blocks(
+        content.blocks,
+        title=content.title,
+        count_tokens=embedder.count_tokens,
+        passage_tokens=min(options["PASSAGE_TOKENS"], embedder.max_tokens),
+        overlap_tokens=options["OVERLAP_TOKENS"],
+        context_tokens=options["CONTEXT_TOKENS"],
+    )
+    chunks: list[Chunk] = []
+    seen: dict[str, int] = {}
+    for draft in drafts:
+        chunk = Chunk(
+            source_type=source_type,
+            source_id=source_id,
+            chunk_id="",
+            text=draft.text,
+            title=content.title,
+            heading_path=draft.heading_path,
+            anchor=draft.anchor,
+            page_number=draft.page_number,
+            url=content.url,
+            revision=content.revision_id,
+            visibility=content.access.visibility,
+            group_ids=content.access.group_ids,
+            owner_id=content.access.owner_id,
+            context=draft.context,
+            position=draft.position,
+            source_path=content.source_path,
+        )
+        digest = text_hash(embedding_text(chunk))
+        repeat = seen.get(digest, 0)
+        seen[digest] = repeat + 1
+        chunk_id = f"{source_key(source_type, source_id)}:{digest[:20]}" + (f"-{repeat}" if repeat else "")
+        chunks.append(replace(chunk, chunk_id=chunk_id, content_hash=digest))
+    return chunks
+
+
+# --- indexing -----------------------------------------------------------------------------------
+
+
+def _job_update(job: IndexingJob, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(job, name, value)
+    job.save(update_fields=list(fields))
+
+
+def _superseded(job: IndexingJob) -> bool:
+    """A later job for the same source is waiting: let it do the work (rapid republishes coalesce)."""
+    return IndexingJob.objects.filter(
+        source_type=job.source_type, source_id=job.source_id, pk__gt=job.pk, status=Status.QUEUED
+    ).exists()
+
+
+def source_sync(job: IndexingJob, *, progress: Callable[[int, int], None] | None = None) -> IndexingJob:
+    """Bring the index in line with the live state of a job's source, whatever the job's action said: a
+    remove job that runs after the page was published again indexes it; an index job for a deleted page
+    removes it. So tasks are idempotent and safe to run out of order.
+
+    Transient errors (search engine down) propagate for the task to retry; permanent ones mark the job
+    failed with the reason."""
+    if job.is_finished:
+        return job
+    if _superseded(job):
+        _job_update(job, status=Status.SUPERSEDED, finished_at=timezone.now())
+        return job
+    obj = source_object(job.source_type, job.source_id)
+    if obj is None:
+        # Unpublished or deleted since the job was queued: what is live is "nothing".
+        return source_remove(job)
+    _job_update(job, status=Status.PROCESSING, started_at=timezone.now(), attempts=job.attempts + 1, error="")
+    try:
+        content = source_content(obj)
+        chunks = source_chunks(job.source_type, job.source_id, content)
+    except KnowledgeError as e:
+        _job_update(job, status=Status.FAILED, error=e.message, error_code=e.code, finished_at=timezone.now())
+        return job
+    _write(job, content, chunks, progress=progress)
+    return job
+
+
+def _write(
+    job: IndexingJob,
+    content: SourceContent,
+    chunks: list[Chunk],
+    *,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    backend = get_search_backend()
+    embedder = get_embedder()
+    with transaction.atomic():
+        state, _ = IndexedSource.objects.select_for_update().get_or_create(
+            source_type=job.source_type, source_id=job.source_id
+        )
+        if state.revision_id and content.revision_id and state.revision_id > content.revision_id:
+            # A newer revision is indexed already: an older task never overwrites it.
+            _job_update(job, status=Status.SUPERSEDED, finished_at=timezone.now())
+            return
+        stored = backend.stored_hashes(job.source_type, job.source_id)
+        new = [c for c in chunks if stored.get(c.chunk_id) != c.content_hash]
+        _job_update(job, progress_total=len(new), progress_done=0)
+        vectors = _embed(job, embedder, new, progress=progress)
+        items = [IndexItem(chunk=c, vector=vectors.get(c.chunk_id)) for c in chunks]
+        backend.index_chunks(items, dimensions=embedder.dimensions)
+        backend.delete_source(job.source_type, job.source_id, keep_chunk_ids=[c.chunk_id for c in chunks])
+        source_hash = text_hash("\n".join(c.content_hash for c in chunks))
+        state.revision_id = content.revision_id
+        state.content_hash = source_hash
+        state.title = content.title[:255]
+        state.url = content.url[:500]
+        state.visibility = str(content.access.visibility)
+        state.group_ids = list(content.access.group_ids)
+        state.owner_id = content.access.owner_id
+        state.chunk_count = len(chunks)
+        state.indexed_at = timezone.now()
+        state.save()
+        DocumentVersion.objects.create(
+            source_type=job.source_type,
+            source_id=job.source_id,
+            revision_id=content.revision_id,
+            content_hash=source_hash,
+            chunk_count=len(chunks),
+            embedded_count=len(new),
+            stats=content.stats,
+        )
+        _job_update(job, status=Status.INDEXED, finished_at=timezone.now(), revision_id=content.revision_id)
+
+
+def _embed(
+    job: IndexingJob,
+    embedder: Any,
+    chunks: list[Chunk],
+    *,
+    progress: Callable[[int, int], None] | None,
+) -> dict[str, list[float]]:
+    # Batches of 32 keep padding waste low for MiniLM and let the job show progress every few seconds.
+    batch = 32
+    vectors: dict[str, list[float]] = {}
+    for start in range(0, len(chunks), batch):
+        part = chunks[start : start + batch]
+        embedded = embedder.embed_documents([embedding_text(c) for c in part])
+        vectors.update({c.chunk_id: list(map(float, v)) for c, v in zip(part, embedded, strict=True)})
+        done = min(start + batch, len(chunks))
+        IndexingJob.objects.filter(pk=job.pk).update(progress_done=done)
+        if progress:
+            progress(done, len(chunks))
+    return vectors
+
+
+def source_remove(job: IndexingJob) -> IndexingJob:
+    """Remove a source from the index (unpublished, deleted, or no longer live)."""
+    backend = get_search_backend()
+    _job_update(job, status=Status.PROCESSING, started_at=timezone.now(), attempts=job.attempts + 1)
+    with transaction.atomic():
+        IndexedSource.objects.select_for_update().filter(
+            source_type=job.source_type, source_id=job.source_id
+        ).first()
+        backend.delete_source(job.source_type, job.source_id)
+        IndexedSource.objects.filter(source_type=job.source_type, source_id=job.source_id).delete()
+        _job_update(job, status=Status.REMOVED, finished_at=timezone.now())
+    return job
+
+
+def page_tree_enqueue(page: Any, *, reason: str, user: Any = None) -> int:
+    """Re-index a page and its live knowledge descendants (their URLs or restrictions changed)."""
+    pages = KnowledgePage.objects.live().descendant_of(page, inclusive=True)
+    count = 0
+    for knowledge_page in pages.only("pk"):
+        indexing_job_enqueue(SourceType.PAGE, knowledge_page.pk, reason=reason, user=user)
+        count += 1
+    return count
+
+
+def job_fail(job: IndexingJob, *, code: str, message: str) -> None:
+    _job_update(job, status=Status.FAILED, error_code=code, error=message, finished_at=timezone.now())
+
+
+def job_requeued(job: IndexingJob, *, message: str) -> None:
+    """A transient failure: the task will retry; the editor sees why it is waiting."""
+    _job_update(job, status=Status.QUEUED, error=f"Waiting to retry: {message}", error_code="retrying")
+
+
+def reindex_all_enqueue(*, reason: str, user: Any = None) -> int:
+    """Queue every live knowledge page and document on the bulk queue (behind editors' own work)."""
+    count = 0
+    for page_id in KnowledgePage.objects.live().values_list("pk", flat=True):
+        indexing_job_enqueue(SourceType.PAGE, page_id, reason=reason, user=user, queue="bulk")
+        count += 1
+    for document_id in KnowledgeDocument.objects.filter(live=True).values_list("pk", flat=True):
+        indexing_job_enqueue(SourceType.DOCUMENT, document_id, reason=reason, user=user, queue="bulk")
+        count += 1
+    return count

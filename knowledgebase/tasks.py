@@ -1,0 +1,84 @@
+"""Celery tasks of the knowledge pipeline: small, idempotent, taking ids and calling one service."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import redis.exceptions
+from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError
+from django.utils import timezone
+
+from knowledgebase import services
+from knowledgebase.models import IndexingJob
+from search.errors import SearchUnavailable
+
+logger = logging.getLogger(__name__)
+
+# Only failures that go away by themselves are retried; anything else fails the job with its reason.
+TRANSIENT = (
+    SearchUnavailable,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OperationalError,
+)
+
+_retry = {
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 2,
+    "retry_backoff_max": settings.KNOWLEDGE_INDEXING_RETRY_BACKOFF_MAX,
+    "retry_jitter": True,
+    "max_retries": settings.KNOWLEDGE_INDEXING_MAX_RETRIES,
+    "acks_late": True,
+}
+
+
+def _job(job_id: int) -> IndexingJob | None:
+    job = IndexingJob.objects.filter(pk=job_id).first()
+    if job is None:
+        logger.info("indexing job %s is gone; nothing to do", job_id)
+    return job
+
+
+def _sync(task, job_id: int) -> str:  # noqa: ANN001
+    job = _job(job_id)
+    if job is None:
+        return "missing"
+    try:
+        return services.source_sync(job).status
+    except TRANSIENT as e:
+        if task.request.retries >= task.max_retries:
+            services.job_fail(
+                job, code="unavailable", message=f"Gave up after {task.request.retries} retries: {e}"
+            )
+        else:
+            services.job_requeued(job, message=str(e))
+        raise
+
+
+@shared_task(bind=True, name="knowledgebase.index_source", **_retry)
+def index_source(self, job_id: int) -> str:  # noqa: ANN001
+    return _sync(self, job_id)
+
+
+@shared_task(bind=True, name="knowledgebase.remove_source", **_retry)
+def remove_source(self, job_id: int) -> str:  # noqa: ANN001
+    # The same sync as indexing: it removes the source because it is no longer live.
+    return _sync(self, job_id)
+
+
+@shared_task(name="knowledgebase.reindex_all", queue="bulk")
+def reindex_all() -> int:
+    return services.reindex_all_enqueue(reason="reindex all")
+
+
+@shared_task(name="knowledgebase.requeue_stale_jobs")
+def requeue_stale_jobs() -> int:
+    """Send again jobs that stayed queued (the broker was down when they were created)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.KNOWLEDGE_STALE_JOB_SECONDS)
+    count = 0
+    for job in IndexingJob.objects.filter(status=IndexingJob.Status.QUEUED, created_at__lt=cutoff):
+        count += services.indexing_job_send(job)
+    return count

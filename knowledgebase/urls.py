@@ -1,0 +1,10 @@
+from django.urls import path
+
+from knowledgebase import views
+
+app_name = "knowledgebase"
+
+urlpatterns = [
+    path("documents/<int:document_id>/", views.document_detail, name="document"),
+    path("documents/<int:document_id>/download/", views.document_download, name="document_download"),
+]

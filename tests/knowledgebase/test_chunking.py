@@ -1,0 +1,120 @@
+"""Chunking keeps structure and fits every passage in the embedder's window."""
+
+import pytest
+
+from knowledgebase.chunking import chunk_blocks, split_sentences
+from knowledgebase.extraction.base import Block, BlockKind
+
+
+def words(text: str) -> int:
+    return len(text.split()) + 2  # like a tokenizer, with its two special tokens
+
+
+def _doc(sections: dict[str, list[str]]) -> list[Block]:
+    blocks = []
+    for heading, paragraphs in sections.items():
+        anchor = heading.lower().replace(" ", "-")
+        blocks.append(
+            Block(kind=BlockKind.HEADING, text=heading, heading_path=(heading,), anchor=anchor, level=2)
+        )
+        blocks += [
+            Block(kind=BlockKind.PARAGRAPH, text=p, heading_path=(heading,), anchor=anchor)
+            for p in paragraphs
+        ]
+    return blocks
+
+
+def _chunk(blocks, **kw):
+    options = {
+        "title": "Guide",
+        "count_tokens": words,
+        "passage_tokens": 40,
+        "overlap_tokens": 8,
+        "context_tokens": 120,
+    }
+    return chunk_blocks(blocks, **{**options, **kw})
+
+
+def test_splits_at_headings_and_keeps_heading_path_and_anchor():
+    drafts = _chunk(_doc({"Install": ["Run pip install wagtail."], "Configure": ["Add apps to settings."]}))
+    assert [(d.heading_path, d.anchor, d.text) for d in drafts] == [
+        (("Install",), "install", "Run pip install wagtail."),
+        (("Configure",), "configure", "Add apps to settings."),
+    ]
+    assert [d.position for d in drafts] == [0, 1]
+
+
+def test_every_passage_fits_the_window_with_its_prefix_and_no_word_is_cut():
+    sentence = "Wagtail stores every revision of a page so editors can compare and roll back changes."
+    text = " ".join([sentence] * 30)
+    drafts = _chunk(_doc({"Revisions": [text]}))
+    assert len(drafts) > 3
+    for d in drafts:
+        assert words("Guide › Revisions\n") + words(d.text) - 2 <= 40
+    source_words = set(text.split())
+    assert all(set(d.text.split()) <= source_words for d in drafts), "a word was cut"
+    # Everything is covered: every sentence of the section appears in some passage.
+    joined = " ".join(d.text for d in drafts)
+    assert joined.count("roll back changes.") >= 30
+
+
+def test_consecutive_passages_overlap():
+    paragraphs = [f"Sentence number {i} talks about topic {i}." for i in range(30)]
+    drafts = _chunk(_doc({"Topics": [" ".join(paragraphs)]}), overlap_tokens=20)
+    assert len(drafts) > 2
+    for a, b in zip(drafts, drafts[1:], strict=False):
+        assert a.text.split("\n")[-1] in b.text.split("\n")
+
+
+def test_context_is_larger_than_the_passage_and_contains_it():
+    paragraphs = [f"Paragraph {i} explains detail {i} of the feature." for i in range(20)]
+    drafts = _chunk(_doc({"Feature": paragraphs}))
+    for d in drafts:
+        assert d.text.split("\n")[0] in d.context
+        assert words(d.context) <= 120 + 2 * len(d.context.split("\n\n"))
+    assert any(len(d.context) > 2 * len(d.text) for d in drafts)
+
+
+def test_a_single_overlong_word_is_split_rather_than_dropped():
+    blob = "x" * 500
+    drafts = _chunk(
+        [Block(kind=BlockKind.PARAGRAPH, text=blob)],
+        count_tokens=lambda t: len(t) // 10 + 2,
+        overlap_tokens=0,
+    )
+    assert len(drafts) == 2
+    assert "".join(d.text.replace("\n", "") for d in drafts) == blob
+
+
+def test_code_blocks_split_by_lines():
+    code = "\n".join(f"line_{i} = call_{i}()" for i in range(60))
+    drafts = _chunk([Block(kind=BlockKind.CODE, text=code, heading_path=("API",), anchor="api")])
+    assert len(drafts) > 1
+    assert all(line.startswith("line_") for d in drafts for line in d.text.split("\n"))
+
+
+def test_page_numbers_follow_the_first_block_of_a_passage():
+    blocks = [
+        Block(kind=BlockKind.PARAGRAPH, text=" ".join(["alpha"] * 30), page_number=1),
+        Block(kind=BlockKind.PARAGRAPH, text=" ".join(["beta"] * 30), page_number=2),
+    ]
+    drafts = _chunk(blocks)
+    assert [d.page_number for d in drafts] == [1, 2]
+
+
+def test_heading_without_content_makes_no_chunk():
+    blocks = _doc({"Empty": [], "Full": ["Content here."]})
+    drafts = _chunk(blocks)
+    assert [d.heading_path for d in drafts] == [("Full",)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Call for_request(). Then render it.", ["Call for_request().", "Then render it."]),
+        ("Use e.g. the panel. It works.", ["Use e.g. the panel.", "It works."]),
+        ("Version 6.2 added it. Good!", ["Version 6.2 added it.", "Good!"]),
+    ],
+)
+def test_sentence_split_keeps_identifiers_whole(text, expected):
+    assert split_sentences(text) == expected

@@ -50,3 +50,25 @@ def user_can_edit_document(user: Any, document: KnowledgeDocument) -> bool:
         user.is_authenticated
         and (document.owner_id == user.pk or user.has_perm("knowledgebase.change_knowledgedocument"))
     )
+
+
+def source_status(source_type: str, source_id: int) -> dict[str, Any]:
+    """What editors see of a source's processing: the latest job, the indexed state, the last version."""
+    from knowledgebase.models import DocumentVersion, IndexedSource, IndexingJob
+
+    return {
+        "job": IndexingJob.objects.filter(source_type=source_type, source_id=source_id).first(),
+        "indexed": IndexedSource.objects.filter(source_type=source_type, source_id=source_id).first(),
+        "version": DocumentVersion.objects.filter(source_type=source_type, source_id=source_id).first(),
+        "source_type": source_type,
+        "source_id": source_id,
+    }
+
+
+def source_chunks_indexed(source_type: str, source_id: int) -> list[Any]:
+    """The chunks the index holds for a source, in document order."""
+    from search.backends import get_search_backend
+
+    backend = get_search_backend()
+    chunks = backend.get_chunks(list(backend.stored_hashes(source_type, source_id)))
+    return sorted(chunks, key=lambda chunk: chunk.position)

@@ -80,7 +80,7 @@ def indexing_job_send(job: IndexingJob) -> bool:
 
     task = tasks.index_source if job.action == IndexingJob.Action.INDEX else tasks.remove_source
     try:
-        task.apply_async(args=[job.pk], queue=job.queue)
+        task.apply_async(args=(job.pk,), queue=job.queue)
     except Exception as e:  # noqa: BLE001 - any broker failure must leave the save intact
         logger.warning("could not queue indexing job %s (%s); it stays queued for a retry", job.pk, e)
         return False

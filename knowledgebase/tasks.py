@@ -25,15 +25,6 @@ TRANSIENT = (
     OperationalError,
 )
 
-_retry = {
-    "autoretry_for": TRANSIENT,
-    "retry_backoff": 2,
-    "retry_backoff_max": settings.KNOWLEDGE_INDEXING_RETRY_BACKOFF_MAX,
-    "retry_jitter": True,
-    "max_retries": settings.KNOWLEDGE_INDEXING_MAX_RETRIES,
-    "acks_late": True,
-}
-
 
 def _job(job_id: int) -> IndexingJob | None:
     job = IndexingJob.objects.filter(pk=job_id).first()
@@ -58,12 +49,30 @@ def _sync(task, job_id: int) -> str:  # noqa: ANN001
         raise
 
 
-@shared_task(bind=True, name="knowledgebase.index_source", **_retry)
+@shared_task(
+    bind=True,
+    name="knowledgebase.index_source",
+    autoretry_for=TRANSIENT,
+    retry_backoff=2,
+    retry_backoff_max=settings.KNOWLEDGE_INDEXING_RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    max_retries=settings.KNOWLEDGE_INDEXING_MAX_RETRIES,
+    acks_late=True,
+)
 def index_source(self, job_id: int) -> str:  # noqa: ANN001
     return _sync(self, job_id)
 
 
-@shared_task(bind=True, name="knowledgebase.remove_source", **_retry)
+@shared_task(
+    bind=True,
+    name="knowledgebase.remove_source",
+    autoretry_for=TRANSIENT,
+    retry_backoff=2,
+    retry_backoff_max=settings.KNOWLEDGE_INDEXING_RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    max_retries=settings.KNOWLEDGE_INDEXING_MAX_RETRIES,
+    acks_late=True,
+)
 def remove_source(self, job_id: int) -> str:  # noqa: ANN001
     # The same sync as indexing: it removes the source because it is no longer live.
     return _sync(self, job_id)

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from wagtail.admin.panels import FieldPanel
 from wagtail.models import (
     Collection,
     DraftStateMixin,
@@ -17,6 +18,9 @@ from wagtail.models import (
     WorkflowMixin,
 )
 from wagtail.search import index
+
+from knowledgebase.forms import KnowledgeDocumentForm
+from knowledgebase.panels import IndexingStatusPanel
 
 
 def document_upload_to(instance: KnowledgeDocument, filename: str) -> str:
@@ -59,6 +63,17 @@ class KnowledgeDocument(
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    base_form_class = KnowledgeDocumentForm
+    panels = [
+        IndexingStatusPanel(heading="Processing"),
+        FieldPanel("title"),
+        FieldPanel("file"),
+        FieldPanel("description"),
+        FieldPanel("collection"),
+        FieldPanel("audience"),
+        FieldPanel("owner"),
+    ]
+
     # Wagtail's own admin search over documents (not knowledge retrieval).
     search_fields = [index.SearchField("title"), index.SearchField("description")]
 
@@ -71,7 +86,7 @@ class KnowledgeDocument(
 
     @property
     def filename(self) -> str:
-        return self.file.name.rsplit("/", 1)[-1] if self.file else ""
+        return (self.file.name or "").rsplit("/", 1)[-1]
 
     def get_url(self) -> str:
         """The document's page on the site (cited by answers)."""

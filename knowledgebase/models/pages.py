@@ -15,6 +15,7 @@ from wagtail.search import index
 
 from knowledgebase.anchors import heading_anchor
 from knowledgebase.blocks import body_blocks
+from knowledgebase.panels import IndexingStatusPanel
 
 
 class HomePage(Page):
@@ -61,7 +62,12 @@ class KnowledgePage(Page):
     )
     source_hash = models.CharField(max_length=64, blank=True, editable=False)
 
-    content_panels = [*Page.content_panels, FieldPanel("summary"), FieldPanel("body")]
+    content_panels = [
+        *Page.content_panels,
+        FieldPanel("summary"),
+        FieldPanel("body"),
+        IndexingStatusPanel(source_type="page", heading="In the knowledge index"),
+    ]
     promote_panels = [*Page.promote_panels, FieldPanel("source_path", read_only=True)]
     search_fields = [*Page.search_fields, index.SearchField("summary"), index.SearchField("body")]
     parent_page_types = ["knowledgebase.KnowledgeIndexPage"]

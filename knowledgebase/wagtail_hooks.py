@@ -1,0 +1,98 @@
+"""Admin integration: the document snippet with its workflow, "what the bot sees", indexing jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import path, reverse
+from wagtail import hooks
+from wagtail.admin.ui.tables import Column, StatusTagColumn
+from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.admin.widgets import Button
+from wagtail.snippets.models import register_snippet
+from wagtail.snippets.views.snippets import SnippetViewSet
+
+from knowledgebase import admin_views
+from knowledgebase.models import IndexingJob, KnowledgeDocument, KnowledgePage
+
+
+class KnowledgeDocumentViewSet(SnippetViewSet):
+    model = KnowledgeDocument
+    icon = "doc-full"
+    menu_label = "Knowledge files"
+    menu_order = 250
+    add_to_admin_menu = True
+    list_display = ["title", "kind", "owner", "audience", Column("updated_at", label="Updated"), "live"]
+    list_filter = ["kind", "audience", "live"]
+    search_fields = ["title", "description"]
+
+
+class IndexingJobViewSet(ModelViewSet):
+    model = IndexingJob
+    icon = "tasks"
+    menu_label = "Indexing jobs"
+    menu_order = 260
+    add_to_admin_menu = True
+    inspect_view_enabled = True
+    list_display = [
+        "__str__",
+        StatusTagColumn("status", primary=lambda job: job.status in {"indexed", "removed"}),
+        "reason",
+        "progress_done",
+        "progress_total",
+        "error",
+        Column("created_at", label="Queued"),
+    ]
+    list_filter = ["status", "source_type", "queue"]
+    form_fields = ["status"]
+    permission_policy_actions = ["view"]
+
+    def get_urlpatterns(self) -> list[Any]:
+        # Read-only: jobs are written by the pipeline, never by hand.
+        return [p for p in super().get_urlpatterns() if p.name in {"index", "index_results", "inspect"}]
+
+
+register_snippet(KnowledgeDocumentViewSet)
+
+
+@hooks.register("register_admin_viewset")
+def register_indexing_jobs() -> IndexingJobViewSet:
+    return IndexingJobViewSet("indexing_jobs")
+
+
+@hooks.register("register_admin_urls")
+def knowledge_admin_urls() -> list[Any]:
+    return [
+        path(
+            "knowledge/<str:source_type>/<int:source_id>/chunks/",
+            admin_views.source_chunks_view,
+            name="knowledge_chunks",
+        ),
+        path(
+            "knowledge/<str:source_type>/<int:source_id>/reindex/",
+            admin_views.source_reindex_view,
+            name="knowledge_reindex",
+        ),
+    ]
+
+
+@hooks.register("register_page_header_buttons")
+def what_the_bot_sees_page_button(page: Any, user: Any, view_name: str, next_url: str | None = None) -> Any:
+    if isinstance(page.specific_deferred, KnowledgePage) and page.permissions_for_user(user).can_edit():
+        yield Button(
+            "What the bot sees",
+            reverse("knowledge_chunks", args=["page", page.pk]),
+            icon_name="view",
+            priority=80,
+        )
+
+
+@hooks.register("register_snippet_listing_buttons")
+def what_the_bot_sees_document_button(snippet: Any, user: Any, next_url: str | None = None) -> Any:
+    if isinstance(snippet, KnowledgeDocument):
+        yield Button(
+            "What the bot sees",
+            reverse("knowledge_chunks", args=["document", snippet.pk]),
+            icon_name="view",
+            priority=80,
+        )

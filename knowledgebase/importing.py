@@ -60,7 +60,7 @@ def markdown_folder_import(
     *,
     parent: Page,
     user: Any = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], object] | None = None,
 ) -> ImportReport:
     if not directory.is_dir():
         raise ImportError_(f"{directory} is not a folder.")

@@ -1,1 +1,35 @@
 """Settings of the knowledge pipeline (extraction, chunking, uploads, indexing)."""
+
+from __future__ import annotations
+
+from .env import env_bool, env_float, env_int, env_list, env_str
+
+# --- Uploads ------------------------------------------------------------------------------------
+# Checked while the request body is received (knowledgebase.validation.KnowledgeUploadHandler) and
+# again before anything is stored.
+KNOWLEDGE_UPLOAD_MAX_BYTES = env_int("KNOWLEDGE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
+KNOWLEDGE_UPLOAD_EXTENSIONS = env_list("KNOWLEDGE_UPLOAD_EXTENSIONS", ["pdf", "docx", "txt", "md"])
+
+# --- DOCX (a zip): limits against zip bombs ---------------------------------------------------------
+KNOWLEDGE_ZIP_MAX_ENTRIES = env_int("KNOWLEDGE_ZIP_MAX_ENTRIES", 2000)
+KNOWLEDGE_ZIP_MAX_TOTAL_BYTES = env_int("KNOWLEDGE_ZIP_MAX_TOTAL_BYTES", 300 * 1024 * 1024)
+KNOWLEDGE_ZIP_MAX_ENTRY_BYTES = env_int("KNOWLEDGE_ZIP_MAX_ENTRY_BYTES", 100 * 1024 * 1024)
+# Real DOCX XML compresses ~10-30x; 200x only happens with crafted or degenerate content.
+KNOWLEDGE_ZIP_MAX_RATIO = env_float("KNOWLEDGE_ZIP_MAX_RATIO", 200.0)
+
+# --- Images and OCR -----------------------------------------------------------------------------
+KNOWLEDGE_OCR_ENABLED = env_bool("KNOWLEDGE_OCR_ENABLED", True)
+KNOWLEDGE_OCR_LANGUAGES = env_str("KNOWLEDGE_OCR_LANGUAGES", "eng")  # tesseract -l, e.g. "eng+deu"
+KNOWLEDGE_OCR_PAGE_TIMEOUT = env_float("KNOWLEDGE_OCR_PAGE_TIMEOUT", 60.0)  # seconds per page or image
+KNOWLEDGE_OCR_DPI = env_int("KNOWLEDGE_OCR_DPI", 200)
+KNOWLEDGE_OCR_MAX_PAGES = env_int("KNOWLEDGE_OCR_MAX_PAGES", 200)  # scanned pages OCR'd per document
+KNOWLEDGE_OCR_MAX_IMAGES = env_int("KNOWLEDGE_OCR_MAX_IMAGES", 50)  # embedded images OCR'd per document
+KNOWLEDGE_OCR_MIN_IMAGE_PIXELS = env_int(
+    "KNOWLEDGE_OCR_MIN_IMAGE_PIXELS", 5_000
+)  # ~70x70: bullets, icons skipped
+KNOWLEDGE_IMAGE_MAX_PIXELS = env_int("KNOWLEDGE_IMAGE_MAX_PIXELS", 50_000_000)  # decompression bombs
+
+# --- Extraction sandbox ---------------------------------------------------------------------------
+KNOWLEDGE_PDF_MAX_PAGES = env_int("KNOWLEDGE_PDF_MAX_PAGES", 2000)
+KNOWLEDGE_EXTRACTION_TIMEOUT = env_float("KNOWLEDGE_EXTRACTION_TIMEOUT", 600.0)  # wall clock, seconds
+KNOWLEDGE_EXTRACTION_MEMORY_MB = env_int("KNOWLEDGE_EXTRACTION_MEMORY_MB", 2048)  # address space of the child

@@ -27,6 +27,7 @@ class Block:
     anchor: str = ""
     page_number: int | None = None
     level: int = 0  # heading level (1-6) for HEADING blocks
+    language: str = ""  # CODE blocks: the fence's language ("python"), when given
 
 
 @dataclass(kw_only=True)

@@ -1,0 +1,201 @@
+"""DOCX: headings from styles, paragraphs, lists, tables (merged and nested), headers/footers, image OCR."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import docx
+from docx.document import Document as DocxDocument
+from docx.oxml.ns import qn
+from docx.table import Table, _Cell
+from docx.text.paragraph import Paragraph
+from lxml import etree
+
+from .base import BlockKind, ExtractedDocument
+from .builder import DocumentBuilder
+from .docx_safety import check_docx, open_docx_zip
+from .errors import CorruptFile, NoTextFound
+from .limits import ExtractionLimits
+from .ocr import check_pixels, image_size, ocr_image_bytes, worth_ocr
+
+_HEADING_STYLE = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
+_BLIP_XPATH = ".//a:blip/@r:embed"
+_VML_IMAGE = "{urn:schemas-microsoft-com:vml}imagedata"
+
+
+class _DocxExtractor:
+    def __init__(self, document: DocxDocument, *, limits: ExtractionLimits) -> None:
+        self.document = document
+        self.limits = limits
+        self.builder = DocumentBuilder(title=(document.core_properties.title or "").strip())
+        self.list_lines: list[str] = []
+        self.images_seen: set[str] = set()
+        self.images_left = limits.ocr_max_images
+
+    def run(self) -> ExtractedDocument:
+        for item in self.document.iter_inner_content():
+            if isinstance(item, Paragraph):
+                self.paragraph(item)
+            else:
+                self.flush_list()
+                self.builder.add(BlockKind.TABLE, table_text(item))
+        self.flush_list()
+        self.headers_and_footers()
+        return self.builder.finish()
+
+    def paragraph(self, paragraph: Paragraph) -> None:
+        text = paragraph.text.strip()
+        level, is_title = heading_level(paragraph)
+        list_level = _list_level(paragraph)
+        if text and list_level is not None and level is None:
+            self.list_lines.append("  " * list_level + "- " + " ".join(text.split()))
+        else:
+            self.flush_list()
+            if text and is_title and not self.builder.document.title:
+                self.builder.document.title = " ".join(text.split())
+            if text and level is not None:
+                self.builder.heading(text, level=level)
+            elif text:
+                self.builder.add(BlockKind.PARAGRAPH, text)
+        self.images(paragraph)
+
+    def flush_list(self) -> None:
+        if self.list_lines:
+            self.builder.add(BlockKind.LIST, "\n".join(self.list_lines))
+            self.list_lines = []
+
+    def images(self, paragraph: Paragraph) -> None:
+        if not self.limits.ocr_enabled:
+            return
+        element = paragraph._p
+        ids = list(element.xpath(_BLIP_XPATH))
+        ids += [node.get(qn("r:id")) for node in element.iter(_VML_IMAGE) if node.get(qn("r:id"))]
+        for rel_id in ids:
+            part = paragraph.part.related_parts.get(rel_id)  # external (linked) images have no part
+            if part is None or str(part.partname) in self.images_seen:
+                continue
+            self.images_seen.add(str(part.partname))
+            self.ocr(part.blob)
+
+    def ocr(self, blob: bytes) -> None:
+        size = image_size(blob)
+        if size is None or not worth_ocr(*size, limits=self.limits):
+            return
+        check_pixels(*size, limits=self.limits, what="An image in the document")
+        if self.images_left <= 0:
+            self.builder.warn(f"Only the first {self.limits.ocr_max_images} images were read with OCR.")
+            return
+        self.images_left -= 1
+        text = ocr_image_bytes(blob, limits=self.limits)
+        self.builder.document.images_ocrd += 1
+        if text and sum(ch.isalnum() for ch in text) >= 3:
+            self.flush_list()
+            self.builder.add(BlockKind.IMAGE_TEXT, text)
+
+    def headers_and_footers(self) -> None:
+        """Once per document: they repeat on every page, and per section only when they differ."""
+        seen: list[str] = []
+        for section in self.document.sections:
+            parts = (
+                section.header,
+                section.first_page_header,
+                section.even_page_header,
+                section.footer,
+                section.first_page_footer,
+                section.even_page_footer,
+            )
+            for part in parts:
+                if part.is_linked_to_previous:
+                    continue
+                for item in part.iter_inner_content():
+                    text = item.text.strip() if isinstance(item, Paragraph) else table_text(item)
+                    if text and text not in seen:
+                        seen.append(text)
+        if seen:
+            self.builder.reset_headings()
+            self.builder.add(BlockKind.PARAGRAPH, "\n".join(seen))
+
+
+def heading_level(paragraph: Paragraph) -> tuple[int | None, bool]:
+    """(level, is_title) from the style (or the style it is based on) or the paragraph's outline level."""
+    style: Any = paragraph.style
+    for _ in range(10):
+        if style is None:
+            break
+        name = (style.name or "").strip()
+        if name.lower() == "title":
+            return 1, True
+        match = _HEADING_STYLE.match(name)
+        if match:
+            return int(match.group(1)), False
+        style = style.base_style
+    p_pr = paragraph._p.pPr
+    outline = p_pr.find(qn("w:outlineLvl")) if p_pr is not None else None
+    if outline is not None:
+        value = outline.get(qn("w:val"))
+        if value is not None and value.isdigit() and int(value) < 9:
+            return int(value) + 1, False
+    return None, False
+
+
+def _list_level(paragraph: Paragraph) -> int | None:
+    p_pr = paragraph._p.pPr
+    num_pr = p_pr.find(qn("w:numPr")) if p_pr is not None else None
+    if num_pr is not None:
+        num_id = num_pr.find(qn("w:numId"))
+        if num_id is not None and num_id.get(qn("w:val")) not in (None, "0"):
+            ilvl = num_pr.find(qn("w:ilvl"))
+            value = ilvl.get(qn("w:val")) if ilvl is not None else "0"
+            return int(value) if value and value.isdigit() else 0
+    name = (paragraph.style.name if paragraph.style is not None else "") or ""
+    return 0 if name.lower().startswith("list") else None
+
+
+def table_text(table: Table, *, depth: int = 0) -> str:
+    """One line per row, cells joined with `` | ``. A merged cell is reported once (python-docx repeats
+    it for every grid column and row it spans); nested tables follow their cell's text."""
+    seen: set[int] = set()
+    rows: list[str] = []
+    for row in table.rows:
+        try:
+            cells = row.cells
+        except (IndexError, ValueError):  # grids Word would repair; keep the other rows
+            continue
+        texts: list[str] = []
+        for cell in cells:
+            if id(cell._tc) in seen:
+                continue
+            seen.add(id(cell._tc))
+            texts.append(_cell_text(cell, depth=depth))
+        if any(texts):
+            rows.append(" | ".join(texts))
+    return "\n".join(rows)
+
+
+def _cell_text(cell: _Cell, *, depth: int) -> str:
+    parts: list[str] = []
+    for item in cell.iter_inner_content():
+        if isinstance(item, Paragraph):
+            if item.text.strip():
+                parts.append(" ".join(item.text.split()))
+        elif depth < 5:
+            nested = table_text(item, depth=depth + 1)
+            if nested:
+                parts.append("[" + nested.replace("\n", "; ") + "]")
+    return " ".join(parts)
+
+
+def extract_docx(path: Path, *, limits: ExtractionLimits) -> ExtractedDocument:
+    with open_docx_zip(path) as archive:
+        check_docx(archive, limits=limits)
+    try:
+        document = docx.Document(str(path))
+    except (KeyError, ValueError, zipfile.BadZipFile, AttributeError, TypeError, etree.XMLSyntaxError) as e:
+        raise CorruptFile(f"The Word document is damaged and cannot be read ({e}).", code="corrupt") from e
+    result = _DocxExtractor(document, limits=limits).run()
+    if not result.characters:
+        raise NoTextFound("This Word document contains no text.", code="no_text")
+    return result

@@ -1,0 +1,112 @@
+"""Tesseract OCR of page renders and embedded images, bounded in pixels and time."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess  # noqa: S404 - fixed argv, no shell
+import tempfile
+from pathlib import Path
+
+import pytesseract
+from PIL import Image
+
+from .builder import clean_text
+from .errors import CorruptFile, ExtractionLimitExceeded, UnsafeFile
+from .limits import ExtractionLimits
+
+# Tesseract's LSTM uses OpenMP; on a 2-core worker the threads fight each other (and the other
+# worker processes) and OCR gets ~10x slower. One thread per tesseract process is the fast setting;
+# parallelism comes from running several workers. The child inherits this from our environment.
+os.environ["OMP_THREAD_LIMIT"] = "1"
+
+# Renders wider/taller than this are scaled down: bounds the memory of huge page sizes at our DPI.
+_MAX_RENDER_SIDE = 4000
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from the header only (Pillow opens lazily); None when it is not an image."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except (OSError, Image.DecompressionBombError, ValueError, SyntaxError):
+        return None
+
+
+def check_pixels(width: int, height: int, *, limits: ExtractionLimits, what: str) -> None:
+    if width * height > limits.image_max_pixels:
+        raise UnsafeFile(
+            f"{what} is {width}x{height} pixels, past the limit of {limits.image_max_pixels:,} pixels "
+            "(a possible decompression bomb).",
+            code="image_bomb",
+        )
+
+
+def worth_ocr(width: int, height: int, *, limits: ExtractionLimits) -> bool:
+    """Icons, bullets and rules cannot hold a sentence: skip them."""
+    return width * height >= limits.ocr_min_image_pixels and min(width, height) >= 24
+
+
+def ocr_image(image: Image.Image, *, limits: ExtractionLimits) -> str:
+    check_pixels(image.width, image.height, limits=limits, what="An image")
+    if image.mode not in {"L", "RGB"}:
+        image = image.convert("RGB")
+    try:
+        text = pytesseract.image_to_string(image, lang=limits.ocr_languages, timeout=limits.ocr_page_timeout)
+    except RuntimeError as e:  # pytesseract raises RuntimeError("Tesseract process timeout")
+        raise ExtractionLimitExceeded(
+            f"OCR of one page or image took longer than {limits.ocr_page_timeout:.0f} seconds.",
+            code="timeout",
+        ) from e
+    except pytesseract.TesseractError as e:
+        raise CorruptFile(f"OCR failed on an image: {e.message}", code="corrupt") from e
+    return clean_text(text)
+
+
+def ocr_image_bytes(data: bytes, *, limits: ExtractionLimits) -> str | None:
+    """OCR an encoded image (PNG, JPEG...) if it is big enough to hold text; None when skipped."""
+    size = image_size(data)
+    if size is None or not worth_ocr(*size, limits=limits):
+        return None
+    check_pixels(*size, limits=limits, what="An image")
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        return ocr_image(image, limits=limits)
+
+
+def render_pdf_page(
+    path: Path, *, page_number: int, width_pt: float, height_pt: float, limits: ExtractionLimits
+) -> Image.Image:
+    """Render one page to grayscale with poppler's pdftoppm (faster and more faithful than decoding
+    the page's images ourselves, and it handles vector text drawn as paths)."""
+    scale_to = min(_MAX_RENDER_SIDE, int(max(width_pt, height_pt, 1.0) / 72.0 * limits.ocr_dpi))
+    with tempfile.TemporaryDirectory(prefix="kb-ocr-") as tmp:
+        target = Path(tmp) / "page"
+        argv = [
+            "pdftoppm",
+            "-gray",
+            "-png",
+            "-singlefile",
+            "-f",
+            str(page_number),
+            "-l",
+            str(page_number),
+            "-scale-to",
+            str(max(scale_to, 100)),
+            str(path),
+            str(target),
+        ]
+        try:
+            subprocess.run(  # noqa: S603 - argv list built above from a path we own
+                argv, check=True, capture_output=True, timeout=limits.ocr_page_timeout
+            )
+        except subprocess.TimeoutExpired as e:
+            raise ExtractionLimitExceeded(
+                f"Rendering page {page_number} for OCR took more than {limits.ocr_page_timeout:.0f} s.",
+                code="timeout",
+            ) from e
+        except (subprocess.CalledProcessError, FileNotFoundError) as e:
+            raise CorruptFile(f"Page {page_number} could not be rendered for OCR.", code="corrupt") from e
+        with Image.open(target.with_suffix(".png")) as image:
+            image.load()
+            return image.copy()

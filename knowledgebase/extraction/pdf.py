@@ -1,0 +1,297 @@
+"""PDF: text per page, outline headings mapped to pages, form values, OCR of scans and images."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pypdf import PageObject, PdfReader
+from pypdf.generic import DictionaryObject, IndirectObject, NameObject
+
+from .base import BlockKind, ExtractedDocument
+from .builder import DocumentBuilder
+from .errors import CorruptFile, ExtractionError, FileTooLarge, NoTextFound
+from .limits import ExtractionLimits
+from .ocr import check_pixels, ocr_image, render_pdf_page, worth_ocr
+from .pdf_safety import check_pdf_catalog, check_pdf_objects, open_pdf
+
+# A page with fewer visible characters than this and an image (or nothing at all) is treated as a scan.
+_SCANNED_PAGE_CHARS = 20
+_HYPHENATED = re.compile(r"(\w)-\n(?=[a-zäöüßàâçéèêëîïôûùüÿñæœ])")
+
+
+@dataclass(kw_only=True)
+class _Heading:
+    level: int
+    title: str
+    page_index: int
+
+
+@dataclass(kw_only=True)
+class _OcrBudget:
+    pages: int
+    images: int
+
+
+def extract_pdf(path: Path, *, limits: ExtractionLimits) -> ExtractedDocument:
+    reader = open_pdf(path)
+    check_pdf_catalog(reader)
+    check_pdf_objects(reader)
+    try:
+        page_count = len(reader.pages)
+    except Exception as e:  # noqa: BLE001 - pypdf raises anything on a broken page tree
+        raise _corrupt(e) from e
+    if page_count > limits.pdf_max_pages:
+        raise FileTooLarge(
+            f"The PDF has {page_count} pages; at most {limits.pdf_max_pages} are accepted.", code="too_large"
+        )
+    builder = DocumentBuilder(title=_metadata_title(reader))
+    headings = _outline(reader)
+    budget = _OcrBudget(pages=limits.ocr_max_pages, images=limits.ocr_max_images)
+    ocr_pages = 0
+    for index in range(page_count):
+        builder.page_number = index + 1
+        try:
+            page = reader.pages[index]
+            text = _page_text(page)
+        except Exception as e:  # noqa: BLE001 - one unreadable page must not lose the others
+            builder.warn(f"Page {index + 1} could not be read ({type(e).__name__}); it was skipped.")
+            continue
+        images = _image_keys(page)
+        if _needs_ocr(text, images) and limits.ocr_enabled:
+            ocr_text = _ocr_page(path, page, builder=builder, limits=limits, budget=budget)
+            if ocr_text is not None:
+                ocr_pages += 1
+                text = ocr_text if len(ocr_text.strip()) > len(text.strip()) else text
+            images = []  # the render already covered them
+        _emit_page(builder, text, [h for h in headings if h.page_index == index])
+        _emit_fields(builder, page)
+        if limits.ocr_enabled:
+            _ocr_images(builder, page, images, limits=limits, budget=budget)
+    document = builder.finish()
+    document.pages = page_count
+    document.images_ocrd += ocr_pages
+    if ocr_pages:
+        builder.warn(f"{ocr_pages} page(s) had no text layer and were read with OCR.")
+    if not document.characters:
+        raise NoTextFound(
+            "No text could be found in this PDF: it has no text layer and OCR found none.", code="no_text"
+        )
+    return document
+
+
+def _corrupt(e: BaseException) -> ExtractionError:
+    return CorruptFile(f"The PDF is damaged and its pages cannot be read ({e}).", code="corrupt")
+
+
+def _metadata_title(reader: PdfReader) -> str:
+    try:
+        title = reader.metadata.title if reader.metadata else None
+    except Exception:  # noqa: BLE001 - broken metadata (sample 017) must not block the text
+        return ""
+    title = " ".join(str(title or "").replace("\x00", "").split())
+    return title if 2 < len(title) < 200 and title.casefold() not in {"untitled", "unknown"} else ""
+
+
+def _outline(reader: PdfReader) -> list[_Heading]:
+    headings: list[_Heading] = []
+
+    def walk(items: list[Any], level: int) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item, level + 1)
+                continue
+            try:
+                page_index = reader.get_destination_page_number(item)
+            except Exception:  # noqa: BLE001, S112 - a dangling destination just has no page
+                continue
+            title = " ".join(str(getattr(item, "title", "") or "").split())
+            if title and page_index is not None and page_index >= 0:
+                headings.append(_Heading(level=level, title=title, page_index=page_index))
+
+    try:
+        walk(list(reader.outline), 1)
+    except Exception:  # noqa: BLE001 - a broken outline only costs us the headings
+        return []
+    return headings
+
+
+def _page_text(page: PageObject) -> str:
+    # Plain mode, not layout mode: on two-column LaTeX (sample 026) layout mode interleaves the
+    # columns line by line, while plain mode follows the content stream, which is in reading order.
+    text = page.extract_text() or ""
+    return _HYPHENATED.sub(r"\1", text.replace("\r\n", "\n"))
+
+
+def _needs_ocr(text: str, images: list[Any]) -> bool:
+    visible = len("".join(text.split()))
+    return visible < _SCANNED_PAGE_CHARS and (bool(images) or visible == 0)
+
+
+def _emit_page(builder: DocumentBuilder, text: str, headings: list[_Heading]) -> None:
+    position = 0
+    for heading in headings:
+        match = _heading_pattern(heading.title).search(text, position)
+        if match:
+            _emit_paragraphs(builder, text[position : match.start()])
+            position = match.end()
+        builder.heading(heading.title, level=heading.level)
+    _emit_paragraphs(builder, text[position:])
+
+
+def _heading_pattern(title: str) -> re.Pattern[str]:
+    """The title on its own line, maybe numbered ("2.1 Results"), spaces and case aside."""
+    words = r"\s+".join(re.escape(word) for word in title.split())
+    return re.compile(rf"(?im)^[ \t]*(?:[\dIVX]+(?:\.\d+)*\.?\s+)?{words}[ \t]*$\n?")
+
+
+def _emit_paragraphs(builder: DocumentBuilder, text: str) -> None:
+    for paragraph in split_paragraphs(text):
+        builder.add(BlockKind.PARAGRAPH, paragraph)
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """PDF text has a line break at the end of every printed line. A paragraph ends at a blank line,
+    or at a line that ends a sentence and stops well short of the typical line width."""
+    lines = [line.strip() for line in text.split("\n")]
+    widths = sorted(len(line) for line in lines if line)
+    if not widths:
+        return []
+    typical = widths[int(len(widths) * 0.9)] if len(widths) >= 5 else max(widths)
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in lines:
+        if not line:
+            if current:
+                paragraphs.append(" ".join(current))
+                current = []
+            continue
+        current.append(line)
+        if line[-1] in ".!?:" and len(line) < 0.8 * typical:
+            paragraphs.append(" ".join(current))
+            current = []
+    if current:
+        paragraphs.append(" ".join(current))
+    return paragraphs
+
+
+def _emit_fields(builder: DocumentBuilder, page: PageObject) -> None:
+    lines: list[str] = []
+    for annotation in _resolve(page.get("/Annots")) or []:
+        widget = _resolve(annotation)
+        if not isinstance(widget, DictionaryObject) or widget.get("/Subtype") != "/Widget":
+            continue
+        name, value = _field_name(widget), _field_value(widget)
+        if name and value:
+            line = f"{name}: {value}"
+            if line not in lines:
+                lines.append(line)
+    if lines:
+        builder.add(BlockKind.PARAGRAPH, "Form fields:\n" + "\n".join(lines))
+
+
+def _field_name(widget: DictionaryObject) -> str:
+    parts: list[str] = []
+    node: Any = widget
+    for _ in range(16):
+        if not isinstance(node, DictionaryObject):
+            break
+        if "/T" in node:
+            parts.append(str(node["/T"]))
+        node = _resolve(node.get("/Parent"))
+    return ".".join(reversed(parts))
+
+
+def _field_value(widget: DictionaryObject) -> str:
+    node: Any = widget
+    for _ in range(16):
+        if not isinstance(node, DictionaryObject):
+            return ""
+        if "/V" in node:
+            value = _resolve(node["/V"])
+            if isinstance(value, NameObject):
+                return "" if value == "/Off" else "Yes"
+            if isinstance(value, list):
+                return ", ".join(str(v) for v in value)
+            return " ".join(str(value).split()) if isinstance(value, str) else ""
+        node = _resolve(node.get("/Parent"))
+    return ""
+
+
+def _image_keys(page: PageObject) -> list[Any]:
+    try:
+        return list(page.images.keys())
+    except Exception:  # noqa: BLE001 - unreadable resources: no images to OCR
+        return []
+
+
+def _image_size(page: PageObject, key: Any) -> tuple[int, int] | None:
+    """Dimensions from the image dictionary, before anything is decoded."""
+    if isinstance(key, str) and key.startswith("~"):
+        return None  # inline image: small by construction (it lives in the content stream)
+    obj: Any = page
+    for name in [key] if isinstance(key, str) else list(key):
+        resources = _resolve(_resolve(obj).get("/Resources")) or {}
+        obj = _resolve(_resolve(resources.get("/XObject")) or {}).get(name)
+        if obj is None:
+            return None
+    image = _resolve(obj)
+    try:
+        return int(image["/Width"]), int(image["/Height"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _ocr_page(
+    path: Path, page: PageObject, *, builder: DocumentBuilder, limits: ExtractionLimits, budget: _OcrBudget
+) -> str | None:
+    if budget.pages <= 0:
+        builder.warn(f"Only the first {limits.ocr_max_pages} scanned pages were read with OCR.")
+        return None
+    budget.pages -= 1
+    box = page.mediabox
+    image = render_pdf_page(
+        path,
+        page_number=builder.page_number or 1,
+        width_pt=float(box.width),
+        height_pt=float(box.height),
+        limits=limits,
+    )
+    return ocr_image(image, limits=limits)
+
+
+def _ocr_images(
+    builder: DocumentBuilder,
+    page: PageObject,
+    keys: list[Any],
+    *,
+    limits: ExtractionLimits,
+    budget: _OcrBudget,
+) -> None:
+    for key in keys:
+        size = _image_size(page, key)
+        if size is not None:
+            check_pixels(*size, limits=limits, what=f"An image on page {builder.page_number}")
+            if not worth_ocr(*size, limits=limits):
+                continue
+        if budget.images <= 0:
+            builder.warn(f"Only the first {limits.ocr_max_images} images were read with OCR.")
+            return
+        try:
+            image = page.images[key].image
+        except Exception:  # noqa: BLE001 - an undecodable image is skipped, the text stays
+            builder.warn(f"An image on page {builder.page_number} could not be decoded for OCR.")
+            continue
+        if image is None or not worth_ocr(image.width, image.height, limits=limits):
+            continue
+        budget.images -= 1
+        builder.document.images_ocrd += 1
+        text = ocr_image(image, limits=limits)
+        if sum(ch.isalnum() for ch in text) >= 3:
+            builder.add(BlockKind.IMAGE_TEXT, text)
+
+
+def _resolve(obj: Any) -> Any:
+    return obj.get_object() if isinstance(obj, IndirectObject) else obj

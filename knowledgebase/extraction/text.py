@@ -1,0 +1,252 @@
+"""Plain text and Markdown (CommonMark + tables + the MyST syntax the Wagtail docs use)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
+from mdit_py_plugins.colon_fence import colon_fence_plugin
+from mdit_py_plugins.front_matter import front_matter_plugin
+from mdit_py_plugins.myst_blocks import myst_block_plugin
+from mdit_py_plugins.myst_role import myst_role_plugin
+
+from .base import BlockKind, ExtractedDocument
+from .builder import DocumentBuilder
+from .errors import UnsupportedFile
+
+_CONTROL = re.compile(r"[\x01-\x08\x0b\x0e-\x1f\x7f]")
+_TAGS = re.compile(r"<[^>]+>")
+_OPTION_LINE = re.compile(r"^:[\w-]+:.*$")
+_DIRECTIVE = re.compile(r"^\{([\w:.-]+)\}\s*(.*)$")
+_MAX_DIRECTIVE_DEPTH = 8
+
+# Directives whose body is a list of paths/names, not prose worth answering from.
+_SKIPPED_DIRECTIVES = {
+    "toctree",
+    "contents",
+    "include",
+    "literalinclude",
+    "autoclass",
+    "automodule",
+    "autofunction",
+}
+_CODE_DIRECTIVES = {"code", "code-block", "sourcecode", "code-cell"}
+_VERSION_DIRECTIVES = {
+    "versionadded": "New in version",
+    "versionchanged": "Changed in version",
+    "deprecated": "Deprecated since version",
+}
+
+
+def decode_text(data: bytes) -> tuple[str, str | None]:
+    """UTF-8 (with or without BOM), else Windows-1252, else Latin-1; returns (text, warning)."""
+    if b"\x00" in data:
+        raise UnsupportedFile(
+            "The file contains NUL bytes, so it is not a text file.", code="unsupported_type"
+        )
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        pass
+    for encoding, label in (("cp1252", "Windows-1252"), ("latin-1", "Latin-1")):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return text, f"The file is not valid UTF-8; it was read as {label}, so some characters may be wrong."
+    raise AssertionError("latin-1 decodes any byte string")  # pragma: no cover
+
+
+def looks_like_text(text: str) -> bool:
+    """Binary data decoded as Latin-1 is full of control characters; real text has almost none."""
+    sample = text[:65536]
+    return not sample or len(_CONTROL.findall(sample)) <= len(sample) // 100
+
+
+def extract_text(text: str, *, title_hint: str = "") -> ExtractedDocument:
+    builder = DocumentBuilder(title=title_hint)
+    for paragraph in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
+        builder.add(BlockKind.PARAGRAPH, paragraph)
+    return builder.finish()
+
+
+def extract_markdown(text: str, *, title_hint: str = "") -> ExtractedDocument:
+    """Headings (with MyST ``(label)=`` anchors), paragraphs, code with its language, tables and lists.
+
+    YAML front matter is read with ``yaml.safe_load`` (its ``title`` names the document) and never emitted
+    as text; MyST directives keep their content and lose their markup.
+    """
+    builder = DocumentBuilder()
+    front_title = _walk(builder, _parser().parse(text), depth=0)
+    document = builder.finish()
+    document.title = front_title or document.title or title_hint
+    return document
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    return (
+        MarkdownIt("commonmark")
+        .enable("table")
+        .use(front_matter_plugin)
+        .use(myst_block_plugin)
+        .use(colon_fence_plugin)
+        .use(myst_role_plugin)
+    )
+
+
+def _walk(builder: DocumentBuilder, tokens: list[Any], *, depth: int) -> str:
+    """Emits blocks for the top-level nodes; returns the front matter's title, if any."""
+    title = ""
+    label = ""
+    for node in SyntaxTreeNode(tokens).children:
+        if node.type == "front_matter":
+            title = _front_matter_title(builder, node.content)
+        elif node.type == "myst_target":
+            label = node.content.strip()
+            continue
+        elif node.type == "heading":
+            builder.heading(_inline(node), level=int(node.tag[1:]), label=label)
+        else:
+            _block(builder, node, depth=depth)
+        label = ""
+    return title
+
+
+def _block(builder: DocumentBuilder, node: SyntaxTreeNode, *, depth: int) -> None:
+    kind = node.type
+    if kind == "paragraph":
+        builder.add(BlockKind.PARAGRAPH, _inline(node))
+    elif kind in {"fence", "code_block", "colon_fence"}:
+        _fence(builder, node, depth=depth)
+    elif kind == "table":
+        builder.add(BlockKind.TABLE, _table(node))
+    elif kind in {"bullet_list", "ordered_list"}:
+        builder.add(BlockKind.LIST, "\n".join(_list_lines(node, indent=0)))
+    elif kind == "blockquote":
+        for child in node.children:
+            _block(builder, child, depth=depth)
+    elif kind == "html_block":
+        builder.add(BlockKind.PARAGRAPH, _TAGS.sub(" ", re.sub(r"<!--.*?-->", " ", node.content, flags=re.S)))
+    # hr, myst_line_comment, myst_block_break and anything unknown carry no prose.
+
+
+def _fence(builder: DocumentBuilder, node: SyntaxTreeNode, *, depth: int) -> None:
+    info = (node.info or "").strip()
+    directive = _DIRECTIVE.match(info)
+    if directive is None:
+        builder.add(BlockKind.CODE, node.content, language=info.split()[0] if info else "")
+        return
+    name, argument = directive.group(1), directive.group(2).strip()
+    body = _strip_directive_options(node.content)
+    if name in _SKIPPED_DIRECTIVES:
+        return
+    if name in _CODE_DIRECTIVES:
+        builder.add(BlockKind.CODE, body, language=argument.split()[0] if argument else "")
+        return
+    if name == "eval-rst" or depth >= _MAX_DIRECTIVE_DEPTH:
+        builder.add(BlockKind.PARAGRAPH, body)
+        return
+    if name in _VERSION_DIRECTIVES:
+        body = f"{_VERSION_DIRECTIVES[name]} {argument}: {body}" if argument else body
+    elif argument:
+        body = f"{argument}\n\n{body}"
+    # Admonitions and friends hold Markdown themselves: parse it in place, under the same headings.
+    for child in SyntaxTreeNode(_parser().parse(body)).children:
+        if child.type == "heading":
+            builder.add(BlockKind.PARAGRAPH, _inline(child))
+        else:
+            _block(builder, child, depth=depth + 1)
+
+
+def _strip_directive_options(content: str) -> str:
+    lines = content.split("\n")
+    if lines and lines[0].strip() == "---":  # YAML-style options block
+        try:
+            end = lines.index("---", 1)
+        except ValueError:
+            end = -1
+        if end > 0:
+            lines = lines[end + 1 :]
+    while lines and _OPTION_LINE.match(lines[0].strip()):
+        lines = lines[1:]
+    return "\n".join(lines).strip("\n")
+
+
+def _front_matter_title(builder: DocumentBuilder, content: str) -> str:
+    try:
+        data = yaml.safe_load(content)
+    except yaml.YAMLError:
+        builder.warn("The YAML front matter could not be read and was ignored.")
+        return ""
+    if isinstance(data, dict) and isinstance(data.get("title"), str | int | float):
+        return str(data["title"]).strip()
+    return ""
+
+
+def _inline(node: SyntaxTreeNode) -> str:
+    parts: list[str] = []
+    for child in node.children:
+        if child.type == "inline":
+            parts.append(_inline_children(child))
+    return " ".join(part for part in parts if part)
+
+
+def _inline_children(node: SyntaxTreeNode) -> str:
+    out: list[str] = []
+    for child in node.children:
+        kind = child.type
+        if kind in {"text", "code_inline"}:
+            out.append(child.content)
+        elif kind == "softbreak":
+            out.append(" ")
+        elif kind == "hardbreak":
+            out.append("\n")
+        elif kind == "myst_role":
+            out.append(_role_text(child.content))
+        elif kind == "html_inline":
+            continue
+        elif child.children:  # strong, em, link, image (alt text)
+            out.append(_inline_children(child))
+    return "".join(out).strip()
+
+
+def _role_text(content: str) -> str:
+    """``{ref}`the docs <target>``` reads as "the docs"; ``{doc}`path``` as "path"."""
+    match = re.match(r"^(.*?)\s*<[^<>]*>$", content.strip(), flags=re.S)
+    text = match.group(1) if match and match.group(1) else content
+    return text.strip().lstrip("~!")
+
+
+def _table(node: SyntaxTreeNode) -> str:
+    rows: list[str] = []
+    for section in node.children:
+        for row in section.children:
+            cells = [_inline_children(cell.children[0]) if cell.children else "" for cell in row.children]
+            rows.append(" | ".join(cells))
+    return "\n".join(rows)
+
+
+def _list_lines(node: SyntaxTreeNode, *, indent: int) -> list[str]:
+    lines: list[str] = []
+    ordered = node.type == "ordered_list"
+    number = int(node.attrs.get("start", 1) or 1) if ordered else 0
+    for item in node.children:
+        marker = f"{number}." if ordered else "-"
+        number += 1
+        first = True
+        for child in item.children:
+            if child.type in {"bullet_list", "ordered_list"}:
+                lines.extend(_list_lines(child, indent=indent + 1))
+                continue
+            text = _inline(child) if child.type == "paragraph" else child.content.strip()
+            if not text:
+                continue
+            prefix = "  " * indent + (f"{marker} " if first else "  ")
+            lines.append(prefix + text)
+            first = False
+    return lines

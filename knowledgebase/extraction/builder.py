@@ -14,8 +14,14 @@ _BLANKS = re.compile(r"\n{3,}")
 def clean_text(text: str) -> str:
     """Normalise whitespace without joining lines (code and tables keep their line structure)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    lines = [_SPACES.sub(" ", line).rstrip() for line in text.split("\n")]
+    lines = [_clean_line(line) for line in text.split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def _clean_line(line: str) -> str:
+    """Collapse runs of spaces, but keep the indentation (nested list items)."""
+    body = line.lstrip(" ")
+    return line[: len(line) - len(body)] + _SPACES.sub(" ", body).rstrip()
 
 
 class DocumentBuilder:

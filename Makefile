@@ -30,6 +30,7 @@ run: venv
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_superuser
+	$(BIN)/python manage.py bootstrap_demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (admin at /admin/)"
 	$(BIN)/uvicorn datacollection.asgi:application --host $(HOST) --port $(PORT) --lifespan off
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -117,9 +118,7 @@ def _document_content(document: KnowledgeDocument) -> SourceContent:
             f"Same content as “{duplicate.title}” ({duplicate.get_url()}); not indexed twice.",
             extra={"duplicate_of": duplicate.pk, "url": duplicate.get_url()},
         )
-    with document.file.open("rb"):
-        path = document.file.path
-    extracted = extract_file(path, filename=document.file.name)
+    extracted = extract_file(Path(document.file.path), filename=document.filename)
     blocks = list(extracted.blocks)
     if document.description:
         blocks.insert(0, Block(kind=BlockKind.PARAGRAPH, text=document.description))
@@ -246,27 +245,41 @@ def _write(
         items = [IndexItem(chunk=c, vector=vectors.get(c.chunk_id)) for c in chunks]
         backend.index_chunks(items, dimensions=embedder.dimensions)
         backend.delete_source(job.source_type, job.source_id, keep_chunk_ids=[c.chunk_id for c in chunks])
-        source_hash = text_hash("\n".join(c.content_hash for c in chunks))
-        state.revision_id = content.revision_id
-        state.content_hash = source_hash
-        state.title = content.title[:255]
-        state.url = content.url[:500]
-        state.visibility = str(content.access.visibility)
-        state.group_ids = list(content.access.group_ids)
-        state.owner_id = content.access.owner_id
-        state.chunk_count = len(chunks)
-        state.indexed_at = timezone.now()
-        state.save()
-        DocumentVersion.objects.create(
-            source_type=job.source_type,
-            source_id=job.source_id,
-            revision_id=content.revision_id,
-            content_hash=source_hash,
-            chunk_count=len(chunks),
-            embedded_count=len(new),
-            stats=content.stats,
-        )
+        _indexed_state_save(job.source_type, job.source_id, content, chunks, state=state, embedded=len(new))
         _job_update(job, status=Status.INDEXED, finished_at=timezone.now(), revision_id=content.revision_id)
+
+
+def _indexed_state_save(
+    source_type: str,
+    source_id: int,
+    content: SourceContent,
+    chunks: list[Chunk],
+    *,
+    state: IndexedSource | None = None,
+    embedded: int | None = None,
+) -> None:
+    """Record what is now indexed for a source, and the processed version."""
+    state = state or IndexedSource(source_type=source_type, source_id=source_id)
+    source_hash = text_hash("\n".join(c.content_hash for c in chunks))
+    state.revision_id = content.revision_id
+    state.content_hash = source_hash
+    state.title = content.title[:255]
+    state.url = content.url[:500]
+    state.visibility = str(content.access.visibility)
+    state.group_ids = list(content.access.group_ids)
+    state.owner_id = content.access.owner_id
+    state.chunk_count = len(chunks)
+    state.indexed_at = timezone.now()
+    state.save()
+    DocumentVersion.objects.create(
+        source_type=source_type,
+        source_id=source_id,
+        revision_id=content.revision_id,
+        content_hash=source_hash,
+        chunk_count=len(chunks),
+        embedded_count=len(chunks) if embedded is None else embedded,
+        stats=content.stats,
+    )
 
 
 def _embed(
@@ -333,3 +346,48 @@ def reindex_all_enqueue(*, reason: str, user: Any = None) -> int:
         indexing_job_enqueue(SourceType.DOCUMENT, document_id, reason=reason, user=user, queue="bulk")
         count += 1
     return count
+
+
+def live_sources() -> list[tuple[str, int]]:
+    pages = [(str(SourceType.PAGE), pk) for pk in KnowledgePage.objects.live().values_list("pk", flat=True)]
+    documents = [
+        (str(SourceType.DOCUMENT), pk)
+        for pk in KnowledgeDocument.objects.filter(live=True).values_list("pk", flat=True)
+    ]
+    return pages + documents
+
+
+def index_rebuild(*, progress: Callable[[int, int], object] | None = None) -> dict[str, int]:
+    """Write every live source into a new index and switch to it atomically, so search never goes dark.
+    Needed when the embedding model (and so the vector dimensions) changes."""
+    embedder = get_embedder()
+    sources = live_sources()
+    states: list[tuple[str, int, SourceContent, list[Chunk]]] = []
+
+    def items() -> Any:
+        for done, (source_type, source_id) in enumerate(sources, start=1):
+            obj = source_object(source_type, source_id)
+            if obj is None:
+                continue
+            try:
+                content = source_content(obj)
+            except KnowledgeError as e:
+                logger.warning("rebuild: %s:%s skipped: %s", source_type, source_id, e.message)
+                continue
+            chunks = source_chunks(source_type, source_id, content)
+            states.append((source_type, source_id, content, chunks))
+            if not chunks:
+                continue
+            vectors = embedder.embed_documents([embedding_text(c) for c in chunks])
+            yield from (
+                IndexItem(chunk=c, vector=list(map(float, v))) for c, v in zip(chunks, vectors, strict=True)
+            )
+            if progress:
+                progress(done, len(sources))
+
+    total = get_search_backend().rebuild(items(), dimensions=embedder.dimensions)
+    with transaction.atomic():
+        IndexedSource.objects.all().delete()
+        for source_type, source_id, content, chunks in states:
+            _indexed_state_save(source_type, source_id, content, chunks)
+    return {"chunks": total, "sources": len(states)}

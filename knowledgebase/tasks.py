@@ -47,6 +47,10 @@ def _sync(task, job_id: int) -> str:  # noqa: ANN001
         else:
             services.job_requeued(job, message=str(e))
         raise
+    except Exception as e:
+        # Not retried (it would fail the same way), but never left "processing": editors see the reason.
+        services.job_fail(job, code="error", message=f"{type(e).__name__}: {e}"[:2000])
+        raise
 
 
 @shared_task(

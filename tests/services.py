@@ -19,11 +19,14 @@ ARTIFACTS = ROOT / "artifacts"
 
 def unreachable_services() -> list[str]:
     """Names and reasons of the services that do not answer, checked before any test runs."""
+    import logging
+
     import psycopg
     import redis
     from django.conf import settings
     from elasticsearch import Elasticsearch
 
+    logging.getLogger("elastic_transport").setLevel(logging.CRITICAL)
     problems: list[str] = []
     db = settings.DATABASES["default"]
     try:
@@ -42,9 +45,11 @@ def unreachable_services() -> list[str]:
     except Exception as e:  # noqa: BLE001
         problems.append(f"Redis at {settings.REDIS_URL}: {e}")
     try:
-        Elasticsearch(settings.ELASTICSEARCH_URL, request_timeout=5).cluster.health(wait_for_status="yellow")
+        client = Elasticsearch(settings.ELASTICSEARCH_URL, request_timeout=5, max_retries=0)
+        client.cluster.health(wait_for_status="yellow", timeout="5s")
     except Exception as e:  # noqa: BLE001
-        problems.append(f"Elasticsearch at {settings.ELASTICSEARCH_URL}: {e}")
+        problems.append(f"Elasticsearch at {settings.ELASTICSEARCH_URL}: {type(e).__name__}")
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     return problems
 
 
@@ -59,9 +64,10 @@ def database_url(settings_dict: dict) -> str:
 class WorkerProcess:
     """A real `celery worker` subprocess bound to the test database."""
 
-    def __init__(self, *, database_url: str) -> None:
+    def __init__(self, *, database_url: str, elasticsearch_url: str | None = None) -> None:
         self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
         self.database_url = database_url
+        self.elasticsearch_url = elasticsearch_url
         self.log_path = ARTIFACTS / "celery-worker.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -114,3 +120,86 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class TcpProxy:
+    """A loopback TCP forwarder that a test can switch off, so a service looks down to a client (the
+    worker) while it keeps running for everyone else. While off, new connections are refused and open
+    ones are cut."""
+
+    def __init__(self, *, target_host: str, target_port: int) -> None:
+        import socket
+
+        self.target = (target_host, target_port)
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.enabled = True
+        self._open: set[socket.socket] = set()
+        self._closed = False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> TcpProxy:
+        import threading
+
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self._closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.enabled:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            self._open.update({client, upstream})
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source: object, sink: object) -> None:
+        import socket
+
+        assert isinstance(source, socket.socket) and isinstance(sink, socket.socket)
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                self._open.discard(s)
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def disable(self) -> None:
+        self.enabled = False
+        for s in list(self._open):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def enable(self) -> None:
+        self.enabled = True
+
+    def close(self) -> None:
+        self._closed = True
+        self.disable()
+        self.listener.close()

@@ -222,6 +222,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "elastic_transport": {"level": "WARNING"},
+        "django_tasks": {"level": "WARNING"},
         "django.db.backends": {"level": "INFO"},
     },
 }

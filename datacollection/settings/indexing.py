@@ -1,6 +1,8 @@
 """Settings of chunking and the publish → index pipeline."""
 
-from .env import env_int
+from pathlib import Path
+
+from .env import env_int, env_str
 
 # Passages fit the embedder's window (MiniLM: 256 word-pieces) with their "title › headings" prefix, so
 # every indexed token is embedded; the LLM gets the surrounding section up to CONTEXT_TOKENS.
@@ -16,3 +18,8 @@ KNOWLEDGE_INDEXING_MAX_RETRIES = env_int("KNOWLEDGE_INDEXING_MAX_RETRIES", 8)
 KNOWLEDGE_INDEXING_RETRY_BACKOFF_MAX = env_int("KNOWLEDGE_INDEXING_RETRY_BACKOFF_MAX", 300)
 # Jobs still queued after this many seconds are sent again by `requeue_stale_jobs` (broker was down).
 KNOWLEDGE_STALE_JOB_SECONDS = env_int("KNOWLEDGE_STALE_JOB_SECONDS", 300)
+
+# The demo knowledge `make run` loads: Wagtail's documentation (BSD-3-Clause, see its LICENSE file).
+DEMO_DOCS_DIR = Path(
+    env_str("DEMO_DOCS_DIR", str(Path(__file__).resolve().parents[3] / "shared/corpus/wagtail-docs"))
+)

@@ -1,0 +1,27 @@
+"""Typed events of an answer stream. The SSE endpoint serialises them as `event: <type>` + `data: <json>`;
+the non-streaming endpoint and `manage.py ask` consume the same events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+EventType = Literal["token", "source", "complete", "error"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamEvent:
+    """
+    Shapes of `data` per type:
+
+    - token:    {"content": str, "message_id": str}
+    - source:   {"number": int, "source_type": "page"|"document", "source_id": int, "chunk_id": str,
+                 "title": str, "section": str, "url": str, "anchor": str, "page_number": int|None,
+                 "excerpt": str}   (url already includes "#anchor" when there is one)
+    - complete: {"message_id": str, "content": str, "sources": [source...], "status": "complete"|"partial",
+                 "tokens_used": int, "response_time": float, "model": str, "declined": bool}
+    - error:    {"code": str, "message": str, "message_id": str|None, "retry_after": int|None}
+    """
+
+    type: EventType
+    data: dict[str, Any] = field(default_factory=dict)

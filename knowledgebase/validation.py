@@ -31,6 +31,7 @@ from .extraction.errors import (
     FileTooLarge,
     NoTextFound,
     UnsupportedFile,
+    human_size,
     too_large,
 )
 from .extraction.limits import ExtractionLimits
@@ -187,7 +188,7 @@ class KnowledgeUploadHandler(FileUploadHandler):
 
     def _reject(self, size: int) -> None:
         self.rejection = FileTooLarge(
-            f"The upload is larger than the {self.max_bytes / 1_048_576:.0f} MB limit and was refused.",
+            f"The upload is larger than the {human_size(self.max_bytes)} limit and was refused.",
             code="too_large",
             extra={"received_bytes": size, "max_bytes": self.max_bytes},
         )

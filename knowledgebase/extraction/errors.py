@@ -64,9 +64,15 @@ class ExtractionLimitExceeded(ExtractionError):
     default_code = "timeout"
 
 
+def human_size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / 1_048_576:.1f}".removesuffix(".0") + " MB"
+    return f"{size / 1024:.0f} KB"
+
+
 def too_large(size: int, max_bytes: int) -> FileTooLarge:
     return FileTooLarge(
-        f"The file is {size / 1_048_576:.1f} MB; at most {max_bytes / 1_048_576:.0f} MB is accepted.",
+        f"The file is {human_size(size)}; at most {human_size(max_bytes)} is accepted.",
         code="too_large",
         extra={"size": size, "max_bytes": max_bytes},
     )

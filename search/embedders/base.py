@@ -34,3 +34,28 @@ class BaseEmbedder(ABC):
     @abstractmethod
     def count_tokens(self, text: str) -> int:
         """Tokens the model would read for `text` (word-pieces for MiniLM), including special tokens."""
+
+    # --- optional, with generic defaults (backends override with exact versions) -------------------
+    def split_windows(self, text: str, *, max_tokens: int | None = None, overlap: int = 0) -> list[str]:
+        """Split `text` into passages of at most `max_tokens` model tokens (default: `self.max_tokens`),
+        consecutive windows sharing `overlap` tokens, so that every token of the text is embedded.
+
+        This generic version splits on whitespace and measures each window with `count_tokens`."""
+        limit = min(max_tokens or self.max_tokens, self.max_tokens)
+        words = text.split()
+        if not words:
+            return []
+        if self.count_tokens(text) <= limit:
+            return [text]
+        windows: list[str] = []
+        start = 0
+        while start < len(words):
+            end = start + 1
+            while end < len(words) and self.count_tokens(" ".join(words[start : end + 1])) <= limit:
+                end += 1
+            windows.append(" ".join(words[start:end]))
+            if end >= len(words):
+                break
+            back = max(0, min(overlap, end - start - 1))
+            start = end - back if overlap else end
+        return windows

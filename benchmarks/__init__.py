@@ -1,0 +1,1 @@
+"""Benchmarks writing JSON into bench-results/ (`make bench`)."""

@@ -1,0 +1,70 @@
+"""Reads from the knowledge index: the retrieval the chatbot and the search command use."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+
+from search.backends import get_search_backend
+from search.embedders import get_embedder
+from search.rerankers import get_reranker
+from search.retrieval import QueryExpander, RetrievalConfig, RetrievalResult, retrieve
+from search.values import Hit, Principal
+
+
+def retrieval_search(
+    query: str | bytes,
+    *,
+    principal: Principal,
+    k: int = 10,
+    scope: Collection[str] | None = None,
+    backend_alias: str = "default",
+    history: Sequence[Mapping[str, str]] = (),
+    expanders: Sequence[QueryExpander] | None = None,
+    config: RetrievalConfig | None = None,
+) -> RetrievalResult:
+    """Hits with each leg's raw candidates and timings (for evaluation, debugging and the search command).
+
+    Raises InvalidQuery (empty query), SearchUnavailable (the engine failed), EmbeddingError."""
+    config = config or RetrievalConfig.from_settings()
+    return retrieve(
+        query,
+        principal=principal,
+        k=k,
+        scope=scope,
+        backend=get_search_backend(backend_alias),
+        embedder=get_embedder(_setting("EMBEDDER", "default")),
+        reranker=get_reranker(_setting("RERANKER", "default")),
+        config=config,
+        history=history,
+        expanders=expanders,
+    )
+
+
+def hits_search(
+    query: str | bytes,
+    *,
+    principal: Principal,
+    k: int = 10,
+    scope: Collection[str] | None = None,
+    backend_alias: str = "default",
+    history: Sequence[Mapping[str, str]] = (),
+    expanders: Sequence[QueryExpander] | None = None,
+) -> list[Hit]:
+    """The k best chunks `principal` may see for `query`, fused from BM25 and kNN, re-ranked, at most
+    MAX_PER_SOURCE per source. `scope` limits to source keys ("page:12"); `history` ([{role, content}])
+    goes to the configured query expanders (or `expanders`, which replace them)."""
+    return retrieval_search(
+        query,
+        principal=principal,
+        k=k,
+        scope=scope,
+        backend_alias=backend_alias,
+        history=history,
+        expanders=expanders,
+    ).hits
+
+
+def _setting(key: str, default: str) -> str:
+    from django.conf import settings
+
+    return str(getattr(settings, "KNOWLEDGE_RETRIEVAL", {}).get(key, default))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from .anchors import heading_anchor
 from .base import Block, BlockKind, ExtractedDocument
@@ -12,8 +13,10 @@ _BLANKS = re.compile(r"\n{3,}")
 
 
 def clean_text(text: str) -> str:
-    """Normalise whitespace without joining lines (code and tables keep their line structure)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    """Normalise whitespace without joining lines (code and tables keep their line structure), and
+    compatibility characters (NFKC: the "ﬁ" ligature of LaTeX PDFs, Arabic presentation forms,
+    full-width letters) so that search matches what people type."""
+    text = unicodedata.normalize("NFKC", text).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     lines = [_clean_line(line) for line in text.split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 

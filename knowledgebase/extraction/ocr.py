@@ -15,9 +15,11 @@ from .builder import clean_text
 from .errors import CorruptFile, ExtractionLimitExceeded, UnsafeFile
 from .limits import ExtractionLimits
 
-# Tesseract's LSTM uses OpenMP; on a 2-core worker the threads fight each other (and the other
-# worker processes) and OCR gets ~10x slower. One thread per tesseract process is the fast setting;
-# parallelism comes from running several workers. The child inherits this from our environment.
+# Tesseract's LSTM uses OpenMP; on a 2-core worker its threads fight each other (and the other
+# worker processes) and OCR gets several times slower (~10x is commonly reported; measured here on an
+# A4 page: 3.2 s with OMP_THREAD_LIMIT=1 against 12 s without, see benchmarks/extraction.py). One
+# thread per tesseract is the fast setting; parallelism comes from running several workers. The
+# tesseract processes inherit it from our environment.
 os.environ["OMP_THREAD_LIMIT"] = "1"
 
 # Renders wider/taller than this are scaled down: bounds the memory of huge page sizes at our DPI.

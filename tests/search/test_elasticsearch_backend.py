@@ -1,0 +1,153 @@
+"""What only the Elasticsearch backend has: the alias over concrete indices, the mapping, server errors.
+
+The shared behaviour is in test_backend_contract.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from search.backends import get_search_backend
+from search.backends.elasticsearch import ElasticsearchSearchBackend
+from search.errors import IndexMismatch, SearchUnavailable
+from tests.search.factories import ANONYMOUS, make_chunk, make_item, throwaway_index_name
+
+DEAD_URL = "http://127.0.0.1:1"  # nothing listens on port 1 on loopback
+
+
+def es_backend(settings: Any, *, index: str | None = None, **options: Any) -> ElasticsearchSearchBackend:
+    params = {
+        "URLS": settings.KNOWLEDGE_SEARCH_BACKENDS["default"]["URLS"],
+        "INDEX": index or throwaway_index_name(),
+        "OPTIONS": options,
+    }
+    return ElasticsearchSearchBackend("test", params)
+
+
+@pytest.fixture
+def backend(settings: Any) -> Iterator[ElasticsearchSearchBackend]:
+    backend = es_backend(settings)
+    yield backend
+    backend.drop()
+
+
+def items(n: int = 3, *, dims: int = 4) -> list[Any]:
+    return [make_item(make_chunk(1, i), [1.0, float(i)] + [0.0] * (dims - 2)) for i in range(n)]
+
+
+def test_settings_select_this_backend(settings: Any) -> None:
+    assert isinstance(get_search_backend(), ElasticsearchSearchBackend)
+    assert get_search_backend().health().startswith("elasticsearch 8.")
+
+
+def test_the_alias_points_at_exactly_one_concrete_index(backend: ElasticsearchSearchBackend) -> None:
+    es = backend.client
+    backend.index_chunks(items(), dimensions=4)
+    first = list(es.indices.get_alias(name=backend.index_name))
+    assert len(first) == 1 and first[0].startswith(f"{backend.index_name}-")
+
+    backend.rebuild(items(2), dimensions=4)
+    second = list(es.indices.get_alias(name=backend.index_name))
+    assert len(second) == 1 and second != first
+    assert not es.indices.exists(index=first[0])  # the old index is deleted after the swap
+
+    backend.drop()
+    assert not es.indices.exists_alias(name=backend.index_name)
+    assert not es.indices.exists(index=second[0])
+
+
+def test_failed_rebuild_deletes_its_unfinished_index(backend: ElasticsearchSearchBackend) -> None:
+    backend.index_chunks(items(), dimensions=4)
+    before = set(backend.client.indices.get(index=f"{backend.index_name}-*"))
+
+    def failing() -> Iterator[Any]:
+        yield from items(3)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        backend.rebuild(failing(), dimensions=4)
+    assert set(backend.client.indices.get(index=f"{backend.index_name}-*")) == before
+
+
+def test_mapping(backend: ElasticsearchSearchBackend) -> None:
+    backend.index_chunks(items(), dimensions=4)
+    mapping = next(iter(backend.client.indices.get_mapping(index=backend.index_name).values()))["mappings"]
+    props = mapping["properties"]
+    assert props["vector"]["dims"] == 4
+    assert props["vector"]["similarity"] == "cosine"
+    assert props["vector"]["index_options"]["type"] == "int8_hnsw"
+    assert props["context"]["index"] is False
+    assert props["source_key"]["type"] == props["group_ids"]["type"] == "keyword"
+    assert props["page_number"]["type"] == "integer"
+    assert mapping["dynamic"] == "strict"
+
+
+def test_vector_index_type_is_an_option(settings: Any) -> None:
+    backend = es_backend(settings, vector_index_type="hnsw")
+    try:
+        backend.index_chunks(items(), dimensions=4)
+        mapping = next(iter(backend.client.indices.get_mapping(index=backend.index_name).values()))
+        assert mapping["mappings"]["properties"]["vector"]["index_options"]["type"] == "hnsw"
+        assert [h.chunk.chunk_id for h in backend.search_vector([1, 0, 0, 0], principal=ANONYMOUS, k=1)] == [
+            "page:1:0"
+        ]
+    finally:
+        backend.drop()
+
+
+def test_dimension_mismatch_after_another_process_rebuilt(settings: Any) -> None:
+    index = throwaway_index_name()
+    writer, rebuilder = es_backend(settings, index=index), es_backend(settings, index=index)
+    try:
+        writer.index_chunks(items(), dimensions=4)  # caches dims 4
+        rebuilder.rebuild(items(dims=3), dimensions=3)
+        with pytest.raises(IndexMismatch, match="reindex --all"):
+            writer.index_chunks(items(), dimensions=4)
+        with pytest.raises(IndexMismatch, match="rebuild"):
+            writer.search_vector([1.0, 0.0, 0.0, 0.0], principal=ANONYMOUS, k=1)
+    finally:
+        rebuilder.drop()
+
+
+def test_a_second_writer_uses_the_existing_index(settings: Any) -> None:
+    index = throwaway_index_name()
+    one, two = es_backend(settings, index=index), es_backend(settings, index=index)
+    try:
+        one.index_chunks(items(2), dimensions=4)
+        two.index_chunks([make_item(make_chunk(2, 0), [0, 1, 0, 0])], dimensions=4)
+        assert one.count() == two.count() == 3
+        assert len(one.client.indices.get_alias(name=index)) == 1
+    finally:
+        one.drop()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda b: b.search_text("aardvark", principal=ANONYMOUS, k=3),
+        lambda b: b.search_vector([1.0, 0.0, 0.0, 0.0], principal=ANONYMOUS, k=3),
+        lambda b: b.index_chunks(items(), dimensions=4),
+        lambda b: b.delete_source("page", 1),
+        lambda b: b.get_chunks(["page:1:0"]),
+        lambda b: b.count(),
+        lambda b: b.health(),
+    ],
+    ids=["search_text", "search_vector", "index_chunks", "delete_source", "get_chunks", "count", "health"],
+)
+def test_server_down_is_search_unavailable_not_empty(call: Any) -> None:
+    backend = ElasticsearchSearchBackend(
+        "test", {"URLS": [DEAD_URL], "INDEX": "unreachable", "TIMEOUT": 1.0, "OPTIONS": {"max_retries": 0}}
+    )
+    with pytest.raises(SearchUnavailable, match="127.0.0.1:1") as caught:
+        call(backend)
+    assert caught.value.code == "search_unavailable"
+
+
+def test_client_is_created_lazily(settings: Any) -> None:
+    backend = es_backend(settings)
+    assert "client" not in vars(backend)
+    backend.count()
+    assert "client" in vars(backend)

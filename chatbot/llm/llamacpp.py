@@ -14,6 +14,7 @@ import asyncio
 import atexit
 import importlib.util
 import logging
+import os
 import threading
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,9 @@ def _load(path: Path, *, n_ctx: int, threads: int, vocab_only: bool) -> _Loaded:
     key = (str(path), n_ctx, threads, vocab_only)
     with _loading:
         if key not in _loaded:
+            # Read when the native library loads: idle OpenMP threads must sleep, not spin, on cores the
+            # web server shares (only matters with THREADS > 1).
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             from llama_cpp import Llama
 
             logger.info("loading %s (n_ctx=%d, threads=%d, vocab_only=%s)", path, n_ctx, threads, vocab_only)

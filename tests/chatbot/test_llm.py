@@ -374,3 +374,19 @@ def test_extractive_stream_flows_like_model_tokens(settings_passages: list[Sourc
     nothing = asyncio.run(declined())
     assert [c.text for c in nothing] == [""]
     assert nothing[-1].finish_reason == "stop"
+
+
+def test_extractive_answer_can_reorder_with_the_knowledge_embedder(
+    settings_passages: list[SourcePassage],
+) -> None:
+    question = "How do I get a site-specific setting inside a Django view?"
+    with override_settings(CHATBOT_EXTRACTIVE={"MIN_SCORE": 0.25, "EMBEDDER": "default"}):
+        answer = extractive_answer(question, settings_passages)  # MiniLM, resolved at call time
+    lexical = extractive_answer(question, settings_passages, use_embedder=False)
+    assert answer and answer[0].source_number == 2
+    assert any("for_request" in s.text for s in answer)
+    assert answer[0].score != lexical[0].score  # the similarity entered the score
+    # A misconfigured embedder costs only the re-ordering, never the answer.
+    with override_settings(CHATBOT_EXTRACTIVE={"MIN_SCORE": 0.25, "EMBEDDER": "no-such-embedder"}):
+        fallback = extractive_answer(question, settings_passages)
+    assert fallback == lexical

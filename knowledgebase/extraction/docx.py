@@ -17,7 +17,7 @@ from lxml import etree
 from .base import BlockKind, ExtractedDocument
 from .builder import DocumentBuilder
 from .docx_safety import check_docx, open_docx_zip
-from .errors import CorruptFile, NoTextFound
+from .errors import CorruptFile, ExtractionLimitExceeded, NoTextFound
 from .limits import ExtractionLimits
 from .ocr import check_pixels, image_size, ocr_image_bytes, worth_ocr
 
@@ -89,7 +89,11 @@ class _DocxExtractor:
             self.builder.warn(f"Only the first {self.limits.ocr_max_images} images were read with OCR.")
             return
         self.images_left -= 1
-        text = ocr_image_bytes(blob, limits=self.limits)
+        try:
+            text = ocr_image_bytes(blob, limits=self.limits)
+        except ExtractionLimitExceeded as e:  # one slow image is skipped; the document has its own limit
+            self.builder.warn(f"{e.message} The image was skipped.")
+            return
         self.builder.document.images_ocrd += 1
         if text and sum(ch.isalnum() for ch in text) >= 3:
             self.flush_list()

@@ -12,7 +12,7 @@ from pypdf.generic import DictionaryObject, IndirectObject, NameObject
 
 from .base import BlockKind, ExtractedDocument
 from .builder import DocumentBuilder
-from .errors import CorruptFile, ExtractionError, FileTooLarge, NoTextFound
+from .errors import CorruptFile, ExtractionError, ExtractionLimitExceeded, FileTooLarge, NoTextFound
 from .limits import ExtractionLimits
 from .ocr import check_pixels, ocr_image, render_pdf_page, worth_ocr
 from .pdf_safety import check_pdf_catalog, check_pdf_objects, open_pdf
@@ -61,7 +61,11 @@ def extract_pdf(path: Path, *, limits: ExtractionLimits) -> ExtractedDocument:
             continue
         images = _image_keys(page)
         if _needs_ocr(text, images) and limits.ocr_enabled:
-            ocr_text = _ocr_page(path, page, builder=builder, limits=limits, budget=budget)
+            try:
+                ocr_text = _ocr_page(path, page, builder=builder, limits=limits, budget=budget)
+            except ExtractionLimitExceeded as e:  # one slow page is skipped; the document has its own limit
+                builder.warn(f"{e.message} Page {index + 1} was skipped.")
+                ocr_text = None
             if ocr_text is not None:
                 ocr_pages += 1
                 text = ocr_text if len(ocr_text.strip()) > len(text.strip()) else text
@@ -288,7 +292,11 @@ def _ocr_images(
             continue
         budget.images -= 1
         builder.document.images_ocrd += 1
-        text = ocr_image(image, limits=limits)
+        try:
+            text = ocr_image(image, limits=limits)
+        except ExtractionLimitExceeded as e:
+            builder.warn(f"{e.message} An image on page {builder.page_number} was skipped.")
+            continue
         if sum(ch.isalnum() for ch in text) >= 3:
             builder.add(BlockKind.IMAGE_TEXT, text)
 

@@ -314,6 +314,17 @@ def test_scanned_pdf_page_is_read_with_ocr(tmp_path):
     assert any("OCR" in warning for warning in document.warnings)
 
 
+def test_a_page_whose_ocr_times_out_is_skipped_with_a_warning(tmp_path):
+    writer = PdfWriter()
+    writer.append(str(PDF_SAMPLES / "001-trivial/minimal-document.pdf"))
+    writer.append(str(scanned_pdf(tmp_path / "scan.pdf", "Invoices are paid within 30 days")))
+    path = write_pdf(writer, tmp_path / "mixed.pdf")
+    document = extract(path, limits=ExtractionLimits(ocr_page_timeout=0.01))
+    assert document.pages == 2 and {b.page_number for b in document.blocks} == {1}
+    assert any("Page 2 was skipped" in warning for warning in document.warnings)
+    assert any("Invoices" in b.text and b.page_number == 2 for b in extract(path).blocks)
+
+
 def test_scanned_pdf_without_ocr_has_no_text(tmp_path):
     path = scanned_pdf(tmp_path / "scan.pdf", "Invoices are paid within 30 days")
     assert reject_code(path, limits=ExtractionLimits(ocr_enabled=False)) == "no_text"

@@ -32,6 +32,11 @@ PY
 if installed llama-cpp-python "$LLAMA_CPP_VERSION"; then
     echo "[llm] llama-cpp-python $LLAMA_CPP_VERSION already installed"
 else
+    # A cached wheel needs no compiler; a first build needs g++ (cmake and ninja come from PyPI if absent).
+    if ! command -v c++ >/dev/null && ! "$PIP" cache list llama_cpp_python 2>/dev/null | grep -q "$LLAMA_CPP_VERSION"; then
+        echo "[llm] no C++ compiler: apt-get install -y build-essential (needed once to build llama-cpp-python)" >&2
+        exit 1
+    fi
     echo "[llm] building llama-cpp-python $LLAMA_CPP_VERSION (portable, GGML_NATIVE=OFF; ~6 min the first time)"
     CMAKE_ARGS="-DGGML_NATIVE=OFF" "$PIP" install -q --disable-pip-version-check \
         "llama-cpp-python[server]==$LLAMA_CPP_VERSION"

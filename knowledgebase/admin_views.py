@@ -9,6 +9,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
+from chatbot.audit import source_reindex_log
 from knowledgebase import services
 from knowledgebase.models import DocumentVersion, IndexingJob, KnowledgeDocument, KnowledgePage
 from knowledgebase.models.indexing import SourceType
@@ -60,7 +61,8 @@ def source_chunks_view(request: HttpRequest, source_type: str, source_id: int) -
 
 @require_POST
 def source_reindex_view(request: HttpRequest, source_type: str, source_id: int) -> HttpResponse:
-    _source_for_editor(request, source_type, source_id)
+    source = _source_for_editor(request, source_type, source_id)
     services.indexing_job_enqueue(source_type, source_id, reason="manual reindex", user=request.user)
+    source_reindex_log(source, user=request.user)
     messages.success(request, "Re-indexing queued.")
     return redirect("knowledge_chunks", source_type, source_id)

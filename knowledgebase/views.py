@@ -1,6 +1,7 @@
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from chatbot.audit import document_download_log
 from knowledgebase.models import KnowledgeDocument
 from knowledgebase.selectors import document_visible_to, user_can_edit_document
 from search.values import Principal
@@ -33,4 +34,5 @@ def document_detail(request: HttpRequest, document_id: int) -> HttpResponse:
 
 def document_download(request: HttpRequest, document_id: int) -> FileResponse:
     document = _visible_document(request, document_id)
+    document_download_log(document, user=request.user)
     return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.filename)

@@ -232,3 +232,4 @@ from .chat import *  # noqa: E402,F403
 from .indexing import *  # noqa: E402,F403
 from .knowledge import *  # noqa: E402,F403
 from .search import *  # noqa: E402,F403
+from .observability import *  # noqa: E402,F403

@@ -1,0 +1,58 @@
+"""The "Answer feedback" panel on the edit views of knowledge pages and documents: how many answers cite
+the source, their ratings, and the latest unresolved comments with the question and the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wagtail.admin.panels import Panel
+
+
+class AnswerFeedbackPanel(Panel):
+    def __init__(self, source_type: str = "page", recent: int = 5, **kwargs: Any) -> None:
+        kwargs.setdefault("heading", "Answer feedback")
+        super().__init__(**kwargs)
+        self.source_type = source_type
+        self.recent = recent
+
+    def clone_kwargs(self) -> dict[str, Any]:
+        return {**super().clone_kwargs(), "source_type": self.source_type, "recent": self.recent}
+
+    class BoundPanel(Panel.BoundPanel):
+        template_name = "chatbot/admin/feedback_panel.html"
+
+        def get_context_data(self, parent_context: Any = None) -> dict[str, Any]:
+            from chatbot.admin_views.permissions import user_can_view_chat_logs
+            from chatbot.feedback.selectors import source_feedback
+
+            context = super().get_context_data(parent_context)
+            pk = getattr(self.instance, "pk", None)
+            user = getattr(self.request, "user", None)
+            context["feedback"] = (
+                source_feedback(
+                    self.panel.source_type,
+                    pk,
+                    recent=self.panel.recent,
+                    with_user=user_can_view_chat_logs(user),
+                )
+                if pk
+                else None
+            )
+            context["next_url"] = self.request.get_full_path() if self.request else ""
+            return context
+
+
+def feedback_panels_attach() -> None:
+    """Adds the panel to KnowledgePage (content tab, last) and KnowledgeDocument (last), once.
+
+    Runs from chatbot/wagtail_hooks.py, before any edit handler is built; declaring the panel in the models
+    instead makes this a no-op (see the project's notes)."""
+    from knowledgebase.models import KnowledgeDocument, KnowledgePage
+
+    if not any(isinstance(p, AnswerFeedbackPanel) for p in KnowledgePage.content_panels):
+        KnowledgePage.content_panels = [
+            *KnowledgePage.content_panels,
+            AnswerFeedbackPanel(source_type="page"),
+        ]
+    if not any(isinstance(p, AnswerFeedbackPanel) for p in KnowledgeDocument.panels):
+        KnowledgeDocument.panels = [*KnowledgeDocument.panels, AnswerFeedbackPanel(source_type="document")]

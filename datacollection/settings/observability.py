@@ -1,0 +1,101 @@
+"""Settings of editorial feedback, the analytics dashboard, metrics, structured logs and audit.
+
+Star-imported at the end of base.py, after the other per-area files, so it can extend MIDDLEWARE and the
+beat schedule they set instead of replacing them. Import it only through base.py.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+from .env import env_int, env_list, env_str
+
+# base.py is still executing (it star-imports this module last); read what it defined so far.
+_base = sys.modules[__name__.rsplit(".", 1)[0] + ".base"]
+
+# --- Feedback becomes work ----------------------------------------------------------------------
+# On a thumbs-down with a comment: "none", "comment" (a Wagtail comment on each cited page, documents get
+# an email to their owner instead) or "notify" (an email to the owner of each cited page or document).
+CHAT_FEEDBACK_ACTION = env_str("CHAT_FEEDBACK_ACTION", "none")
+if CHAT_FEEDBACK_ACTION not in {"none", "comment", "notify"}:
+    raise ImproperlyConfigured(
+        f"CHAT_FEEDBACK_ACTION={CHAT_FEEDBACK_ACTION!r} is not one of: none, comment, notify."
+    )
+# Sender of the notification emails; empty: Django's DEFAULT_FROM_EMAIL.
+CHAT_FEEDBACK_NOTIFY_FROM = env_str("CHAT_FEEDBACK_NOTIFY_FROM")
+
+# --- Improvement report -------------------------------------------------------------------------
+# Written by the beat task under MEDIA_ROOT/<this folder>; `manage.py feedback_report` prints it.
+CHAT_FEEDBACK_REPORT_DIR = env_str("CHAT_FEEDBACK_REPORT_DIR", "reports")
+CHAT_FEEDBACK_REPORT_DAYS = env_int("CHAT_FEEDBACK_REPORT_DAYS", 30)
+CELERY_BEAT_SCHEDULE = {
+    **getattr(_base, "CELERY_BEAT_SCHEDULE", {}),
+    "chatbot-feedback-report": {
+        "task": "chatbot.feedback_report_write",
+        # Monday morning: editors start the week with last month's worst pages and content gaps.
+        "schedule": crontab(minute=0, hour=6, day_of_week="mon"),
+        "kwargs": {"days": CHAT_FEEDBACK_REPORT_DAYS},
+        "options": {"queue": "bulk"},
+    },
+}
+
+# --- Prometheus metrics -------------------------------------------------------------------------
+# /metrics answers a staff session or `Authorization: Bearer <METRICS_TOKEN>`; anyone else gets 403.
+# With several worker processes (uvicorn --workers N) set PROMETHEUS_MULTIPROC_DIR to an empty directory
+# that exists before the workers start: prometheus-client then aggregates the processes' samples.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_PATH = env_str("METRICS_PATH", "/metrics")
+# Celery queues whose length (Redis LLEN) is exported.
+METRICS_CELERY_QUEUES = env_list("METRICS_CELERY_QUEUES", ["interactive", "bulk"])
+
+MIDDLEWARE = [
+    # First, so every later middleware's log lines carry the request id and its time is measured.
+    "chatbot.logging.RequestIdMiddleware",
+    "chatbot.metrics.RequestMetricsMiddleware",
+    *_base.MIDDLEWARE,
+]
+# The endpoint needs request.user (a staff session may read it), so it sits after authentication.
+_auth_index = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+MIDDLEWARE.insert(_auth_index + 1, "chatbot.metrics.MetricsEndpointMiddleware")
+
+# --- Structured logs ----------------------------------------------------------------------------
+# LOG_FORMAT=json (default) writes one JSON object per line with the request id; "plain" is for a
+# terminal. Every handler masks e-mail addresses, phone numbers, card numbers and IBANs.
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not one of: json, plain.")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "chatbot.logging.RequestIdFilter"},
+        "pii": {"()": "chatbot.logging.PIIMaskingFilter"},
+    },
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "pii"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": _base.LOG_LEVEL},
+    "loggers": {
+        # Django attaches its own console handlers to these; configuring them here replaces those with
+        # the masked, structured root handler instead of printing records twice.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        # The levels base.py sets for noisy libraries.
+        **_base.LOGGING["loggers"],
+    },
+}

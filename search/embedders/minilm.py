@@ -95,21 +95,35 @@ class MiniLMEmbedder(BaseEmbedder):
         return len(self.tokenizer.encode(text).ids)
 
     def split_windows(self, text: str, *, max_tokens: int | None = None, overlap: int = 0) -> list[str]:
-        """Exact word-piece windows using the tokenizer's character offsets."""
-        limit = min(max_tokens or self.max_tokens, self.max_tokens) - 2  # [CLS] and [SEP]
+        """Exact word-piece windows, cut between words, using the tokenizer's character offsets."""
+        limit = max(1, min(max_tokens or self.max_tokens, self.max_tokens) - 2)  # [CLS] and [SEP]
         encoding = self.tokenizer.encode(text, add_special_tokens=False)
-        offsets = encoding.offsets
-        if len(offsets) <= limit:
+        offsets, words = encoding.offsets, encoding.word_ids
+        if not offsets:
             return [text] if text.strip() else []
-        step = max(1, limit - overlap)
+        if len(offsets) <= limit:
+            return [text]
+
+        def word_start(position: int, floor: int) -> int:
+            # Move back to the first piece of the word at `position`, never to `floor` or before.
+            while (
+                position > floor + 1
+                and words[position] is not None
+                and words[position] == words[position - 1]
+            ):
+                position -= 1
+            return position
+
         windows: list[str] = []
-        for start in range(0, len(offsets), step):
-            piece = offsets[start : start + limit]
-            begin = offsets[start][0]
-            end = piece[-1][1]
-            windows.append(text[begin:end])
-            if start + limit >= len(offsets):
+        start = 0
+        while start < len(offsets):
+            end = min(start + limit, len(offsets))
+            if end < len(offsets):
+                end = word_start(end, start)
+            windows.append(text[offsets[start][0] : offsets[end - 1][1]])
+            if end >= len(offsets):
                 break
+            start = max(word_start(max(end - overlap, start + 1), start), start + 1) if overlap else end
         return windows
 
     def _ids(self, texts: Sequence[str]) -> list[list[int]]:

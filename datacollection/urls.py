@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
@@ -13,6 +14,8 @@ urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("knowledge/", include("knowledgebase.urls")),
+    path("api/chatbot/", include("chatbot.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(urlconf="chatbot.api.schema_urls"), name="api-schema"),
 ]
 
 if settings.DEBUG:

@@ -50,3 +50,19 @@ CHATBOT_EXTRACTIVE = {
     "MIN_SCORE": env_float("CHATBOT_EXTRACTIVE_MIN_SCORE", 0.25),
     "EMBEDDER": env_str("CHATBOT_EXTRACTIVE_EMBEDDER", ""),
 }
+
+# --- API ---
+# The answer functions the REST/SSE endpoints call (dotted paths, resolved per request, so a test or the
+# SSE benchmark can select another one). Contract: chatbot.services.answer_stream / answer_complete.
+CHATBOT_API_ANSWER_STREAM = env_str("CHATBOT_API_ANSWER_STREAM", "chatbot.services.answer_stream")
+CHATBOT_API_ANSWER_COMPLETE = env_str("CHATBOT_API_ANSWER_COMPLETE", "chatbot.services.answer_complete")
+# SSE: a `: ping` comment at least this often (seconds) while the answer is idle, so proxies and browsers
+# keep the connection open (nginx drops idle upstreams after 60 s by default).
+CHATBOT_SSE_HEARTBEAT = env_float("CHATBOT_SSE_HEARTBEAT", 15.0)
+# django-ratelimit rates ("<count>/<period>", period s/m/h/d). Sending and streaming share the first.
+CHATBOT_RATE_MESSAGES = env_str("CHATBOT_RATE_MESSAGES", "30/m")
+CHATBOT_RATE_UPLOADS = env_str("CHATBOT_RATE_UPLOADS", "50/d")
+# The counters live in this cache (Redis when REDIS_URL is set). If it cannot be reached the API refuses
+# with 503 instead of letting everything through.
+RATELIMIT_USE_CACHE = env_str("CHATBOT_RATELIMIT_CACHE", "default")
+RATELIMIT_FAIL_OPEN = False

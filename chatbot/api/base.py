@@ -1,0 +1,47 @@
+"""What every chatbot API view shares: authentication, permissions, the error handler, pagination."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.pagination import BasePagination, PageNumberPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import BaseRenderer
+
+from .exceptions import api_exception_handler
+
+
+class ChatPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class ChatAPIMixin:
+    # Token first: an anonymous request gets 401 with `WWW-Authenticate: Token`. Session authentication
+    # enforces CSRF on unsafe methods.
+    authentication_classes: Sequence[type[BaseAuthentication]] = [TokenAuthentication, SessionAuthentication]
+    permission_classes: Sequence[Any] = [IsAuthenticated]
+    pagination_class: type[BasePagination] | None = ChatPagination
+
+    def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Any]:
+        return api_exception_handler
+
+
+class JSONOnlyNegotiation(DefaultContentNegotiation):
+    """For the SSE endpoint: its stream is not rendered by DRF, and its errors are always JSON, even when
+    the client only accepts `text/event-stream` (DRF would answer 406 otherwise)."""
+
+    def select_renderer(
+        self, request: Any, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> Any:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+def request_user(request: Any) -> Any:
+    """The signed-in user (every chatbot view requires authentication, so never AnonymousUser here)."""
+    return request.user

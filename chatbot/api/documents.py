@@ -1,0 +1,168 @@
+"""A user's own files for chat: upload (validated while and after receiving), list, detail, delete and
+processing status. An upload becomes a private `KnowledgeDocument` that is published at once, so the
+normal publish → index pipeline picks it up."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from knowledgebase.models import KnowledgeDocument
+from knowledgebase.models.indexing import SourceType
+from knowledgebase.selectors import document_visible_to, source_status
+from knowledgebase.validation import ValidatedUpload, install_upload_limit, upload_rejection, validate_upload
+from search.values import Principal
+
+from .base import ChatAPIMixin, request_user
+from .exceptions import Conflict
+from .ratelimit import UPLOADS, rate_limit_hit
+from .serializers import (
+    DocumentSerializer,
+    DocumentStatusSerializer,
+    DocumentUploadSerializer,
+    ErrorSerializer,
+)
+
+
+def own_documents(request: Request) -> QuerySet[KnowledgeDocument]:
+    return KnowledgeDocument.objects.filter(owner=request_user(request))
+
+
+def _duplicate_seen_by(user: Any, sha256: str) -> KnowledgeDocument | None:
+    """An existing document with the same content that the user owns or may see. Others' private files
+    are not reported: a 409 would reveal that somebody holds that exact file."""
+    principal = Principal.from_user(user)
+    for document in KnowledgeDocument.objects.filter(file_hash=sha256).select_related("collection"):
+        if document.owner_id == user.pk or document_visible_to(document, principal):
+            return document
+    return None
+
+
+def document_upload_create(
+    *, user: Any, upload: Any, validated: ValidatedUpload, title: str, description: str
+) -> KnowledgeDocument:
+    """Store the upload as the user's private document and publish it (which queues its indexing)."""
+    with transaction.atomic():
+        document = KnowledgeDocument(
+            title=title or PurePath(upload.name).stem[:255] or "Untitled",
+            description=description,
+            file=upload,
+            kind=str(validated.kind),
+            file_size=validated.size,
+            file_hash=validated.sha256,
+            owner=user,
+            audience=KnowledgeDocument.Audience.PRIVATE,
+            live=False,
+        )
+        document.save()
+        # The owner publishes their own private file; Wagtail's publish permission is for shared knowledge.
+        document.save_revision(user=user).publish(user=user, skip_permission_checks=True)
+    document.refresh_from_db()
+    return document
+
+
+@extend_schema_view(
+    get=extend_schema(summary="The user's own documents, newest first"),
+)
+class DocumentListCreateView(ChatAPIMixin, generics.ListAPIView):
+    serializer_class = DocumentSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self) -> QuerySet[KnowledgeDocument]:
+        return own_documents(self.request).order_by("-created_at", "-pk")
+
+    def initialize_request(self, request: Any, *args: Any, **kwargs: Any) -> Request:
+        if request.method == "POST":
+            # First in the chain before anything (the CSRF check included) reads the body, so an oversized
+            # file is refused as it arrives instead of being spooled to disk.
+            install_upload_limit(request)
+        return super().initialize_request(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Upload a file as the user's private knowledge (indexed in the background)",
+        request={"multipart/form-data": DocumentUploadSerializer},
+        responses={
+            201: DocumentSerializer,
+            400: ErrorSerializer,
+            409: ErrorSerializer,
+            413: ErrorSerializer,
+            429: ErrorSerializer,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        rate_limit_hit(request, group=UPLOADS)
+        data = request.data  # parses the body through the size-limited handler
+        rejection = upload_rejection(request._request)
+        if rejection is not None:
+            raise rejection
+        serializer = DocumentUploadSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        validated = validate_upload(upload, filename=upload.name, size=upload.size)
+        duplicate = _duplicate_seen_by(request.user, validated.sha256)
+        if duplicate is not None:
+            raise Conflict(
+                f"This file has the same content as “{duplicate.title}”; it is not uploaded twice.",
+                code="duplicate",
+                extra={
+                    "document_id": duplicate.pk,
+                    "url": duplicate.get_url(),
+                    "api_url": reverse("chatbot:document-detail", args=[duplicate.pk])
+                    if duplicate.owner_id == request.user.pk
+                    else None,
+                },
+            )
+        document = document_upload_create(
+            user=request.user,
+            upload=upload,
+            validated=validated,
+            title=serializer.validated_data.get("title", ""),
+            description=serializer.validated_data.get("description", ""),
+        )
+        return Response(DocumentSerializer(document).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="One of the user's documents"),
+    delete=extend_schema(summary="Delete one of the user's documents (and remove it from the index)"),
+)
+class DocumentDetailView(ChatAPIMixin, generics.RetrieveDestroyAPIView):
+    serializer_class = DocumentSerializer
+    lookup_url_kwarg = "document_id"
+
+    def get_queryset(self) -> QuerySet[KnowledgeDocument]:
+        return own_documents(self.request)
+
+
+class DocumentStatusView(ChatAPIMixin, APIView):
+    @extend_schema(
+        summary="Processing status of one of the user's documents",
+        responses={200: DocumentStatusSerializer, 404: ErrorSerializer},
+    )
+    def get(self, request: Request, document_id: int) -> Response:
+        document = get_object_or_404(own_documents(request), pk=document_id)
+        state = source_status(SourceType.DOCUMENT, document.pk)
+        job, indexed = state["job"], state["indexed"]
+        data = {
+            "document_id": document.pk,
+            "status": job.status if job else "not_queued",
+            "progress_done": job.progress_done if job else 0,
+            "progress_total": job.progress_total if job else 0,
+            "error": job.error if job else "",
+            "error_code": job.error_code if job else "",
+            "chunk_count": indexed.chunk_count if indexed else 0,
+            "indexed_at": indexed.indexed_at if indexed else None,
+            "live": document.live,
+        }
+        return Response(DocumentStatusSerializer(data).data)

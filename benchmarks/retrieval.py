@@ -42,7 +42,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     **{
         f"adaptive minmax base={b}": {"fusion": "adaptive_convex", "fusion_params": {"base_weight": b}}
-        for b in (0.2, 0.3, 0.4, 0.5)
+        for b in (0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
     },
     **{
         f"adaptive zscore base={b}": {

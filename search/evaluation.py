@@ -6,7 +6,6 @@ embedder, so every token is embedded); a document's rank is that of its best chu
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -105,29 +104,39 @@ def embed_with_disk_cache(
     batch: int = 256,
     progress: Progress | None = None,
 ) -> Vectors:
-    """Embed chunks; with `cache_dir`, the matrix is kept on disk keyed by model and texts, so re-running
-    an evaluation does not embed again."""
+    """Embed chunks; with `cache_dir`, vectors are kept on disk per model and text hash, so re-running an
+    evaluation embeds only texts it has not seen."""
     texts = [embedding_text(c) for c in chunks]
-    path: Path | None = None
+    keys = [text_hash(t) for t in texts]
+    known: dict[str, Vectors] = {}
+    folder: Path | None = None
     if cache_dir is not None:
-        digest = hashlib.sha256("\n".join(text_hash(t) for t in texts).encode()).hexdigest()[:24]
-        model = getattr(embedder, "model_name", "model").replace("/", "_")
-        path = Path(cache_dir) / model / f"{digest}-{len(texts)}.npy"
-        if path.exists():
-            cached: Vectors = np.load(path)
-            if cached.shape == (len(texts), embedder.dimensions):
-                return cached
-    parts = []
-    starts: Any = range(0, len(texts), batch)
-    if progress is not None:
+        model = f"{getattr(embedder, 'model_name', 'model')}-{embedder.dimensions}".replace("/", "_")
+        folder = Path(cache_dir) / model
+        if (folder / "keys.npy").exists() and (folder / "vectors.npy").exists():
+            stored_keys = np.load(folder / "keys.npy")
+            stored = np.load(folder / "vectors.npy")
+            if len(stored_keys) == len(stored):
+                known = {str(k): stored[i] for i, k in enumerate(stored_keys)}
+    missing = list(dict.fromkeys(k for k in keys if k not in known))
+    text_of = dict(zip(keys, texts, strict=True))
+    starts: Any = range(0, len(missing), batch)
+    if progress is not None and missing:
         starts = progress(starts, total=len(starts), desc="embedding", unit="batch")
     for start in starts:
-        parts.append(embedder.embed_documents(texts[start : start + batch]))
-    vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dimensions), np.float32)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, vectors)
-    return vectors
+        part = missing[start : start + batch]
+        for key, vector in zip(part, embedder.embed_documents([text_of[k] for k in part]), strict=True):
+            known[key] = vector
+    if folder is not None and missing:
+        folder.mkdir(parents=True, exist_ok=True)
+        order = list(known)
+        np.save(folder / "keys.tmp.npy", np.asarray(order))
+        np.save(folder / "vectors.tmp.npy", np.stack([known[k] for k in order]).astype(np.float32))
+        (folder / "keys.tmp.npy").replace(folder / "keys.npy")
+        (folder / "vectors.tmp.npy").replace(folder / "vectors.npy")
+    if not keys:
+        return np.zeros((0, embedder.dimensions), dtype=np.float32)
+    return np.stack([known[k] for k in keys]).astype(np.float32)
 
 
 def index_corpus(

@@ -89,7 +89,7 @@ def adaptive_convex(
     *,
     text_leg: str = "bm25",
     vector_leg: str = "knn",
-    base_weight: float = 0.3,
+    base_weight: float = 0.2,
     normalise: str = "minmax",
     depth: int = 10,
 ) -> Fused:

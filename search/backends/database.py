@@ -433,14 +433,26 @@ class DatabaseSearchBackend(BaseSearchBackend):
         # Compiled for this connection (sql_with_params() would compile for the default database).
         subquery, params = visible.values("pk").query.get_compiler(using=self.using).as_sql()
         weights = ", ".join(str(w) for w in FTS5_WEIGHTS)
+        # MATERIALIZED: the MATCH runs once and the visibility subquery filters its hits. Left to itself,
+        # SQLite drove the query from the visible rowids and ran the full-text match per row (~1 s at
+        # 5,000 chunks instead of a few ms).
         sql = (
-            f"SELECT rowid, bm25({FTS_TABLE}, {weights}) AS score FROM {FTS_TABLE} "  # noqa: S608 - constants and a compiled ORM query
-            f"WHERE {FTS_TABLE} MATCH %s AND rowid IN ({subquery}) ORDER BY score LIMIT %s"
+            f"WITH hits AS MATERIALIZED (SELECT rowid AS pk, bm25({FTS_TABLE}, {weights}) AS score "  # noqa: S608 - constants and a compiled ORM query
+            f"FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s) "
+            f"SELECT pk, score FROM hits WHERE pk IN ({subquery}) ORDER BY score LIMIT %s"
         )
         with connections[self.using].cursor() as cursor:
             cursor.execute(sql, [fts5_match(terms), *params, k])
             # bm25() is lower-is-better; negated so every backend's scores grow with relevance.
             return [(int(pk), -float(score)) for pk, score in cursor.fetchall()]
+
+    def _visible_pks(self, visible: QuerySet[IndexedChunk]) -> Ids:
+        # The ORM's row-by-row iteration cost 3x the query itself for thousands of ids (45 vs 13 ms at
+        # 5,000 chunks); the same compiled WHERE through a plain cursor.
+        sql, params = visible.values("pk").query.get_compiler(using=self.using).as_sql()
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64)
 
     def _matrix(self, pointer: IndexAlias) -> tuple[Ids, Matrix]:
         key = (self.using, self.index_name)
@@ -473,15 +485,14 @@ class DatabaseSearchBackend(BaseSearchBackend):
         norm = float(np.linalg.norm(query))
         if norm == 0:
             raise InvalidQuery("A zero vector has no direction to compare by cosine.")
-        candidates = np.fromiter(
-            self._visible(pointer.target, principal, scope).values_list("pk", flat=True), dtype=np.int64
-        )
+        candidates = self._visible_pks(self._visible(pointer.target, principal, scope))
         ids, matrix = self._matrix(pointer)
         if not len(candidates) or not len(ids):
             return []
         positions = np.searchsorted(ids, candidates).clip(0, len(ids) - 1)
         positions = positions[ids[positions] == candidates]  # rows written after the matrix was loaded
-        scores = (matrix[positions] @ (query / norm) + 1.0) / 2.0
+        # Scoring every row and picking the candidates is cheaper than copying the candidates' rows out.
+        scores = ((matrix @ (query / norm))[positions] + 1.0) / 2.0
         top = np.argsort(-scores, kind="stable")[:k]
         return self._chunks_by_pk([(int(ids[positions[i]]), float(scores[i])) for i in top])
 

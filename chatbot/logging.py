@@ -17,7 +17,9 @@ from contextvars import ContextVar
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponseBase
+from pythonjsonlogger.json import JsonFormatter
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -31,7 +33,7 @@ _EMAIL = re.compile(r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-
 # Two letters, two check digits, then 11-30 characters, optionally in groups separated by single spaces.
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b", re.IGNORECASE)
 # 13-19 digits, optionally grouped by single spaces or hyphens, not part of a longer number or word.
-_CARD = re.compile(r"(?<![\w.,+-])\d(?:[ -]?\d){12,18}(?![\w]|[.,-]\d)")
+_CARD = re.compile(r"(?<![\w.,+-])(?<![A-Za-z]{2}\d{2} )\d(?:[ -]?\d){12,18}(?![\w]|[.,-]\d)")
 # Digits with phone separators, optionally starting with + or 00 or an (area code); validated below.
 _PHONE = re.compile(r"(?<![\w@/.,:+-])(?:\+|\b00)?\(?\d[\d ()./-]{5,22}\d(?![\w@]|[.,:/-]?\d)")
 _DATE = re.compile(r"\d{4}([-./ ])\d{1,2}\1\d{1,2}|\d{1,2}([-./ ])\d{1,2}\2\d{4}")
@@ -154,10 +156,24 @@ class PIIMaskingFilter(logging.Filter):
             if key not in _RECORD_ATTRIBUTES and isinstance(value, str):
                 setattr(record, key, mask_pii(value))
         if record.exc_info and not record.exc_text:
-            record.exc_text = mask_pii(logging.Formatter().formatException(record.exc_info))
-        elif record.exc_text:
-            record.exc_text = mask_pii(record.exc_text)
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            # Formatters fall back to exc_text when exc_info is gone; the traceback's values are masked.
+            record.exc_text, record.exc_info = mask_pii(record.exc_text), None
         return True
+
+
+class MaskingJsonFormatter(JsonFormatter):
+    """JSON lines, masked once more as a whole: extras that are objects (Django's `request`) are
+    rendered by the formatter, after the filter ran."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_pii(super().format(record))
+
+
+class MaskingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_pii(super().format(record))
 
 
 # --- Request ids --------------------------------------------------------------------------------
@@ -166,6 +182,11 @@ class PIIMaskingFilter(logging.Filter):
 def request_id_from(request: HttpRequest) -> str:
     incoming = request.headers.get("X-Request-ID", "")
     return incoming if _INCOMING_ID.fullmatch(incoming) else uuid.uuid4().hex
+
+
+def _request_finished(**kwargs: Any) -> None:
+    # After the response was sent and closed (WSGI threads are reused): later records are not the request's.
+    request_id_var.set("-")
 
 
 class RequestIdMiddleware:
@@ -179,27 +200,27 @@ class RequestIdMiddleware:
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)  # type: ignore[type-var]
+        request_finished.connect(_request_finished, dispatch_uid="chatbot.logging.request_finished")
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
             return self._acall(request)
-        request_id = request_id_from(request)
-        token = request_id_var.set(request_id)
-        request.request_id = request_id  # type: ignore[attr-defined]
-        try:
-            response: HttpResponseBase = self.get_response(request)
-        finally:
-            request_id_var.reset(token)
+        request_id = self._start(request)
+        response: HttpResponseBase = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
 
-    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+    @staticmethod
+    def _start(request: HttpRequest) -> str:
+        # Set, not reset afterwards: Django logs 4xx/5xx responses after the middleware chain returned,
+        # and a streamed body is sent later still; the next request on this thread or task sets its own.
         request_id = request_id_from(request)
-        token = request_id_var.set(request_id)
+        request_id_var.set(request_id)
         request.request_id = request_id  # type: ignore[attr-defined]
-        # Not reset: under ASGI each request runs in its own task (its own context), and a streamed body
-        # is sent from that task after this returns, so its log records keep the id.
-        del token
+        return request_id
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        request_id = self._start(request)
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
         response = await get_response(request)
         response["X-Request-ID"] = request_id

@@ -40,6 +40,10 @@ def seconds_format(value: float) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
 
 
+def _f(value: float) -> str:
+    return f"{value:.1f}"
+
+
 def _nice_max(value: float) -> float:
     """A round axis maximum at or above `value` (1, 2, 2.5, 5 × 10^n)."""
     if value <= 0:
@@ -74,14 +78,14 @@ def _frame(
         value = y_max * step / 4
         parts.append(
             format_html(
-                '<line class="w-chart__grid" x1="{}" x2="{}" y1="{:.1f}" y2="{:.1f}"/>'
-                '<text class="w-chart__label" x="{}" y="{:.1f}" text-anchor="end">{}</text>',
+                '<line class="w-chart__grid" x1="{}" x2="{}" y1="{}" y2="{}"/>'
+                '<text class="w-chart__label" x="{}" y="{}" text-anchor="end">{}</text>',
                 LEFT,
                 WIDTH - RIGHT,
-                y(value),
-                y(value),
+                _f(y(value)),
+                _f(y(value)),
                 LEFT - 6,
-                y(value) + 4,
+                _f(y(value) + 4),
                 y_format(value),
             )
         )
@@ -97,8 +101,8 @@ def _x_labels(labels: Sequence[str], xs: Sequence[float]) -> list[SafeString]:
         shown.append(len(labels) - 1)
     return [
         format_html(
-            '<text class="w-chart__label" x="{:.1f}" y="{}" text-anchor="middle">{}</text>',
-            xs[i],
+            '<text class="w-chart__label" x="{}" y="{}" text-anchor="middle">{}</text>',
+            _f(xs[i]),
             HEIGHT - 8,
             labels[i],
         )
@@ -130,11 +134,11 @@ def line_chart(
             runs[-1].append((xs[i], y(value)))
             parts.append(
                 format_html(
-                    '<circle class="w-chart__dot w-chart--{}" cx="{:.1f}" cy="{:.1f}" r="3">'
+                    '<circle class="w-chart__dot w-chart--{}" cx="{}" cy="{}" r="3">'
                     "<title>{}: {} {}</title></circle>",
                     s.tone,
-                    xs[i],
-                    y(value),
+                    _f(xs[i]),
+                    _f(y(value)),
                     labels[i],
                     s.name,
                     y_format(value),
@@ -182,14 +186,14 @@ def bar_chart(
             if value > 0:
                 parts.append(
                     format_html(
-                        '<rect class="w-chart__bar w-chart--{}" x="{:.1f}" y="{:.1f}" '
-                        'width="{:.1f}" height="{:.1f}" rx="1">'
+                        '<rect class="w-chart__bar w-chart--{}" x="{}" y="{}" '
+                        'width="{}" height="{}" rx="1">'
                         "<title>{}: {} {}</title></rect>",
                         s.tone,
-                        x,
-                        y(low + value),
-                        max(bar_w - 1, 1),
-                        height,
+                        _f(x),
+                        _f(y(low + value)),
+                        _f(max(bar_w - 1, 1)),
+                        _f(height),
                         labels[i],
                         s.name,
                         y_format(value),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -165,20 +165,19 @@ def content_gaps(answers: QuerySet[Message], *, limit: int = 20) -> list[dict[st
     declined = (
         answers.filter(declined=True)
         .annotate(question=Subquery(question.values("content")[:1]))
+        .order_by("-created_at", "-id")
         .values_list("question", "created_at")
     )
     counts: Counter[str] = Counter()
-    examples: dict[str, str] = {}
-    last: dict[str, datetime] = defaultdict(
-        lambda: datetime.min.replace(tzinfo=timezone.get_current_timezone())
-    )
+    examples: dict[str, str] = {}  # the newest wording of each question
+    last: dict[str, datetime] = {}
     for text, created_at in declined:
         key = question_normalize(text or "")
         if not key:
             continue
         counts[key] += 1
         examples.setdefault(key, mask_pii(text).strip())
-        last[key] = max(last[key], created_at)
+        last.setdefault(key, created_at)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], -last[item[0]].timestamp(), item[0]))
     return [
         {"question": key, "count": n, "example": examples[key], "last_asked": last[key].isoformat()}

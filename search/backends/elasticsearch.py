@@ -46,8 +46,8 @@ logger = logging.getLogger(__name__)
 # One bulk request carries ~6 KB per chunk (a 384-dim vector is ~4 KB of JSON plus ~1-2 KB of text and
 # metadata), so 500 chunks make ~3 MB: inside the 5-15 MB Elasticsearch recommends per bulk request and far
 # below http.max_content_length (100 MB). benchmarks/search_backends.py measured 250/500/1000 at 5,000
-# chunks on 2 cores: 435/358/347 chunks/s, i.e. flat within the noise of a shared machine; 500 keeps each
-# request a few MB with 10 requests per 5,000 chunks.
+# chunks on 2 cores, in two runs: 435/358/347 and 656/813/636 chunks/s, i.e. no size wins beyond the noise
+# of a shared machine; 500 keeps each request a few MB, 10 requests per 5,000 chunks.
 BULK_BATCH_SIZE = 500
 # Page size when listing a source's chunks (stored_hashes): one source rarely has more.
 SCROLL_PAGE_SIZE = 1000

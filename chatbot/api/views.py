@@ -54,7 +54,8 @@ class SessionListCreateView(ChatAPIMixin, generics.ListCreateAPIView):
     serializer_class = ChatSessionSerializer
 
     def get_queryset(self) -> QuerySet[ChatSession]:
-        return own_sessions(self.request).annotate(message_count=Count("messages"))
+        sessions = own_sessions(self.request).annotate(message_count=Count("messages"))
+        return sessions.order_by("-updated_at", "-pk")
 
     def perform_create(self, serializer: Any) -> None:
         serializer.save(user=self.request.user)

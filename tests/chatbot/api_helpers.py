@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,7 +100,9 @@ class AsgiResponse:
                 continue
             fields = dict(line.split(": ", 1) for line in block.split("\n"))
             events.append(
-                SseEvent(id=int(fields["id"]), type=fields["event"], data=json.loads(fields["data"]), raw=block)
+                SseEvent(
+                    id=int(fields["id"]), type=fields["event"], data=json.loads(fields["data"]), raw=block
+                )
             )
         return events
 
@@ -161,7 +163,7 @@ async def asgi_request(
         await gone.wait()
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Mapping[str, Any]) -> None:
         if gone.is_set():
             return  # the peer has left: nothing more reaches it
         if message["type"] == "http.response.start":
@@ -184,3 +186,19 @@ async def asgi_request(
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
     return response
+
+
+@contextmanager
+def fresh_rate_limits() -> Iterator[None]:
+    """Counters of this test only: parallel and earlier runs share the Redis database."""
+    with override_settings(RATELIMIT_CACHE_PREFIX=f"rl:test:{uuid.uuid4().hex}:"):
+        yield
+
+
+def api_client(token: str | None = None) -> Any:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    if token:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client

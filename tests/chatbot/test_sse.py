@@ -128,7 +128,9 @@ def test_markup_in_question_and_answer_travels_as_json_string_data(asker):
             [("Where <script> goes", "Editors embed a script tag only in raw HTML blocks.")],
         )
         with rag_settings():
-            response = stream(session, token, question="<script>alert(2)</script> Where can editors embed a script tag?")
+            response = stream(
+                session, token, question="<script>alert(2)</script> Where can editors embed a script tag?"
+            )
 
     raw = response.text
     assert "<script" not in raw and "</script" not in raw

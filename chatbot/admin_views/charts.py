@@ -45,14 +45,15 @@ def _f(value: float) -> str:
 
 
 def _nice_max(value: float) -> float:
-    """A round axis maximum at or above `value` (1, 2, 2.5, 5 × 10^n)."""
+    """An axis maximum at or above `value` whose quarters are round (steps of 1, 2 or 5 × 10^n)."""
     if value <= 0:
         return 1.0
-    magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude
+    step = value / 4
+    magnitude = 10 ** math.floor(math.log10(step))
+    for nice in (1, 2, 5, 10):
+        if step <= nice * magnitude:
+            return 4 * nice * magnitude
+    return 40 * magnitude
 
 
 def _frame(
@@ -97,7 +98,7 @@ def _x_labels(labels: Sequence[str], xs: Sequence[float]) -> list[SafeString]:
         return []
     every = max(1, math.ceil(len(labels) / 8))  # at most ~8 labels fit under 640 px
     shown = list(range(0, len(labels), every))
-    if shown[-1] != len(labels) - 1 and len(labels) - 1 - shown[-1] >= every / 2:
+    if len(labels) - 1 - shown[-1] >= every:
         shown.append(len(labels) - 1)
     return [
         format_html(

@@ -68,7 +68,7 @@ def _cards(summary: dict[str, Any]) -> list[dict[str, str]]:
     return [
         {"label": "Questions", "value": str(summary["questions"])},
         {"label": "Satisfaction", "value": _ratio(summary["feedback"]["satisfaction"]),
-         "detail": f"{summary['feedback']['up']} 👍 · {summary['feedback']['down']} 👎"},
+         "detail": f"{summary['feedback']['up']} helpful · {summary['feedback']['down']} not helpful"},
         {"label": "Answer time p95", "value": "–" if total is None else charts.seconds_format(total)},
         {"label": "Cache hit rate", "value": _ratio(summary["cache_hit_rate"])},
         {"label": "Error rate", "value": _ratio(summary["error_rate"])},

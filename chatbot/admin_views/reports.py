@@ -53,8 +53,8 @@ class FeedbackReportFilterSet(WagtailFilterSet):
     )
     show = django_filters.ChoiceFilter(
         label="Show",
-        choices=[(SHOW_NEGATIVE, "All 👎, including resolved"), (SHOW_ALL, "Every cited source")],
-        empty_label="Unresolved 👎 only",
+        choices=[(SHOW_NEGATIVE, "All not helpful, including resolved"), (SHOW_ALL, "Every cited source")],
+        empty_label="Unresolved not helpful only",
         method="filter_nothing",  # applied after aggregation, in the view
     )
 
@@ -82,6 +82,8 @@ class FeedbackReportView(ReportView):
     index_url_name = "chatbot_feedback_report"
     index_results_url_name = "chatbot_feedback_report_results"
     export_filename = "answer-feedback-by-page"
+    verbose_name = "cited page or document"
+    verbose_name_plural = "cited pages and documents"
     paginate_by = 50
     list_export = [
         "title",

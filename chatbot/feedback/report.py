@@ -86,7 +86,7 @@ def _suggestions(worst: list[dict[str, Any]], gaps: list[dict[str, Any]]) -> lis
         if row["open_down"] == 0:
             continue
         rate = row["satisfaction"]
-        reason = f"{row['open_down']} open 👎 of {row['up'] + row['down']} ratings"
+        reason = f"{row['open_down']} unresolved thumbs-down of {row['up'] + row['down']} ratings"
         reason += f" ({rate:.0%} satisfied)" if rate is not None else ""
         if row["example_comment"]:
             reason += f'; e.g. "{row["example_comment"][:120]}"'
@@ -115,7 +115,7 @@ def improvement_report_markdown(report: ImprovementReport) -> str:
     ]
     if report.worst_sources:
         lines += [
-            "| Source | Kind | Answers | 👍 | 👎 | Open 👎 | Satisfaction |",
+            "| Source | Kind | Answers | Helpful | Not helpful | Unresolved | Satisfaction |",
             "|---|---|---:|---:|---:|---:|---:|",
         ]
         for row in report.worst_sources:

@@ -109,7 +109,7 @@ def _cited_sources(feedback: MessageFeedback) -> list[Any]:
 
 def _feedback_text(feedback: MessageFeedback, *, question: str) -> str:
     return (
-        "Chat feedback 👎 on an answer citing this page.\n"
+        "Chat feedback: an answer citing this page was rated not helpful.\n"
         f"Question: {question or '(unknown)'}\n"
         f"Comment: {mask_pii(feedback.comment.strip())}"
     )

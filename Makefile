@@ -18,10 +18,11 @@ help:
 	@echo "make bench     - benchmarks, writing JSON under bench-results/"
 	@echo "make services  - start the real services (scripts/services.sh up); services-down / services-status"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt scripts/llm.sh
 	@echo "[venv] installing pinned requirements into $(VENV)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	bash scripts/llm.sh $(VENV)
 	touch $@
 
 venv: $(VENV)/.installed

@@ -7,3 +7,8 @@ class ChatbotConfig(AppConfig):
     name = "chatbot"
     verbose_name = "Chatbot"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from chatbot.feedback.signal_handlers import register_signal_handlers
+
+        register_signal_handlers()

@@ -49,6 +49,7 @@ APT_PACKAGES=(
   chromium chromium-driver
   unzip curl ca-certificates procps passwd util-linux
   maven openjdk-17-jre-headless
+  build-essential
 )
 
 log() { echo "[services] $*"; }

@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("knowledge/", include("knowledgebase.urls")),
+    path("chat/", include("chatbot.site_urls")),
     path("api/chatbot/", include("chatbot.urls")),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="chatbot.api.schema_urls"), name="api-schema"),
 ]

@@ -1,0 +1,293 @@
+// DOM of one chat message: the user's question, or an answer with its sources, feedback and copy button.
+
+import { renderMarkdown, safeUrl } from "./markdown.js";
+
+let counter = 0;
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const ICONS = {
+  up: "M2 21h4V9H2v12zm20-11c0-1.1-.9-2-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1L13.2 1 6.6 7.6C6.2 8 6 8.5 6 9v10c0 1.1.9 2 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z",
+  down: "M22 3h-4v12h4V3zM2 14c0 1.1.9 2 2 2h6.3l-1 4.6v.3c0 .4.2.8.4 1.1l1.1 1 6.6-6.6c.4-.4.6-.9.6-1.4V5c0-1.1-.9-2-2-2H7c-.8 0-1.5.5-1.8 1.2l-3 7.1c-.1.2-.2.5-.2.7v2z",
+  copy: "M16 1H4c-1.1 0-2 .9-2 2v14h2V3h12V1zm3 4H8c-1.1 0-2 .9-2 2v14c0 1.1.9 2 2 2h11c1.1 0 2-.9 2-2V7c0-1.1-.9-2-2-2zm0 16H8V7h11v14z",
+};
+
+function icon(name) {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "16");
+  svg.setAttribute("height", "16");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const path = document.createElementNS(SVG_NS, "path");
+  path.setAttribute("d", ICONS[name]);
+  path.setAttribute("fill", "currentColor");
+  svg.appendChild(path);
+  return svg;
+}
+
+function iconButton(name, label, className = "chat-icon-button") {
+  const button = el("button", className);
+  button.type = "button";
+  button.setAttribute("aria-label", label);
+  button.title = label;
+  button.appendChild(icon(name));
+  return button;
+}
+
+export function userMessage(content) {
+  const item = el("article", "chat-message chat-message--user");
+  item.setAttribute("aria-label", "Question");
+  item.appendChild(el("p", "chat-message__text", content));
+  return item;
+}
+
+/** The href of a source card: the page URL with its #anchor, or the document page with its page number. */
+function sourceHref(source) {
+  let url = source.url || "";
+  if (source.source_type === "document" && source.page_number && !url.includes("?")) {
+    const [path, hash = ""] = url.split("#");
+    url = `${path}?page=${encodeURIComponent(source.page_number)}${hash ? `#${hash}` : ""}`;
+  }
+  return safeUrl(url);
+}
+
+/** An assistant answer; render(), addSource(), finish() and the action handlers update it in place. */
+export class AnswerView {
+  constructor({ prefix, api, announce }) {
+    counter += 1;
+    this.localId = `${prefix}-a${counter}`;
+    this.api = api;
+    this.announce = announce;
+    this.content = "";
+    this.sources = [];
+    this.messageId = null;
+    this.finished = false;
+
+    this.element = el("article", "chat-message chat-message--assistant");
+    this.element.setAttribute("aria-label", "Answer");
+    this.element.id = this.localId;
+    this.body = el("div", "chat-message__body chat-markdown");
+    this.state = el("p", "chat-message__state");
+    this.state.hidden = true;
+    this.sourceList = el("ol", "chat-sources");
+    this.sourceList.setAttribute("aria-label", "Sources");
+    this.sourceList.hidden = true;
+    this.element.append(this.body, this.state, this.sourceList);
+    this.element.addEventListener("click", (event) => this.onCitationClick(event));
+  }
+
+  citationHref(number) {
+    const known = this.sources.some((source) => source.number === number);
+    return known || !this.finished ? `#${this.localId}-source-${number}` : null;
+  }
+
+  setStreaming(streaming) {
+    if (streaming) {
+      this.element.dataset.streaming = "true";
+      this.element.setAttribute("aria-busy", "true");
+    } else {
+      delete this.element.dataset.streaming;
+      this.element.removeAttribute("aria-busy");
+    }
+  }
+
+  render() {
+    this.body.replaceChildren(renderMarkdown(this.content, { citationHref: (n) => this.citationHref(n) }));
+    const waiting = !this.content && !this.finished;
+    this.state.classList.toggle("chat-typing", waiting);
+    if (waiting) this.setState("Searching the knowledge base…");
+    else if (!this.finished) this.setState("");
+  }
+
+  appendToken(text) {
+    this.content += text;
+  }
+
+  addSource(source) {
+    if (!source || this.sources.some((s) => s.number === source.number)) return;
+    this.sources.push(source);
+    this.sources.sort((a, b) => a.number - b.number);
+    this.renderSources();
+  }
+
+  renderSources() {
+    this.sourceList.replaceChildren(...this.sources.map((source) => this.sourceCard(source)));
+    this.sourceList.hidden = this.sources.length === 0;
+  }
+
+  sourceCard(source) {
+    const card = el("li", "chat-source");
+    card.id = `${this.localId}-source-${source.number}`;
+    card.tabIndex = -1;
+    card.dataset.sourceType = source.source_type || "";
+    const heading = el("p", "chat-source__title");
+    heading.appendChild(el("span", "chat-source__number", `[${source.number}]`));
+    const href = sourceHref(source);
+    const title = source.title || (source.source_type === "document" ? "Document" : "Page");
+    const label = source.section && source.section !== title ? `${title} › ${source.section}` : title;
+    if (href) {
+      const link = el("a", "chat-source__link", label);
+      link.setAttribute("href", href);
+      heading.appendChild(link);
+    } else {
+      heading.appendChild(el("span", "", label));
+    }
+    card.appendChild(heading);
+    if (source.page_number) card.appendChild(el("p", "chat-source__meta", `Page ${source.page_number}`));
+    if (source.excerpt) card.appendChild(el("p", "chat-source__excerpt", source.excerpt));
+    return card;
+  }
+
+  onCitationClick(event) {
+    const link = event.target.closest("a.chat-cite");
+    if (!link) return;
+    const card = this.element.querySelector(`#${CSS.escape(link.getAttribute("href").slice(1))}`);
+    if (!card) return;
+    event.preventDefault(); // keep the page's URL: the card is inside the chat, not the page
+    card.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    card.focus({ preventScroll: true });
+    card.classList.remove("chat-source--flash");
+    void card.offsetWidth;
+    card.classList.add("chat-source--flash");
+  }
+
+  /** Shows the final state: status note, actions (for a saved answer) and the answer's final text. */
+  finish({ content, sources, status, declined = false, messageId, error = "" }) {
+    this.finished = true;
+    if (typeof content === "string" && (content || !this.content)) this.content = content;
+    if (Array.isArray(sources) && sources.length) {
+      this.sources = [];
+      sources.forEach((s) => this.addSource(s));
+    }
+    if (messageId) this.messageId = messageId;
+    this.setStreaming(false);
+    this.render();
+    this.setState("");
+    this.state.classList.remove("chat-typing");
+    this.element.dataset.status = status || "complete";
+    if (declined) this.element.classList.add("chat-message--declined");
+    if (status === "partial") this.setState("Stopped before the answer was complete.");
+    else if (status === "error") this.setState(error || "The answer failed.", true);
+    if (this.messageId && status !== "error" && this.content) this.element.appendChild(this.actions());
+  }
+
+  setState(text, isError = false) {
+    this.state.textContent = text;
+    this.state.hidden = !text;
+    this.state.classList.toggle("chat-message__state--error", isError);
+  }
+
+  actions() {
+    const bar = el("div", "chat-actions");
+    const up = iconButton("up", "Helpful answer");
+    const down = iconButton("down", "Not helpful answer");
+    const copy = iconButton("copy", "Copy answer");
+    const status = el("span", "chat-actions__status");
+    status.setAttribute("role", "status");
+    for (const [button, rating] of [[up, "up"], [down, "down"]]) {
+      button.dataset.rating = rating;
+      button.setAttribute("aria-pressed", "false");
+      button.addEventListener("click", () => this.rate(rating, { up, down, status }));
+    }
+    copy.addEventListener("click", () => this.copy(status));
+    bar.append(up, down, copy, status);
+    this.feedbackForm = this.commentForm(status);
+    const wrapper = el("div", "chat-message__footer");
+    wrapper.append(bar, this.feedbackForm);
+    return wrapper;
+  }
+
+  commentForm(status) {
+    const form = el("form", "chat-feedback");
+    form.hidden = true;
+    const id = `${this.localId}-comment`;
+    const label = el("label", "chat-feedback__label", "What was wrong or missing? (optional)");
+    label.htmlFor = id;
+    const textarea = el("textarea");
+    textarea.id = id;
+    textarea.rows = 2;
+    textarea.maxLength = 2000;
+    const send = el("button", "chat-button chat-button--primary", "Send feedback");
+    send.type = "submit";
+    const skip = el("button", "chat-button", "Skip");
+    skip.type = "button";
+    skip.addEventListener("click", () => {
+      form.hidden = true;
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      send.disabled = true;
+      try {
+        await this.api.feedback(this.messageId, { rating: this.rating, comment: textarea.value.trim() });
+        form.hidden = true;
+        status.textContent = "Thanks for your feedback.";
+      } catch (error) {
+        status.textContent = `Feedback not saved: ${error.message}`;
+      } finally {
+        send.disabled = false;
+      }
+    });
+    const buttons = el("div", "chat-feedback__buttons");
+    buttons.append(send, skip);
+    form.append(label, textarea, buttons);
+    return form;
+  }
+
+  async rate(rating, { up, down, status }) {
+    this.rating = rating;
+    up.setAttribute("aria-pressed", String(rating === "up"));
+    down.setAttribute("aria-pressed", String(rating === "down"));
+    try {
+      await this.api.feedback(this.messageId, { rating });
+      status.textContent = rating === "up" ? "Marked as helpful." : "Marked as not helpful.";
+      this.feedbackForm.querySelector(".chat-feedback__label").textContent =
+        rating === "up" ? "What was good about it? (optional)" : "What was wrong or missing? (optional)";
+      this.feedbackForm.hidden = false;
+      this.feedbackForm.querySelector("textarea").focus();
+    } catch (error) {
+      status.textContent = `Feedback not saved: ${error.message}`;
+    }
+  }
+
+  async copy(status) {
+    try {
+      await navigator.clipboard.writeText(this.content);
+    } catch {
+      // Clipboard API refused (permissions, insecure origin): copy from a selection instead.
+      const area = el("textarea");
+      area.value = this.content;
+      area.setAttribute("readonly", "");
+      area.className = "visually-hidden";
+      document.body.appendChild(area);
+      area.select();
+      document.execCommand("copy");
+      area.remove();
+    }
+    status.textContent = "Answer copied.";
+  }
+}
+
+/** A note inside the log with an optional action button (retry, sign in). */
+export function noticeMessage({ text, actionLabel, onAction, href }) {
+  const item = el("div", "chat-message chat-message--notice");
+  item.setAttribute("role", "alert");
+  item.appendChild(el("p", "", text));
+  if (actionLabel && href) {
+    const link = el("a", "chat-button", actionLabel);
+    link.setAttribute("href", href);
+    item.appendChild(link);
+  } else if (actionLabel) {
+    const button = el("button", "chat-button", actionLabel);
+    button.type = "button";
+    button.addEventListener("click", () => onAction(button));
+    item.appendChild(button);
+  }
+  return item;
+}

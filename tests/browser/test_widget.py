@@ -1,0 +1,150 @@
+"""The chat widget on a knowledge page: streaming, sources, feedback, history after a reload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import screenshot, wait_for_indexed
+from tests.factories import heading, knowledge_page, paragraph, site_home, user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+QUESTION = "How often are backups of the knowledge database taken?"
+
+
+def publishing_page() -> Any:
+    from knowledgebase.models import KnowledgeIndexPage
+
+    home = site_home()
+    section = KnowledgeIndexPage(title="Operations", slug="operations")
+    home.add_child(instance=section)
+    section.save_revision().publish()
+    page = knowledge_page(
+        section,
+        title="Backups and restores",
+        body=[
+            heading("Overview"),
+            paragraph("This page explains how the operations team keeps the site's data safe."),
+            heading("Backup schedule"),
+            paragraph(
+                "Backups of the knowledge database are taken every six hours and kept for thirty days. "
+                "Each backup is copied to a second data centre within ten minutes of being taken."
+            ),
+            heading("Restoring"),
+            paragraph("A restore is requested through the service desk and takes about an hour."),
+        ],
+    )
+    wait_for_indexed("page", page.pk)
+    return page
+
+
+# Records every state of the streaming answer: (text length, still streaming?) per DOM change.
+RECORD_STREAM = """
+() => {
+  window.__answerStates = [];
+  const log = document.querySelector('.chat-widget [data-role="log"]');
+  new MutationObserver(() => {
+    const answer = log.querySelector('.chat-message--assistant:last-of-type');
+    if (!answer) return;
+    const body = answer.querySelector('.chat-message__body');
+    window.__answerStates.push([body.textContent.length, answer.dataset.streaming === 'true']);
+  }).observe(log, {subtree: true, childList: true, characterData: true, attributes: true});
+}
+"""
+
+
+def test_widget_streams_cites_takes_feedback_and_keeps_history(watched_page, login) -> None:
+    from chatbot.models import MessageFeedback
+
+    page, watch = watched_page
+    knowledge = publishing_page()
+    asker = user("widget-user")
+    login(asker)
+
+    page.goto(knowledge.url)
+    launcher = page.get_by_role("button", name="Ask about this page")
+    screenshot(page, "01-knowledge-page-with-launcher")
+    launcher.click()
+    panel = page.get_by_role("dialog", name="Ask the knowledge base")
+    assert panel.is_visible()
+    question_box = panel.get_by_role("textbox", name="Your question")
+    assert question_box.evaluate("el => el === document.activeElement")
+    assert panel.get_by_label("This page").is_checked()
+    screenshot(page, "02-widget-open")
+
+    page.evaluate(RECORD_STREAM)
+    question_box.fill(QUESTION)
+    question_box.press("Enter")
+    answer = panel.locator(".chat-message--assistant").last
+    page.wait_for_function(
+        "() => document.querySelector('.chat-widget .chat-message--assistant[data-streaming=\"true\"]')"
+        " && document.querySelector('.chat-widget .chat-message--assistant .chat-message__body')"
+        ".textContent.length > 10"
+    )
+    screenshot(page, "03-widget-streaming")
+    page.wait_for_function(
+        "() => document.querySelector('.chat-widget .chat-message--assistant[data-status]')", timeout=30000
+    )
+    screenshot(page, "04-widget-answer-complete")
+
+    states = page.evaluate("window.__answerStates")
+    streaming_lengths = sorted({length for length, streaming in states if streaming and length})
+    final_length = len(answer.locator(".chat-message__body").text_content() or "")
+    # The text grew in several steps while the answer was still streaming, before it completed.
+    assert len(streaming_lengths) >= 3, states
+    assert streaming_lengths[0] < final_length
+    assert answer.get_attribute("data-status") == "complete"
+    assert "six hours" in (answer.text_content() or "")
+    assert panel.locator("[aria-live=polite]").text_content().startswith("Answer complete.")
+
+    # The source card links to the page's section anchor; the citation marker links to the card.
+    source_link = answer.locator(".chat-source__link").first
+    href = source_link.get_attribute("href") or ""
+    assert href == f"{knowledge.url}#backup-schedule", href
+    citation = answer.locator("a.chat-cite").first
+    citation.click()
+    card_id = (citation.get_attribute("href") or "").lstrip("#")
+    assert page.evaluate("id => document.activeElement.id === id", card_id)
+
+    # Thumbs down with a comment is stored.
+    answer.get_by_role("button", name="Not helpful answer").click()
+    comment = answer.get_by_label("What was wrong or missing? (optional)")
+    comment.fill("It should say where the backups are stored.")
+    answer.get_by_role("button", name="Send feedback").click()
+    answer.get_by_text("Thanks for your feedback.").wait_for()
+    screenshot(page, "05-widget-feedback-sent")
+    feedback = MessageFeedback.objects.get(user=asker)
+    assert feedback.rating == "down"
+    assert feedback.comment == "It should say where the backups are stored."
+    assert feedback.message.role == "assistant"
+    assert feedback.message.session.scope == [f"page:{knowledge.pk}"]
+
+    # After a reload the widget reopens with the same session's history.
+    page.reload()
+    panel = page.get_by_role("dialog", name="Ask the knowledge base")
+    panel.locator(".chat-message--assistant").first.wait_for()
+    assert panel.locator(".chat-message--user").first.text_content() == QUESTION
+    assert "six hours" in (panel.locator(".chat-message--assistant").first.text_content() or "")
+    screenshot(page, "06-widget-history-after-reload")
+
+    # Esc closes the panel and gives focus back to the launcher.
+    panel.get_by_role("textbox", name="Your question").press("Escape")
+    assert not panel.is_visible()
+    assert page.get_by_role("button", name="Ask about this page").evaluate(
+        "el => el === document.activeElement"
+    )
+    watch.assert_clean()
+
+
+def test_widget_asks_anonymous_visitors_to_sign_in(watched_page) -> None:
+    page, watch = watched_page
+    knowledge = publishing_page()
+    page.goto(knowledge.url)
+    page.get_by_role("button", name="Ask about this page").click()
+    sign_in = page.get_by_role("dialog").get_by_role("link", name="Sign in")
+    assert sign_in.get_attribute("href") == f"/admin/login/?next={knowledge.url}"
+    assert page.get_by_role("textbox", name="Your question").count() == 0
+    screenshot(page, "07-widget-anonymous")
+    watch.assert_clean()

@@ -1,0 +1,327 @@
+"""The answer pipeline behind `chatbot.services.answer_stream`: condense → cache → retrieve (re-checked
+against the database) → decline or generate → citations.
+
+It yields `token` events and records everything else on an `AnswerRun`; the service persists the run and
+emits the `source`, `complete` or `error` events. Blocking work (cache, embedder, Elasticsearch, database)
+runs in threads, so the event loop that serves other streams is never blocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from chatbot.events import StreamEvent
+from chatbot.llm import BaseLLM, GenerationChunk, LLMError
+from chatbot.llm.base import approximate_token_count
+from chatbot.llm.extractive import SourcePassage, extractive_answer, sentences_stream
+from search.errors import KnowledgeError, SearchUnavailable
+from search.values import Hit, Principal
+
+from . import cache
+from .citations import MarkerStreamFilter, cited_numbers, markers_filter
+from .condense import question_condense
+from .config import RagConfig
+from .context import ContextSource, context_build
+from .prompts import DONT_KNOW, answer_messages, source_text_neutralise
+
+logger = logging.getLogger(__name__)
+
+DECLINE_ANSWER = f"{DONT_KNOW} I couldn't find anything about it in the pages and documents you can see."
+SEARCH_DOWN = (
+    "Search is temporarily unavailable, so I can't look this up right now. Please try again shortly."
+)
+LLM_DOWN = "The answer service is temporarily unavailable. Please try again shortly."
+INTERNAL = "Something went wrong while answering. Please try again."
+_DONT_KNOW_PHRASES = re.compile(
+    r"doesn't cover|does not cover|don't know|do not know|not (?:contain|mention|cover)|no information", re.I
+)
+_WORD_GROUP = re.compile(r"\S+(?:\s+\S+){0,2}\s*")
+
+
+@dataclass
+class AnswerRun:
+    """The state of one answer, filled in as the pipeline goes."""
+
+    question: str
+    history: list[dict[str, str]]
+    principal: Principal
+    scope: list[str] | None
+    message_id: str
+    config: RagConfig
+    llm: BaseLLM
+    started: float = field(default_factory=time.perf_counter)
+    query: str = ""
+    parts: list[str] = field(default_factory=list)
+    sources: list[ContextSource] = field(default_factory=list)
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    retrieval_time: float | None = None
+    first_token_time: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cache_key: str = ""
+    cache_hit: bool = False
+    declined: bool = False
+    status: str = "complete"  # chatbot.models.Message.Status values
+    error_code: str = ""
+    error: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def content(self) -> str:
+        return "".join(self.parts).strip()
+
+    @property
+    def tokens_used(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def model(self) -> str:
+        return self.llm.model_name or self.llm.alias
+
+    def token(self, text: str) -> StreamEvent:
+        if self.first_token_time is None:
+            self.first_token_time = time.perf_counter() - self.started
+        self.parts.append(text)
+        return StreamEvent(type="token", data={"content": text, "message_id": self.message_id})
+
+    def fail(self, code: str, message: str, detail: str) -> None:
+        self.status, self.error_code, self.error = "error", code, detail[:500] or message
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+# --- blocking steps (run in threads) ------------------------------------------------------------
+
+
+def _visible(keys: set[tuple[str, int]], principal: Principal) -> set[tuple[str, int]]:
+    from knowledgebase.selectors import sources_visible_to
+
+    return sources_visible_to(keys, principal) if keys else set()
+
+
+def retrieve_checked(run: AnswerRun) -> list[Hit]:
+    """Hits the asker may see, re-checked against the database (live, still visible to them)."""
+    from search.selectors import hits_search
+
+    hits = hits_search(
+        run.query,
+        principal=run.principal,
+        k=run.config.retrieval_k,
+        scope=run.scope or None,
+        backend_alias=run.config.search_alias,
+        expanders=[],
+    )
+    visible = _visible({(h.chunk.source_type, h.chunk.source_id) for h in hits}, run.principal)
+    return [h for h in hits if (h.chunk.source_type, h.chunk.source_id) in visible]
+
+
+def cached_answer(run: AnswerRun) -> dict[str, Any] | None:
+    """The cached answer for this question and asker, if every source it cites is still visible."""
+    version = cache.index_version()
+    if version < 0 or not cache.enabled():
+        return None
+    run.cache_key = cache.answer_key(
+        run.query, principal=run.principal, scope=run.scope, model=run.model, version=version
+    )
+    value = cache.answer_get(run.cache_key)
+    if value is None:
+        return None
+    keys = {(str(s["source_type"]), int(s["source_id"])) for s in value.get("sources", [])}
+    if keys and _visible(keys, run.principal) != keys:
+        cache.answer_delete(run.cache_key)
+        return None
+    return value
+
+
+def relevance(hits: Sequence[Hit]) -> float:
+    """How on-topic retrieval is: the best kNN score ((1 + cosine) / 2), or 1.0 when no leg reports one
+    (a re-ranker or a backend without vectors: then only the answerer can decline)."""
+    knn = [h.scores["knn"] for h in hits if "knn" in h.scores]
+    return max(knn) if knn else (1.0 if hits else 0.0)
+
+
+# --- the pipeline ---------------------------------------------------------------------------------
+
+
+async def _stream_text(run: AnswerRun, text: str) -> AsyncGenerator[StreamEvent, None]:
+    for group in _WORD_GROUP.findall(text):
+        yield run.token(group)
+        await asyncio.sleep(run.config.stream_delay)
+
+
+async def _decline(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
+    run.declined = True
+    run.sources = []
+    async for event in _stream_text(run, DECLINE_ANSWER):
+        yield event
+
+
+async def _generated(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
+    messages = answer_messages(
+        run.question, run.sources, history=run.history[-2 * run.config.prompt_history_turns :]
+    )
+    run.prompt_tokens = sum(run.llm.count_tokens(m.content) for m in messages)
+    markers = MarkerStreamFilter(allowed={s.number for s in run.sources})
+    usage = None
+    async with aclosing(
+        run.llm.stream(messages, max_tokens=run.config.answer_tokens, temperature=run.config.temperature)
+    ) as chunks:
+        async for chunk in chunks:
+            usage = chunk.usage or usage
+            text = markers.feed(chunk.text)
+            if text:
+                yield run.token(text)
+    rest = markers.flush()
+    if rest:
+        yield run.token(rest)
+    run.completion_tokens = usage.completion_tokens if usage else run.llm.count_tokens(run.content)
+    if usage:
+        run.prompt_tokens = usage.prompt_tokens
+    if not cited_numbers(run.content) and _DONT_KNOW_PHRASES.search(run.content):
+        run.declined = True
+
+
+async def _extractive(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
+    # No model reads these, but a line addressed to one is no answer to quote either.
+    passages = [
+        SourcePassage(
+            number=s.number, title=s.chunk.title, text=source_text_neutralise(s.text, replacement=None)
+        )
+        for s in run.sources
+    ]
+    sentences = await asyncio.to_thread(
+        extractive_answer, run.query, passages, max_sentences=run.config.extractive_sentences
+    )
+    if not sentences:
+        async for event in _decline(run):
+            yield event
+        return
+    chunk: GenerationChunk
+    async for chunk in sentences_stream(sentences, delay=run.config.stream_delay):
+        if chunk.text:
+            yield run.token(chunk.text)
+    run.completion_tokens = approximate_token_count(run.content)
+    run.prompt_tokens = sum(approximate_token_count(p.text) for p in passages)
+
+
+async def _replay(run: AnswerRun, cached: Mapping[str, Any]) -> AsyncGenerator[StreamEvent, None]:
+    run.cache_hit = True
+    run.declined = bool(cached.get("declined"))
+    run.citations = list(cached.get("sources", []))
+    async for event in _stream_text(run, str(cached.get("content", ""))):
+        yield event
+
+
+async def answer_events(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
+    """Token events of the answer; failures are recorded on `run` (status "error") instead of raised."""
+    try:
+        mark = time.perf_counter()
+        run.query = await question_condense(
+            run.question,
+            run.history,
+            llm=run.llm,
+            use_llm=run.config.condense_with_llm,
+            max_tokens=run.config.condense_max_tokens,
+            timeout=run.config.condense_timeout,
+        )
+        run.timings["condense"] = time.perf_counter() - mark
+        cached = await sync_to_async(cached_answer)(run)
+        if cached is not None:
+            async for event in _replay(run, cached):
+                yield event
+            return
+        mark = time.perf_counter()
+        hits = await sync_to_async(retrieve_checked)(run)
+        run.retrieval_time = time.perf_counter() - mark
+        if relevance(hits) < run.config.min_relevance:
+            hits = []
+        run.sources = context_build(
+            hits,
+            token_budget=_context_budget(run),
+            max_sources=run.config.max_sources,
+            count_tokens=run.llm.count_tokens,
+        )
+        run.timings["before_generation"] = run.elapsed()
+        logger.warning(
+            "answer %s: query=%r hits=%d sources=%d relevance=%.3f",
+            run.message_id,
+            run.query,
+            len(hits),
+            len(run.sources),
+            relevance(hits),
+        )
+        if not run.sources:
+            steps = _decline(run)
+        elif run.llm.supports_generation:
+            steps = _generated(run)
+        else:
+            steps = _extractive(run)
+        async with aclosing(steps) as events:
+            async for event in events:
+                yield event
+    except SearchUnavailable as e:
+        run.fail("search_unavailable", SEARCH_DOWN, e.message)
+    except LLMError as e:
+        run.fail("llm_unavailable", LLM_DOWN, e.message)
+    except KnowledgeError as e:  # embedding failed, index mismatch, invalid query: search cannot answer
+        run.fail("search_unavailable", SEARCH_DOWN, e.message)
+
+
+def _context_budget(run: AnswerRun) -> int:
+    if not run.llm.supports_generation:
+        return run.config.context_tokens
+    # What the model's window leaves after the rules, the question, the history and the answer.
+    overhead = (
+        400
+        + run.llm.count_tokens(run.question)
+        + sum(run.llm.count_tokens(t["content"]) for t in run.history)
+    )
+    return max(
+        0, min(run.config.context_tokens, run.llm.context_tokens - run.config.answer_tokens - overhead)
+    )
+
+
+def citations_finalise(run: AnswerRun) -> None:
+    """The sources the answer cites, re-checked once more against the database; markers of any that fail
+    are removed from the content (blocking: call from a thread)."""
+    if run.cache_hit or run.status == "error":
+        return
+    if run.declined:
+        run.sources, run.citations = [], []
+        return
+    by_number = {s.number: s for s in run.sources}
+    numbers = [n for n in cited_numbers(run.content) if n in by_number]
+    visible = _visible({by_number[n].key for n in numbers}, run.principal)
+    allowed = [n for n in numbers if by_number[n].key in visible]
+    if allowed != numbers:
+        run.parts = [markers_filter(run.content, allowed=set(allowed))]
+    run.citations = [by_number[n].citation() for n in allowed]
+
+
+def cache_store(run: AnswerRun) -> None:
+    if run.cache_hit or run.status != "complete" or not run.cache_key:
+        return
+    cache.answer_set(
+        run.cache_key,
+        {
+            "content": run.content,
+            "sources": run.citations,
+            "declined": run.declined,
+            "model": run.model,
+            "tokens_used": run.tokens_used,
+        },
+    )
+
+
+def scope_of(session_scope: Collection[str] | None) -> list[str] | None:
+    return sorted(str(s) for s in session_scope) if session_scope else None

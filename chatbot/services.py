@@ -1,0 +1,217 @@
+"""Writes of the chatbot: answering a question in a session (streamed or whole) and what it stores.
+
+The pipeline itself is in `chatbot.rag.pipeline`; this module validates, persists the user's question and
+the assistant's answer with the sources it cites, and turns the run into the stream's final events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Any
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.db import transaction
+
+from chatbot.events import StreamEvent
+from chatbot.llm import get_llm
+from chatbot.models import ChatSession, Message, MessageSource
+from chatbot.rag.config import RagConfig
+from chatbot.rag.pipeline import (
+    INTERNAL,
+    LLM_DOWN,
+    SEARCH_DOWN,
+    AnswerRun,
+    answer_events,
+    cache_store,
+    citations_finalise,
+    scope_of,
+)
+from chatbot.selectors import session_history
+from search.errors import KnowledgeError
+from search.values import Principal
+
+logger = logging.getLogger(__name__)
+
+_HUMAN_ERRORS = {"search_unavailable": SEARCH_DOWN, "llm_unavailable": LLM_DOWN}
+_TITLE_CHARS = 60
+
+
+class ChatInputError(KnowledgeError):
+    """The question cannot be asked as sent (code `empty` or `too_long`)."""
+
+    default_code = "invalid_question"
+
+
+def question_validate(question: Any, *, max_chars: int | None = None) -> str:
+    """The question stripped; raises ChatInputError (`empty`, `too_long`). No model or search is called."""
+    limit = max_chars if max_chars is not None else RagConfig.from_settings().max_question_chars
+    text = question.strip() if isinstance(question, str) else ""
+    if not text:
+        raise ChatInputError("Please type a question.", code="empty")
+    if len(text) > limit:
+        raise ChatInputError(
+            f"Questions are limited to {limit:,} characters; this one has {len(text):,}.",
+            code="too_long",
+            extra={"max_chars": limit, "length": len(text)},
+        )
+    return text
+
+
+def session_title_suggest(question: str) -> str:
+    """A short session title from the first question: its first line, cut at a word boundary."""
+    line = next((ln.strip() for ln in question.splitlines() if ln.strip()), "")
+    line = re.sub(r"\s+", " ", line)
+    if len(line) <= _TITLE_CHARS:
+        return line or "New chat"
+    return line[:_TITLE_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def _question_save(
+    session: ChatSession, user: Any, question: str, config: RagConfig
+) -> tuple[Message, list[dict[str, str]], Principal]:
+    history = session_history(session, turns=config.history_turns)
+    message = Message.objects.create(session=session, role=Message.Role.USER, content=question)
+    if not session.title:
+        session.title = session_title_suggest(question)
+        session.save(update_fields=["title", "updated_at"])
+    return message, history, Principal.from_user(user)
+
+
+def _answer_save(session: ChatSession, run: AnswerRun) -> Message:
+    """The assistant's message and its cited sources (one transaction)."""
+    with transaction.atomic():
+        message = Message.objects.create(
+            uuid=uuid.UUID(run.message_id),
+            session=session,
+            role=Message.Role.ASSISTANT,
+            content=run.content,
+            sources=run.citations,
+            tokens_used=run.tokens_used,
+            response_time=run.elapsed(),
+            retrieval_time=run.retrieval_time,
+            first_token_time=run.first_token_time,
+            model=run.model[:200],
+            status=run.status,
+            error=run.error[:500],
+            cache_hit=run.cache_hit,
+            declined=run.declined,
+        )
+        MessageSource.objects.bulk_create(
+            MessageSource(
+                message=message,
+                number=int(s["number"]),
+                source_type=str(s["source_type"]),
+                source_id=int(s["source_id"]),
+                chunk_id=str(s.get("chunk_id", ""))[:200],
+                title=str(s.get("title", ""))[:255],
+                url=str(s.get("url", ""))[:600],
+            )
+            for s in run.citations
+        )
+        ChatSession.objects.filter(pk=session.pk).update(updated_at=message.created_at)
+    return message
+
+
+def _finish(session: ChatSession, run: AnswerRun) -> Message:
+    citations_finalise(run)
+    message = _answer_save(session, run)
+    cache_store(run)
+    return message
+
+
+def _partial_save(session: ChatSession, run: AnswerRun) -> Message:
+    citations_finalise(run)
+    return _answer_save(session, run)
+
+
+def _complete_event(run: AnswerRun, message: Message) -> StreamEvent:
+    return StreamEvent(
+        type="complete",
+        data={
+            "message_id": str(message.uuid),
+            "content": message.content,
+            "sources": run.citations,
+            "status": message.status,
+            "tokens_used": message.tokens_used,
+            "response_time": round(message.response_time or 0.0, 3),
+            "model": message.model,
+            "declined": message.declined,
+        },
+    )
+
+
+def _error_event(run: AnswerRun) -> StreamEvent:
+    return StreamEvent(
+        type="error",
+        data={
+            "code": run.error_code,
+            "message": _HUMAN_ERRORS.get(run.error_code, INTERNAL),
+            "message_id": run.message_id,
+            "retry_after": None,
+        },
+    )
+
+
+async def answer_stream(
+    *, session: ChatSession, user: Any, question: str
+) -> AsyncGenerator[StreamEvent, None]:
+    """Answer `question` in `session` as `user`: `token` events, then one `source` per cited source, then
+    `complete`; or one `error` event (the answer is saved with status "error"). ChatInputError is raised
+    before anything is yielded or stored. If the consumer stops early the partial answer is saved with
+    status "partial" and the GeneratorExit / CancelledError propagates."""
+    config = RagConfig.from_settings()
+    text = question_validate(question, max_chars=config.max_question_chars)
+    llm = get_llm(config.llm_alias)
+    _, history, principal = await sync_to_async(_question_save)(session, user, text, config)
+    run = AnswerRun(
+        question=text,
+        history=history,
+        principal=principal,
+        scope=scope_of(session.scope),
+        message_id=str(uuid.uuid4()),
+        config=config,
+        llm=llm,
+    )
+    try:
+        async with aclosing(answer_events(run)) as events:
+            async for event in events:
+                yield event
+    except (GeneratorExit, asyncio.CancelledError):
+        run.status = "partial"
+        # Shielded: a second cancellation must not lose what was already streamed.
+        await asyncio.shield(sync_to_async(_partial_save)(session, run))
+        raise
+    except Exception as e:  # noqa: BLE001 - a bug mid-stream still ends the stream with an error event
+        logger.exception("answering failed")
+        run.fail("internal_error", INTERNAL, f"{type(e).__name__}: {e}")
+    message = await sync_to_async(_finish)(session, run)
+    if run.status == "error":
+        yield _error_event(run)
+        return
+    for source in run.citations:
+        yield StreamEvent(type="source", data=dict(source))
+    yield _complete_event(run, message)
+
+
+def answer_complete(*, session: ChatSession, user: Any, question: str) -> Message:
+    """The same pipeline, consumed whole: the saved assistant Message (status "error" on a failure).
+
+    Raises ChatInputError like answer_stream. Not for use inside a running event loop (use answer_stream).
+    """
+
+    async def consume() -> str | None:
+        message_id = None
+        async for event in answer_stream(session=session, user=user, question=question):
+            if event.type in ("complete", "error"):
+                message_id = event.data.get("message_id")
+        return message_id
+
+    message_id = async_to_sync(consume)()
+    if message_id is None:  # pragma: no cover - the stream always ends with complete or error
+        raise RuntimeError("The answer stream ended without a result.")
+    return Message.objects.get(uuid=message_id)

@@ -5,6 +5,8 @@ import { ApiError } from "./api.js";
 import { AnswerView, noticeMessage, userMessage } from "./messages.js";
 import { sseEvents } from "./sse.js";
 
+// Failures worth asking again after a moment (the answer was saved as an error).
+const RETRYABLE = new Set(["search_unavailable", "llm_unavailable", "internal_error", "rate_limiter_unavailable"]);
 // No byte (not even a heartbeat) for this long means the connection is gone.
 const STALL_MS = 45000;
 
@@ -181,7 +183,7 @@ export class Conversation {
     try {
       const sessionId = await this.ensureSession();
       const response = await this.api.stream(sessionId, question, controller.signal);
-      outcome = await this.consume(response, answer, controller);
+      outcome = await this.consume(response, answer, controller, { question, questionNode, answer });
     } catch (error) {
       if (controller.signal.aborted) outcome = "stopped";
       else if (error instanceof ApiError) {
@@ -208,7 +210,7 @@ export class Conversation {
   }
 
   /** Reads the event stream into `answer`; returns "complete", "error", "stopped" or "lost". */
-  async consume(response, answer, controller) {
+  async consume(response, answer, controller, context) {
     let stall = null;
     const watch = () => {
       window.clearTimeout(stall);
@@ -249,7 +251,7 @@ export class Conversation {
           if (frame !== null) window.cancelAnimationFrame(frame);
           if (data.message_id) answer.messageId = data.message_id;
           answer.finish({ status: "error", error: this.errorText(data.code, data.message, data.retry_after) });
-          this.streamError(data);
+          this.streamError(data, { question: context.question, questionNode: null, answer: null });
           return "error";
         }
       }
@@ -275,9 +277,19 @@ export class Conversation {
     return message || "The answer failed.";
   }
 
-  streamError(data) {
+  streamError(data, context) {
     this.announce("The answer failed.");
-    if (data.retry_after) this.rateLimited(data.retry_after);
+    if (data.retry_after) {
+      this.rateLimited(data.retry_after, context);
+      return;
+    }
+    if (RETRYABLE.has(data.code)) {
+      this.append(noticeMessage({
+        text: "This can be temporary.",
+        actionLabel: "Retry",
+        onAction: (button) => this.retry(button.parentElement, context),
+      }));
+    }
   }
 
   /** The request was refused before streaming (400, 401, 403, 404, 413, 429, 503). */

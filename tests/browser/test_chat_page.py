@@ -153,6 +153,8 @@ def test_rate_limit_and_search_outage_are_explained(watched_page, login, site_se
         box.press("Enter")
         notice = page.get_by_text("The knowledge search is unavailable right now", exact=False).first
         notice.wait_for(timeout=30000)
+        retry = page.locator(".chat-message--notice").get_by_role("button", name="Retry")
+        assert retry.is_enabled()
         screenshot(page, "30-search-unavailable-375px")
     finally:
         site_server.search_proxy.enable()

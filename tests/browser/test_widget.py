@@ -121,13 +121,33 @@ def test_widget_streams_cites_takes_feedback_and_keeps_history(watched_page, log
     assert feedback.message.role == "assistant"
     assert feedback.message.session.scope == [f"page:{knowledge.pk}"]
 
+    # Stop aborts the stream; the server keeps what was streamed as a partial answer.
+    question_box.fill("How long are backups kept and where are they copied?")
+    question_box.press("Enter")
+    page.wait_for_function(
+        "() => { const a = document.querySelectorAll('.chat-widget .chat-message--assistant')[1];"
+        " return a && a.dataset.streaming === 'true' && a.querySelector('.chat-message__body').textContent; }"
+    )
+    panel.get_by_role("button", name="Stop").click()
+    stopped = panel.locator(".chat-message--assistant").nth(1)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.chat-widget .chat-message--assistant')[1].dataset.status"
+    )
+    assert stopped.get_attribute("data-status") == "partial"
+    assert "Stopped before the answer was complete." in (stopped.text_content() or "")
+    assert panel.get_by_role("button", name="Send").is_visible()
+    screenshot(page, "06-widget-stopped")
+    _wait_for_partial_saved(feedback.message.session)
+
     # After a reload the widget reopens with the same session's history.
     page.reload()
     panel = page.get_by_role("dialog", name="Ask the knowledge base")
     panel.locator(".chat-message--assistant").first.wait_for()
     assert panel.locator(".chat-message--user").first.text_content() == QUESTION
     assert "six hours" in (panel.locator(".chat-message--assistant").first.text_content() or "")
-    screenshot(page, "06-widget-history-after-reload")
+    assert panel.locator(".chat-message--user").count() == 2
+    assert panel.locator('.chat-message--assistant[data-status="partial"]').count() == 1
+    screenshot(page, "07-widget-history-after-reload")
 
     # Esc closes the panel and gives focus back to the launcher.
     panel.get_by_role("textbox", name="Your question").press("Escape")
@@ -138,6 +158,17 @@ def test_widget_streams_cites_takes_feedback_and_keeps_history(watched_page, log
     watch.assert_clean()
 
 
+def _wait_for_partial_saved(session: Any, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if session.messages.filter(role="assistant", status="partial").exists():
+            return
+        time.sleep(0.1)
+    raise AssertionError(list(session.messages.values_list("role", "status")))
+
+
 def test_widget_asks_anonymous_visitors_to_sign_in(watched_page) -> None:
     page, watch = watched_page
     knowledge = publishing_page()
@@ -146,5 +177,5 @@ def test_widget_asks_anonymous_visitors_to_sign_in(watched_page) -> None:
     sign_in = page.get_by_role("dialog").get_by_role("link", name="Sign in")
     assert sign_in.get_attribute("href") == f"/admin/login/?next={knowledge.url}"
     assert page.get_by_role("textbox", name="Your question").count() == 0
-    screenshot(page, "07-widget-anonymous")
+    screenshot(page, "08-widget-anonymous")
     watch.assert_clean()

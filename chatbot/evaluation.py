@@ -21,6 +21,7 @@ from chatbot.llm import get_llm
 from chatbot.models import ChatSession, Message
 from chatbot.rag.condense import question_condense
 from chatbot.rag.config import RagConfig
+from chatbot.rag.pipeline import relevance
 from chatbot.services import answer_stream
 from search.metrics import ndcg_at_k, percentile, recall_at_k
 from search.values import Principal
@@ -46,6 +47,7 @@ class QuestionResult:
     kind: str
     answerable: bool
     query: str
+    relevance: float  # the best kNN score, what the service's decline threshold compares
     ranked_paths: list[str]
     cited_paths: list[str]
     declined: bool
@@ -117,7 +119,9 @@ def _session_with_history(user: Any, question: EvalQuestion) -> ChatSession:
     return session
 
 
-def _retrieval(question: EvalQuestion, *, principal: Principal, config: RagConfig) -> tuple[str, list[str]]:
+def _retrieval(
+    question: EvalQuestion, *, principal: Principal, config: RagConfig
+) -> tuple[str, list[str], float]:
     from search.selectors import hits_search
 
     history = [dict(t) for t in question.history]
@@ -131,7 +135,7 @@ def _retrieval(question: EvalQuestion, *, principal: Principal, config: RagConfi
     )
     hits = hits_search(query, principal=principal, k=RANKING_CHUNKS, expanders=[])
     paths = _page_paths({(h.chunk.source_type, h.chunk.source_id) for h in hits})
-    return query, ranked_files(hits, paths)[:10]
+    return query, ranked_files(hits, paths)[:10], relevance(hits)
 
 
 def _answer(session: ChatSession, user: Any, text: str) -> dict[str, Any]:
@@ -154,7 +158,7 @@ def _answer(session: ChatSession, user: Any, text: str) -> dict[str, Any]:
 
 def question_evaluate(question: EvalQuestion, *, user: Any, config: RagConfig) -> QuestionResult:
     principal = Principal.from_user(user)
-    query, ranked = _retrieval(question, principal=principal, config=config)
+    query, ranked, top = _retrieval(question, principal=principal, config=config)
     session = _session_with_history(user, question)
     try:
         events = _answer(session, user, question.question)
@@ -169,6 +173,7 @@ def question_evaluate(question: EvalQuestion, *, user: Any, config: RagConfig) -
         kind=question.kind,
         answerable=question.answerable,
         query=query,
+        relevance=round(top, 4),
         ranked_paths=ranked,
         cited_paths=cited,
         declined=bool(end.data.get("declined")) if end.type == "complete" else False,

@@ -22,9 +22,12 @@ class RagConfig:
     condense_max_tokens: int = 64
     condense_timeout: float = 10.0
     # Below this best kNN score ((1 + cosine) / 2) retrieval found nothing on topic: decline without
-    # calling the model. Calibrated in chatbot/RAG.md.
-    min_relevance: float = 0.0
+    # calling the model. Calibrated for MiniLM in chatbot/RAG.md (recalibrate for another embedder).
+    min_relevance: float = 0.70
     extractive_sentences: int = 4
+    # The extractive answerer's support threshold on this pipeline's context (chatbot/RAG.md); None: the
+    # answerer's own CHATBOT_EXTRACTIVE["MIN_SCORE"].
+    extractive_min_score: float | None = 0.20
     stream_delay: float = 0.0  # seconds between streamed word groups of extractive / cached answers
     llm_alias: str = "default"
     search_alias: str = "default"

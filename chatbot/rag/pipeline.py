@@ -200,7 +200,11 @@ async def _extractive(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
         for s in run.sources
     ]
     sentences = await asyncio.to_thread(
-        extractive_answer, run.query, passages, max_sentences=run.config.extractive_sentences
+        extractive_answer,
+        run.query,
+        passages,
+        max_sentences=run.config.extractive_sentences,
+        min_score=run.config.extractive_min_score,
     )
     if not sentences:
         async for event in _decline(run):
@@ -252,7 +256,7 @@ async def answer_events(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
             count_tokens=run.llm.count_tokens,
         )
         run.timings["before_generation"] = run.elapsed()
-        logger.warning(
+        logger.debug(
             "answer %s: query=%r hits=%d sources=%d relevance=%.3f",
             run.message_id,
             run.query,

@@ -1,0 +1,126 @@
+"""`manage.py ask` and `manage.py evaluate_rag` on Markdown imported into the real index."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from chatbot.models import ChatSession
+from chatbot.rag.cache import index_version_bump
+from knowledgebase.models import KnowledgePage
+from tests.factories import user
+from tests.knowledgebase.conftest import clean_index, home, wait_for_jobs  # noqa: F401
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("celery_worker", "clean_index"),
+]
+
+CACHING_MD = """# Caching guide
+
+## Fragment caching
+
+Wrap expensive template fragments in the zanzibarite cache tag. The zanzibarite tag keeps a fragment for
+ten minutes unless you pass another timeout.
+"""
+SEARCH_MD = """# Search setup
+
+## Quokkasearch
+
+Set QUOKKA_URL to point the search backend at your Quokkasearch cluster. Quokkasearch needs server version 9
+or newer.
+"""
+
+
+@pytest.fixture
+def docs(home: Any, tmp_path: Path) -> dict[str, KnowledgePage]:  # noqa: F811
+    index_version_bump()
+    (tmp_path / "guides").mkdir()
+    (tmp_path / "guides" / "caching.md").write_text(CACHING_MD)
+    (tmp_path / "search.md").write_text(SEARCH_MD)
+    call_command("import_markdown", str(tmp_path), parent="/docs/", verbosity=0)
+    pages = {p.source_path: p for p in KnowledgePage.objects.exclude(source_path="")}
+    for page in pages.values():
+        wait_for_jobs("page", page.pk)
+    return pages
+
+
+def test_ask_streams_the_answer_and_lists_citations(docs):
+    out, err = StringIO(), StringIO()
+    call_command("ask", "How long does the zanzibarite tag keep a fragment?", stdout=out, stderr=err)
+    text = out.getvalue()
+    answer, _, sources = text.partition("Sources:")
+    assert "ten minutes" in answer and "[1]" in answer
+    page = docs["guides/caching.md"]
+    assert (
+        f"[1] Caching guide › Fragment caching — http://127.0.0.1:8000{page.url}#fragment-caching" in sources
+    )
+    assert "extractive" in err.getvalue()
+    assert not ChatSession.objects.exists(), "the throwaway session is deleted"
+
+
+def test_ask_continues_a_session_as_its_user(docs):
+    owner = user("owner")
+    session = ChatSession.objects.create(user=owner)
+    out = StringIO()
+    call_command("ask", "What does QUOKKA_URL point at?", user="owner", session=str(session.uuid), stdout=out)
+    assert "Quokkasearch cluster" in out.getvalue()
+    assert session.messages.count() == 2
+    with pytest.raises(CommandError, match="another user"):
+        call_command("ask", "Anything?", session=str(session.uuid), stdout=StringIO())
+    with pytest.raises(CommandError, match="Please type a question"):
+        call_command("ask", "  ", user="owner", stdout=StringIO())
+
+
+def test_evaluate_rag_reports_retrieval_answers_and_declines(docs, tmp_path):
+    questions = tmp_path / "questions.jsonl"
+    rows = [
+        {
+            "id": "q1",
+            "question": "How long does the zanzibarite tag keep a fragment?",
+            "answerable": True,
+            "kind": "factoid",
+            "relevant": [{"path": "guides/caching.md", "grade": 2}],
+            "must_contain": ["ten minutes"],
+        },
+        {
+            "id": "q2",
+            "question": "Which server version does it need?",
+            "answerable": True,
+            "kind": "follow-up",
+            "relevant": [{"path": "search.md", "grade": 2}],
+            "must_contain": ["version 9"],
+            "history": [
+                {"role": "user", "content": "How do I configure Quokkasearch?"},
+                {"role": "assistant", "content": "Set QUOKKA_URL."},
+            ],
+        },
+        {
+            "id": "q3",
+            "question": "How much does Divio charge per month for hosting?",
+            "answerable": False,
+            "kind": "unanswerable",
+            "relevant": [],
+            "must_contain": [],
+        },
+    ]
+    questions.write_text("\n".join(json.dumps(r) for r in rows))
+    out = StringIO()
+    call_command("evaluate_rag", questions=questions, json=True, stdout=out)
+    report = json.loads(out.getvalue().strip().splitlines()[-1])
+    overall = report["overall"]["metrics"]
+    assert report["questions"] == 3
+    assert overall["ndcg@10"] == 1.0 and overall["recall@5"] == 1.0
+    assert overall["must_contain"] == 1.0 and overall["citation_precision"] == 1.0
+    assert overall["unanswerable_declined"] == 1.0 and overall["answerable_declined"] == 0.0
+    assert overall["first_token_p95"] > 0 and overall["total_p95"] >= overall["first_token_p95"]
+    assert set(report["by_kind"]) == {"factoid", "follow-up", "unanswerable"}
+    q2 = next(r for r in report["results"] if r["id"] == "q2")
+    assert "Quokkasearch" in q2["query"], "the follow-up was condensed with its history"
+    assert "kind" in out.getvalue().splitlines()[0]

@@ -66,3 +66,35 @@ CHATBOT_RATE_UPLOADS = env_str("CHATBOT_RATE_UPLOADS", "50/d")
 # with 503 instead of letting everything through.
 RATELIMIT_USE_CACHE = env_str("CHATBOT_RATELIMIT_CACHE", "default")
 RATELIMIT_FAIL_OPEN = False
+
+# --- RAG service ---
+# The answer pipeline of chatbot.services (chatbot/RAG.md explains and measures each value).
+from .env import env_bool  # noqa: E402 - kept inside this block, whose owner appends only here
+
+CHAT_MAX_QUESTION_CHARS = env_int("CHAT_MAX_QUESTION_CHARS", 4000)
+CHATBOT_RAG = {
+    "HISTORY_TURNS": env_int("CHAT_HISTORY_TURNS", 3),  # Q/A pairs used to condense a follow-up
+    "PROMPT_HISTORY_TURNS": env_int("CHAT_PROMPT_HISTORY_TURNS", 1),  # pairs a generating model also sees
+    "RETRIEVAL_K": env_int("CHAT_RETRIEVAL_K", 8),
+    "MAX_SOURCES": env_int("CHAT_MAX_SOURCES", 6),
+    "CONTEXT_TOKENS": env_int("CHAT_CONTEXT_TOKENS", 2500),  # source text in the prompt
+    "ANSWER_TOKENS": env_int("CHAT_ANSWER_TOKENS", 512),
+    "TEMPERATURE": env_float("CHAT_TEMPERATURE", 0.1),
+    "CONDENSE_WITH_LLM": env_bool("CHAT_CONDENSE_WITH_LLM", True),  # only for generating providers
+    "CONDENSE_MAX_TOKENS": 64,
+    "CONDENSE_TIMEOUT": env_float("CHAT_CONDENSE_TIMEOUT", 10.0),
+    # Decline without calling the model when the best kNN score ((1 + cosine) / 2) is below this:
+    # off-topic questions score 0.60-0.67 with MiniLM, the lowest on-topic eval question 0.73.
+    "MIN_RELEVANCE": env_float("CHAT_MIN_RELEVANCE", 0.70),
+    "EXTRACTIVE_SENTENCES": 4,
+    # The extractive answer's support threshold on this pipeline's context: 12 of 15 unanswerable
+    # questions declined, 43 of 70 answerable answered (0.25: 13 / 30).
+    "EXTRACTIVE_MIN_SCORE": env_float("CHAT_EXTRACTIVE_MIN_SCORE", 0.20),
+    "STREAM_DELAY": env_float("CHAT_STREAM_DELAY", 0.0),
+}
+# Answers of repeated questions, keyed by visibility and index version (chatbot/rag/cache.py).
+CHATBOT_ANSWER_CACHE = {
+    "ENABLED": env_bool("CHAT_ANSWER_CACHE", True),
+    "CACHE": "default",  # Redis when REDIS_URL is set
+    "TIMEOUT": env_int("CHAT_ANSWER_CACHE_TTL", 3600),
+}

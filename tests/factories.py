@@ -30,7 +30,8 @@ def site_home() -> Any:
 def knowledge_page(parent: Any, *, title: str, body: list[tuple[str, Any]], publish: bool = True) -> Any:
     from knowledgebase.models import KnowledgePage
 
-    page = KnowledgePage(title=title, body=body)
+    # A page that is not published yet is a draft: not live, as the admin creates it.
+    page = KnowledgePage(title=title, body=body, live=publish)
     parent.add_child(instance=page)
     revision = page.save_revision()
     if publish:

@@ -12,3 +12,14 @@ class ChatbotConfig(AppConfig):
         from chatbot.feedback.signal_handlers import register_signal_handlers
 
         register_signal_handlers()
+
+        from knowledgebase.signals import source_index_changed
+
+        source_index_changed.connect(_index_changed, dispatch_uid="chatbot-answer-cache")
+
+
+def _index_changed(sender: object, **kwargs: object) -> None:
+    # Cached answers were computed on the old index: a new version makes them unreachable.
+    from chatbot.rag.cache import index_version_bump
+
+    index_version_bump()

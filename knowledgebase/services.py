@@ -19,6 +19,7 @@ from knowledgebase.chunking import chunk_blocks
 from knowledgebase.extraction.base import Block, BlockKind
 from knowledgebase.models import DocumentVersion, IndexedSource, IndexingJob, KnowledgeDocument, KnowledgePage
 from knowledgebase.models.indexing import SourceType
+from knowledgebase.signals import source_index_changed
 from knowledgebase.sources import Access, document_access, page_access, page_blocks, source_object
 from search.backends import IndexItem, get_search_backend
 from search.embedders import get_embedder
@@ -247,6 +248,15 @@ def _write(
         backend.delete_source(job.source_type, job.source_id, keep_chunk_ids=[c.chunk_id for c in chunks])
         _indexed_state_save(job.source_type, job.source_id, content, chunks, state=state, embedded=len(new))
         _job_update(job, status=Status.INDEXED, finished_at=timezone.now(), revision_id=content.revision_id)
+        _index_changed(job.source_type, job.source_id, removed=False)
+
+
+def _index_changed(source_type: str, source_id: int, *, removed: bool) -> None:
+    transaction.on_commit(
+        lambda: source_index_changed.send(
+            sender=IndexedSource, source_type=source_type, source_id=source_id, removed=removed
+        )
+    )
 
 
 def _indexed_state_save(
@@ -314,6 +324,7 @@ def source_remove(job: IndexingJob) -> IndexingJob:
         backend.delete_source(job.source_type, job.source_id)
         IndexedSource.objects.filter(source_type=job.source_type, source_id=job.source_id).delete()
         _job_update(job, status=Status.REMOVED, finished_at=timezone.now())
+        _index_changed(job.source_type, job.source_id, removed=True)
     return job
 
 
@@ -390,4 +401,5 @@ def index_rebuild(*, progress: Callable[[int, int], object] | None = None) -> di
         IndexedSource.objects.all().delete()
         for source_type, source_id, content, chunks in states:
             _indexed_state_save(source_type, source_id, content, chunks)
+        _index_changed("*", 0, removed=False)
     return {"chunks": total, "sources": len(states)}

@@ -4,6 +4,8 @@ says otherwise."""
 import os
 
 os.environ.setdefault("DEBUG", "1")
+# Readable lines in a terminal; production keeps JSON logs.
+os.environ.setdefault("LOG_FORMAT", "plain")
 # Only used with DEBUG on; a fixed key keeps sessions valid across restarts of `make run`.
 os.environ.setdefault("SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production")
 

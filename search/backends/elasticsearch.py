@@ -213,6 +213,13 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
             except NotFoundError:
                 return []
 
+    def _bare_index(self) -> bool:
+        """Whether a concrete index holds the alias's name (made by a write that found no alias, before
+        writes required one): a rebuild replaces it and drop() deletes it."""
+        with self._errors("reading the index"):
+            found = self.client.indices.get(index=self.index_name, ignore_unavailable=True)
+        return self.index_name in found
+
     def _stored_dims(self) -> int | None:
         if self._dims is None:
             with self._errors("reading the mapping"):
@@ -220,8 +227,12 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
                     mappings = self.client.indices.get_mapping(index=self.index_name)
                 except NotFoundError:
                     return None
-            for body in mappings.values():
-                self._dims = int(body["mappings"]["properties"]["vector"]["dims"])
+            for name, body in mappings.items():
+                vector = body["mappings"].get("properties", {}).get("vector", {})
+                if vector.get("type") != "dense_vector":
+                    # e.g. an index Elasticsearch auto-created under the alias's name from a stray write.
+                    raise self._mismatch(f"The index {name!r} has no dense_vector mapping")
+                self._dims = int(vector["dims"])
         return self._dims
 
     def _create_index(self, name: str, *, dimensions: int, aliased: bool) -> None:
@@ -273,13 +284,24 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
         return operations
 
     def _bulk(self, index: str, batch: Sequence[IndexItem], *, dimensions: int) -> None:
+        operations = self._actions(batch, dimensions=dimensions)
         with self._errors("indexing"):
-            response = self.client.bulk(index=index, operations=self._actions(batch, dimensions=dimensions))
+            # require_alias: a write racing a drop() must fail, not auto-create a concrete index with a
+            # dynamic mapping under the alias's name (a rebuild writes to its concrete index by name).
+            response = self.client.bulk(
+                index=index, operations=operations, require_alias=index == self.index_name
+            )
         if not response["errors"]:
             return
         failures = [next(iter(entry.values())) for entry in response["items"]]
         failures = [f for f in failures if f.get("error")]
         first = failures[0]
+        if first["error"].get("type") == "index_not_found_exception":
+            self._dims = None
+            raise SearchUnavailable(
+                f"The index {self.index_name!r} was dropped while chunks were written to it; retry.",
+                extra={"index": self.index_name},
+            )
         if "dimension" in str(first["error"]).lower():
             # Another process rebuilt the index with other dimensions since the mapping was cached.
             self._dims = None
@@ -363,6 +385,8 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
             raise
         old = self._concrete_indices()
         actions: list[dict[str, Any]] = [{"remove": {"index": i, "alias": self.index_name}} for i in old]
+        if self._bare_index():
+            actions.append({"remove_index": {"index": self.index_name}})  # replaced in the same swap
         actions.append({"add": {"index": new, "alias": self.index_name}})
         with self._errors("switching the alias"):
             self.client.indices.update_aliases(actions=actions)
@@ -372,7 +396,7 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
         return written
 
     def drop(self) -> None:
-        indices = self._concrete_indices()
+        indices = self._concrete_indices() + ([self.index_name] if self._bare_index() else [])
         if indices:
             with self._errors("dropping the index"):
                 self.client.indices.delete(index=",".join(indices), ignore_unavailable=True)

@@ -151,3 +151,39 @@ def test_client_is_created_lazily(settings: Any) -> None:
     assert "client" not in vars(backend)
     backend.count()
     assert "client" in vars(backend)
+
+
+def test_a_write_racing_a_drop_does_not_auto_create_an_index(settings: Any) -> None:
+    index = throwaway_index_name()
+    writer, dropper = es_backend(settings, index=index), es_backend(settings, index=index)
+    try:
+        writer.index_chunks(items(), dimensions=4)  # caches the dimensions: the next write skips the check
+        dropper.drop()
+        with pytest.raises(SearchUnavailable, match="dropped"):
+            writer.index_chunks(items(), dimensions=4)
+        assert not writer.client.indices.exists(index=index)
+        writer.index_chunks(items(), dimensions=4)  # the retry creates the index again
+        assert len(writer.client.indices.get_alias(name=index)) == 1
+    finally:
+        writer.drop()
+
+
+def test_a_concrete_index_under_the_alias_name_is_replaced_by_a_rebuild(
+    backend: ElasticsearchSearchBackend,
+) -> None:
+    es = backend.client
+    es.index(index=backend.index_name, id="stray", document={"body": "auto-created"}, refresh=True)
+    with pytest.raises(IndexMismatch, match="reindex"):
+        backend.search_vector([1.0, 0.0, 0.0, 0.0], principal=ANONYMOUS, k=1)
+    backend.rebuild(items(), dimensions=4)
+    assert list(es.indices.get_alias(name=backend.index_name)) != [backend.index_name]
+    assert backend.count() == 3
+    assert [h.chunk.chunk_id for h in backend.search_vector([1, 0, 0, 0], principal=ANONYMOUS, k=1)] == [
+        "page:1:0"
+    ]
+
+
+def test_drop_deletes_a_concrete_index_under_the_alias_name(backend: ElasticsearchSearchBackend) -> None:
+    backend.client.index(index=backend.index_name, id="stray", document={"body": "auto-created"})
+    backend.drop()
+    assert not backend.client.indices.exists(index=backend.index_name)

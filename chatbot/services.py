@@ -19,6 +19,8 @@ from django.db import transaction
 
 from chatbot.events import StreamEvent
 from chatbot.llm import get_llm
+from chatbot.logging import mask_pii
+from chatbot.metrics import answer_observe
 from chatbot.models import ChatSession, Message, MessageSource
 from chatbot.rag.config import RagConfig
 from chatbot.rag.pipeline import (
@@ -114,6 +116,15 @@ def _answer_save(session: ChatSession, run: AnswerRun) -> Message:
             for s in run.citations
         )
         ChatSession.objects.filter(pk=session.pk).update(updated_at=message.created_at)
+    answer_observe(message)
+    logger.info(
+        "answer %s status=%s declined=%s sources=%d question=%s",
+        message.uuid,
+        message.status,
+        message.declined,
+        len(run.citations),
+        mask_pii(run.question),
+    )
     return message
 
 

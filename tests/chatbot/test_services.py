@@ -372,3 +372,27 @@ def test_llm_down_ends_with_an_error_event(pages, asker):
         events = ask(session, asker, "How long does the zanzibarite cache tag keep a fragment?")
     assert [e.type for e in events] == ["error"] and events[0].data["code"] == "llm_unavailable"
     assert session.messages.get(role=Message.Role.ASSISTANT).status == Message.Status.ERROR
+
+
+def test_answers_are_measured_and_logged_with_the_question_masked(pages, asker, caplog):
+    from prometheus_client import REGISTRY
+
+    def answers_counted() -> float:
+        return sum(
+            sample.value
+            for metric in REGISTRY.collect()
+            for sample in metric.samples
+            if sample.name == "chatbot_answers_total"
+        )
+
+    before = answers_counted()
+    with caplog.at_level("INFO", logger="chatbot.services"):
+        answer_complete(
+            session=_session(asker),
+            user=asker,
+            question="Mail jane.doe@example.org: what does QUOKKA_URL point at?",
+        )
+    assert answers_counted() == before + 1
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "QUOKKA_URL" in logged
+    assert "jane.doe@example.org" not in logged and "[email]" in logged

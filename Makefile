@@ -58,9 +58,8 @@ bench: services venv
 	mkdir -p bench-results
 	$(BIN)/python -m benchmarks
 
-lock:
-	$(BIN)/pip install -q --dry-run --ignore-installed --report /tmp/requirements-report.json -r requirements.in
-	@echo "see requirements.in; regenerate requirements*.txt from the resolver report"
+lock: venv
+	$(BIN)/python scripts/lock.py
 
 clean:
 	rm -rf var/ artifacts/ bench-results/ static_collected/

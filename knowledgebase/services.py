@@ -107,13 +107,20 @@ def _page_content(page: KnowledgePage) -> SourceContent:
 def _document_content(document: KnowledgeDocument) -> SourceContent:
     from knowledgebase.extraction import extract_file
 
-    duplicate = (
-        KnowledgeDocument.objects.filter(file_hash=document.file_hash, live=True)
-        .exclude(pk=document.pk)
+    # Only a document the same audience already sees counts as a duplicate: another user's private file
+    # must neither block this one nor be named in its error.
+    candidates = (
+        KnowledgeDocument.objects.filter(file_hash=document.file_hash, live=True, pk__lt=document.pk)
         .exclude(file_hash="")
-        .filter(pk__lt=document.pk)
-        .first()
+        .order_by("pk")
     )
+    if document.audience == KnowledgeDocument.Audience.PRIVATE:
+        candidates = candidates.filter(
+            owner_id=document.owner_id, audience=KnowledgeDocument.Audience.PRIVATE
+        )
+    else:
+        candidates = candidates.filter(audience=KnowledgeDocument.Audience.SHARED)
+    duplicate = candidates.first()
     if duplicate is not None:
         raise DuplicateDocument(
             f"Same content as “{duplicate.title}” ({duplicate.get_url()}); not indexed twice.",

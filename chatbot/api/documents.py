@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chatbot.audit import document_delete_log, document_upload_log
 from knowledgebase.models import KnowledgeDocument
 from knowledgebase.models.indexing import SourceType
 from knowledgebase.selectors import document_visible_to, source_status
@@ -68,6 +69,7 @@ def document_upload_create(
         document.save()
         # The owner publishes their own private file; Wagtail's publish permission is for shared knowledge.
         document.save_revision(user=user).publish(user=user, skip_permission_checks=True)
+        document_upload_log(document, user=user)
     document.refresh_from_db()
     return document
 
@@ -143,6 +145,15 @@ class DocumentDetailView(ChatAPIMixin, generics.RetrieveDestroyAPIView):
 
     def get_queryset(self) -> QuerySet[KnowledgeDocument]:
         return own_documents(self.request)
+
+    def perform_destroy(self, instance: KnowledgeDocument) -> None:
+        # Logged before the row goes (the audit entry keeps its title); the file goes with the row, after
+        # the commit, so a rolled-back delete loses nothing.
+        document_delete_log(instance, user=self.request.user)
+        storage, name = instance.file.storage, instance.file.name
+        instance.delete()
+        if name:
+            transaction.on_commit(lambda: storage.delete(name))
 
 
 class DocumentStatusView(ChatAPIMixin, APIView):

@@ -228,7 +228,8 @@ LOGGING = {
 }
 
 # --- Per-area settings (each file owns its section) ---------------------------------------------
-from .chat import *  # noqa: E402,F403
+# Order matters: observability extends what the others and base.py define.
+from .chat import *  # noqa: E402,F403,I001
 from .indexing import *  # noqa: E402,F403
 from .knowledge import *  # noqa: E402,F403
 from .search import *  # noqa: E402,F403

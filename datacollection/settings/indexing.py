@@ -23,3 +23,9 @@ KNOWLEDGE_STALE_JOB_SECONDS = env_int("KNOWLEDGE_STALE_JOB_SECONDS", 300)
 DEMO_DOCS_DIR = Path(
     env_str("DEMO_DOCS_DIR", str(Path(__file__).resolve().parents[3] / "shared/corpus/wagtail-docs"))
 )
+
+# Whole request bodies above this are refused by the ASGI server wrapper while they arrive: the largest
+# upload plus room for the multipart envelope and form fields.
+REQUEST_BODY_MAX_BYTES = env_int(
+    "REQUEST_BODY_MAX_BYTES", env_int("KNOWLEDGE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024) + 1024 * 1024
+)

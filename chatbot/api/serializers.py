@@ -156,3 +156,7 @@ class FeedbackAnalyticsSerializer(serializers.Serializer):
     down = serializers.IntegerField()
     satisfaction_rate = serializers.FloatField(allow_null=True, help_text="up / (up + down)")
     per_day = FeedbackDaySerializer(many=True)
+    dashboard = serializers.JSONField(
+        help_text="The admin dashboard's figures for the same period: questions per day, satisfaction trend, "
+        "latency percentiles, tokens, cache hit, error and decline rates, content gaps, document processing."
+    )

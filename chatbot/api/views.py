@@ -7,11 +7,13 @@ by the requesting user, so another user's objects are 404, never 403.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
@@ -20,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chatbot.feedback.analytics import analytics_summary
 from chatbot.models import ChatSession, Message, MessageFeedback
 
 from . import schema
@@ -181,4 +184,7 @@ class FeedbackAnalyticsView(ChatAPIMixin, APIView):
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("days", "30")
         days = min(max(int(raw), 1), 366) if raw.isdigit() else 30
-        return Response(FeedbackAnalyticsSerializer(feedback_summary(days=days)).data)
+        dashboard = analytics_summary(since=timezone.now() - timedelta(days=days))
+        return Response(
+            FeedbackAnalyticsSerializer({**feedback_summary(days=days), "dashboard": dashboard}).data
+        )

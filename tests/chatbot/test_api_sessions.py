@@ -183,6 +183,9 @@ def test_feedback_analytics_are_for_staff_only(alice):
     assert data["satisfaction_rate"] == pytest.approx(2 / 3, abs=1e-3)
     [today] = data["per_day"]
     assert (today["answers"], today["up"], today["down"]) == (4, 2, 1)
+    # The dashboard's figures, as the admin shows them.
+    assert data["dashboard"]["answers"] == 4
+    assert data["dashboard"]["feedback"]["up"] == 2 and data["dashboard"]["feedback"]["down"] == 1
 
 
 def test_anonymous_requests_are_refused_with_401():

@@ -79,9 +79,10 @@ def test_republish_replaces_old_text_and_reuses_unchanged_chunks(make_page):
     assert found("marimbas") == [f"page:{page.pk}"]
     assert found("quokkas") == [f"page:{page.pk}"]
     latest = DocumentVersion.objects.filter(source_type="page", source_id=page.pk).first()
+    assert latest is not None
     assert latest.chunk_count == 2
     assert latest.embedded_count == 1, "the unchanged chunk must not be embedded again"
-    assert get_search_backend().stored_hashes("page", page.pk).keys().__len__() == 2
+    assert len(get_search_backend().stored_hashes("page", page.pk)) == 2
 
 
 def test_unpublish_and_delete_remove_the_page(make_page):
@@ -207,16 +208,18 @@ def test_search_engine_down_during_publish_retries_and_indexes_exactly_once(make
 def test_broker_down_never_fails_the_editors_save(make_page):
     from datacollection.celery import app
 
+    def point_broker_at(url: str) -> None:
+        # The app caches its connection pools; drop them so the next send connects to `url`.
+        app.conf.update(broker_url=url)
+        setattr(app, "_pool", None)  # noqa: B010
+        setattr(app.amqp, "_producer_pool", None)  # noqa: B010
+
     original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    app._pool = None
-    app.amqp._producer_pool = None
+    point_broker_at("redis://127.0.0.1:1/0")
     try:
         page = make_page("Broker down", _body(("Queue", "The capybara page is saved anyway.")))
     finally:
-        app.conf.broker_url = original
-        app._pool = None
-        app.amqp._producer_pool = None
+        point_broker_at(original)
     assert page.live
     job = IndexingJob.objects.get(source_type="page", source_id=page.pk)
     assert job.status == IndexingJob.Status.QUEUED

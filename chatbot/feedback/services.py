@@ -122,12 +122,13 @@ def page_comment_add(page: Any, *, feedback: MessageFeedback, question: str) -> 
     body = getattr(page, "body", None)
     first_block = next(iter(body), None) if body is not None else None
     contentpath = f"body.{first_block.id}" if first_block is not None and first_block.id else "title"
-    comment = Comment.objects.create(
-        page=page,
-        user=feedback.user,
-        text=_feedback_text(feedback, question=question),
-        contentpath=contentpath,
-    )
+    text = _feedback_text(feedback, question=question)
+    # The same feedback never comments twice, even if the metadata marker was lost (a stale copy of the
+    # feedback saved over it); an edited comment is new text and is posted.
+    existing = Comment.objects.filter(page=page, user=feedback.user, text=text).first()
+    if existing is not None:
+        return existing
+    comment = Comment.objects.create(page=page, user=feedback.user, text=text, contentpath=contentpath)
     comment.log_create(user=feedback.user)
     return comment
 

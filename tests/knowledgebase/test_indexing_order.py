@@ -40,12 +40,14 @@ def test_an_older_revision_never_overwrites_a_newer_one(make_page, django_captur
     IndexingJob.objects.all().delete()
     assert services.source_sync(_job(page)).status == IndexingJob.Status.INDEXED
     state = IndexedSource.objects.get(source_type="page", source_id=page.pk)
+    assert state.revision_id is not None
+    newer = state.revision_id + 1000
     # A newer revision was indexed meanwhile (by another worker); this job read the older live revision.
-    IndexedSource.objects.filter(pk=state.pk).update(revision_id=state.revision_id + 1000)
+    IndexedSource.objects.filter(pk=state.pk).update(revision_id=newer)
 
     late = services.source_sync(_job(page))
     assert late.status == IndexingJob.Status.SUPERSEDED
-    assert IndexedSource.objects.get(pk=state.pk).revision_id == state.revision_id + 1000
+    assert IndexedSource.objects.get(pk=state.pk).revision_id == newer
 
 
 def test_a_finished_job_delivered_again_does_nothing(make_page, django_capture_on_commit_callbacks):

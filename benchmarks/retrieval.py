@@ -45,6 +45,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
         for b in (0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
     },
     **{
+        f"agreement minmax base={b}": {"fusion": "agreement_convex", "fusion_params": {"base_weight": b}}
+        for b in (0.2, 0.3, 0.4, 0.5, 0.6)
+    },
+    **{
         f"adaptive zscore base={b}": {
             "fusion": "adaptive_convex",
             "fusion_params": {"base_weight": b, "normalise": "zscore"},

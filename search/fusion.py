@@ -100,10 +100,37 @@ def adaptive_convex(
     return convex(legs, weights={text_leg: w_text, vector_leg: 1.0 - w_text}, normalise=normalise)
 
 
+def leg_agreement(legs: Legs, *, text_leg: str = "bm25", vector_leg: str = "knn", depth: int = 10) -> float:
+    """Share of the text leg's top `depth` that the vector leg also returned among its candidates, in
+    [0, 1]. Low agreement means BM25 matched words the meaning does not support."""
+    text_top = [i for i, _s in legs.get(text_leg, ())[:depth]]
+    if not text_top:
+        return 0.0
+    vector_ids = {i for i, _s in legs.get(vector_leg, ())}
+    return sum(1 for i in text_top if i in vector_ids) / len(text_top)
+
+
+def agreement_convex(
+    legs: Legs,
+    *,
+    text_leg: str = "bm25",
+    vector_leg: str = "knn",
+    base_weight: float = 0.4,
+    normalise: str = "minmax",
+    depth: int = 10,
+) -> Fused:
+    """Convex fusion whose BM25 weight is scaled by how much the legs agree (see leg_agreement): when
+    BM25's best hits are not among the semantic candidates, the vector order stands."""
+    agreement = leg_agreement(legs, text_leg=text_leg, vector_leg=vector_leg, depth=depth)
+    w_text = max(0.0, min(1.0, base_weight * agreement))
+    return convex(legs, weights={text_leg: w_text, vector_leg: 1.0 - w_text}, normalise=normalise)
+
+
 FUSIONS: dict[str, Callable[..., Fused]] = {
     "rrf": rrf,
     "convex": convex,
     "adaptive_convex": adaptive_convex,
+    "agreement_convex": agreement_convex,
 }
 
 

@@ -17,12 +17,14 @@ def _compose() -> dict:
 
 def test_compose_has_the_stack_with_health_checks():
     services = _compose()["services"]
-    assert set(services) == {"postgres", "redis", "elasticsearch", "web", "worker"}
+    assert set(services) == {"postgres", "redis", "elasticsearch", "web", "worker", "worker-bulk", "beat"}
     for name, service in services.items():
         assert "healthcheck" in service, f"{name} has no health check"
         assert service["healthcheck"]["test"], name
     assert services["elasticsearch"]["image"].split(":")[-1].startswith("8."), "same major as the test server"
     assert "celery" in services["worker"]["command"]
+    assert "--queues=interactive" in services["worker"]["command"]
+    assert "--queues=bulk" in services["worker-bulk"]["command"]
     assert "uvicorn" in " ".join(services["web"]["command"])
 
 
@@ -36,7 +38,7 @@ def test_compose_references_are_consistent():
             source = mount.split(":", 1)[0]
             if not source.startswith((".", "/")):
                 assert source in volumes, f"{name} mounts undeclared volume {source}"
-    for name in ("web", "worker"):
+    for name in ("web", "worker", "worker-bulk", "beat"):
         env = services[name]["environment"]
         for key in ("DATABASE_URL", "REDIS_URL", "ELASTICSEARCH_URL", "SECRET_KEY"):
             assert key in env, f"{name} lacks {key}"

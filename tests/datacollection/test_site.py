@@ -55,3 +55,12 @@ def test_bad_boolean_in_environment_is_a_clear_error():
     result = _start_django("datacollection.settings.production", SECRET_KEY="s" * 50, DEBUG="maybe")
     assert result.returncode != 0
     assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_beat_schedules_the_stale_job_sweeper_and_the_feedback_report(settings):
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"knowledgebase.requeue_stale_jobs", "chatbot.feedback_report_write"} <= tasks
+    from datacollection.celery import app
+
+    app.loader.import_default_modules()
+    assert {"knowledgebase.requeue_stale_jobs", "chatbot.feedback_report_write"} <= set(app.tasks)

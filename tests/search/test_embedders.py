@@ -4,10 +4,7 @@ the embeddings protocol), the vector cache and the settings registry."""
 from __future__ import annotations
 
 import hashlib
-import json
-import threading
 from collections.abc import Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
@@ -21,6 +18,7 @@ from search.embedders.cache import CachedEmbedder, DjangoCacheStore, LRUStore, c
 from search.embedders.minilm import MiniLMEmbedder
 from search.embedders.openai import OpenAIEmbedder
 from search.errors import EmbeddingError
+from tests.json_server import JsonServer
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +156,7 @@ def fake_vector(text: str, dims: int) -> list[float]:
     return np.random.default_rng(seed).normal(size=dims).tolist()
 
 
-class EmbeddingsServer:
+class EmbeddingsServer(JsonServer):
     """A real HTTP server speaking POST /v1/embeddings with deterministic vectors."""
 
     def __init__(self, *, dims: int = 8, fail_first: int = 0, status: int = 500) -> None:
@@ -166,53 +164,26 @@ class EmbeddingsServer:
         self.fail_first = fail_first
         self.status = status
         self.requests: list[dict[str, Any]] = []
-        owner = self
+        super().__init__(self._respond, path="/v1")
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                owner.requests.append(
-                    {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
-                )
-                if owner.fail_first > 0:
-                    owner.fail_first -= 1
-                    self._send(owner.status, {"error": {"message": "try again", "type": "server_error"}})
-                    return
-                inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-                dims = body.get("dimensions", owner.dims)
-                data = [
-                    {"object": "embedding", "index": i, "embedding": fake_vector(t, dims)}
-                    for i, t in enumerate(inputs)
-                ]
-                # Out of order on purpose: clients must sort by index.
-                self._send(
-                    200,
-                    {
-                        "object": "list",
-                        "data": data[::-1],
-                        "model": body["model"],
-                        "usage": {"prompt_tokens": 1, "total_tokens": 1},
-                    },
-                )
-
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                raw = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def _respond(self, path: str, body: Any, headers: Any) -> tuple[int, Any]:
+        self.requests.append({"path": path, "body": body, "auth": headers.get("Authorization")})
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            return self.status, {"error": {"message": "try again", "type": "server_error"}}
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        dims = body.get("dimensions", self.dims)
+        data = [
+            {"object": "embedding", "index": i, "embedding": fake_vector(t, dims)}
+            for i, t in enumerate(inputs)
+        ]
+        # Out of order on purpose: clients must sort by index.
+        return 200, {
+            "object": "list",
+            "data": data[::-1],
+            "model": body["model"],
+            "usage": {"prompt_tokens": 1, "total_tokens": 1},
+        }
 
 
 @pytest.fixture

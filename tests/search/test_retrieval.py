@@ -3,11 +3,8 @@ whole pipeline against the real Elasticsearch and database backends."""
 
 from __future__ import annotations
 
-import json
-import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -24,6 +21,7 @@ from search.retrieval import RetrievalConfig, clean_query, diversify, fuse_legs,
 from search.selectors import hits_search, retrieval_search
 from search.services import chunks_index, source_delete
 from search.values import Chunk, Hit, Principal, Visibility
+from tests.json_server import JsonServer
 from tests.search.factories import make_chunk
 
 ANONYMOUS = Principal.anonymous()
@@ -284,41 +282,20 @@ def test_raw_engine_errors_are_wrapped() -> None:
 
 
 # --- re-ranking over HTTP -------------------------------------------------------------------------
-class RerankServer:
+class RerankServer(JsonServer):
     """A real TEI/Cohere-style POST /rerank server that scores by a keyword count."""
 
     def __init__(self, *, keyword: str, style: str = "cohere", status: int = 200) -> None:
         self.requests: list[dict[str, Any]] = []
-        owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
+        def respond(path: str, body: Any, headers: Any) -> tuple[int, Any]:
+            self.requests.append(body)
+            scores = [doc.lower().count(keyword) for doc in body["documents"]]
+            if style == "cohere":
+                return status, {"results": [{"index": i, "relevance_score": s} for i, s in enumerate(scores)]}
+            return status, [{"index": i, "score": s} for i, s in enumerate(scores)]
 
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                owner.requests.append(body)
-                scores = [doc.lower().count(keyword) for doc in body["documents"]]
-                results = [{"index": i, "relevance_score": s} for i, s in enumerate(scores)]
-                payload: Any = (
-                    {"results": results}
-                    if style == "cohere"
-                    else [{"index": i, "score": s} for i, s in enumerate(scores)]
-                )
-                raw = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/rerank"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(respond, path="/rerank")
 
 
 @pytest.mark.parametrize("style", ["cohere", "tei"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 import redis.exceptions
 from celery import shared_task
@@ -53,30 +54,26 @@ def _sync(task, job_id: int) -> str:  # noqa: ANN001
         raise
 
 
-@shared_task(
-    bind=True,
-    name="knowledgebase.index_source",
-    autoretry_for=TRANSIENT,
-    retry_backoff=2,
-    retry_backoff_max=settings.KNOWLEDGE_INDEXING_RETRY_BACKOFF_MAX,
-    retry_jitter=True,
-    max_retries=settings.KNOWLEDGE_INDEXING_MAX_RETRIES,
-    acks_late=True,
-)
+def _indexing_task(name: str) -> Any:
+    """Indexing tasks retry only transient failures, with backoff kept below the visibility timeout."""
+    return shared_task(
+        bind=True,
+        name=name,
+        autoretry_for=TRANSIENT,
+        retry_backoff=2,
+        retry_backoff_max=settings.KNOWLEDGE_INDEXING_RETRY_BACKOFF_MAX,
+        retry_jitter=True,
+        max_retries=settings.KNOWLEDGE_INDEXING_MAX_RETRIES,
+        acks_late=True,
+    )
+
+
+@_indexing_task("knowledgebase.index_source")
 def index_source(self, job_id: int) -> str:  # noqa: ANN001
     return _sync(self, job_id)
 
 
-@shared_task(
-    bind=True,
-    name="knowledgebase.remove_source",
-    autoretry_for=TRANSIENT,
-    retry_backoff=2,
-    retry_backoff_max=settings.KNOWLEDGE_INDEXING_RETRY_BACKOFF_MAX,
-    retry_jitter=True,
-    max_retries=settings.KNOWLEDGE_INDEXING_MAX_RETRIES,
-    acks_late=True,
-)
+@_indexing_task("knowledgebase.remove_source")
 def remove_source(self, job_id: int) -> str:  # noqa: ANN001
     # The same sync as indexing: it removes the source because it is no longer live.
     return _sync(self, job_id)

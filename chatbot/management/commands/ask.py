@@ -6,11 +6,11 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chatbot.models import ChatSession
 from chatbot.services import ChatInputError, answer_stream
+from datacollection.commands import command_user
 
 # Without --user the question is asked as this account: a plain signed-in user (no groups, not staff),
 # so the answer only uses knowledge every signed-in user may see.
@@ -36,23 +36,13 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, question: str, user: str | None, session: str | None, **options: Any
     ) -> None:
-        account = self._user(user)
+        account = command_user(user, fallback=SYSTEM_USERNAME)
         chat, throwaway = self._session(session, account)
         try:
             self._ask(chat, account, question)
         finally:
             if throwaway:
                 chat.delete()
-
-    def _user(self, username: str | None) -> Any:
-        model = get_user_model()
-        if username is None:
-            account, _ = model.objects.get_or_create(username=SYSTEM_USERNAME)
-            return account
-        try:
-            return model.objects.get(username=username)
-        except model.DoesNotExist as e:
-            raise CommandError(f"No user {username!r}.") from e
 
     def _session(self, session_uuid: str | None, account: Any) -> tuple[ChatSession, bool]:
         if session_uuid is None:

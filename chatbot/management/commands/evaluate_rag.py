@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test.utils import override_settings
 
 from chatbot.evaluation import QuestionResult, evaluation_run, questions_load, report_format
+from datacollection.commands import command_user
 
 EVAL_USERNAME = "chatbot-eval"
 
@@ -38,7 +38,7 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"No question file at {path}.")
         questions = questions_load(path)[: options["limit"]]
-        user = self._user(options["user"])
+        user = command_user(options["user"], fallback=EVAL_USERNAME)
         cache = {**getattr(settings, "CHATBOT_ANSWER_CACHE", {}), "ENABLED": bool(options["cache"])}
         verbose = options["verbosity"] > 1
 
@@ -54,13 +54,3 @@ class Command(BaseCommand):
         self.stdout.write(report_format(report))
         if options["json"]:
             self.stdout.write(json.dumps(report, default=str))
-
-    def _user(self, username: str | None) -> Any:
-        model = get_user_model()
-        if username is None:
-            account, _ = model.objects.get_or_create(username=EVAL_USERNAME)
-            return account
-        try:
-            return model.objects.get(username=username)
-        except model.DoesNotExist as e:
-            raise CommandError(f"No user {username!r}.") from e

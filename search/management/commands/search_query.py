@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from datacollection.commands import command_user
 from search.errors import KnowledgeError
 from search.selectors import retrieval_search
 from search.values import Hit, Principal
@@ -33,14 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--backend", default="default", help="KNOWLEDGE_SEARCH_BACKENDS alias")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        principal = Principal.anonymous()
-        if options["user"]:
-            user_model = get_user_model()
-            try:
-                user = user_model.objects.get(**{user_model.USERNAME_FIELD: options["user"]})
-            except user_model.DoesNotExist as e:
-                raise CommandError(f"No user named {options['user']!r}.") from e
-            principal = Principal.from_user(user)
+        principal = Principal.from_user(command_user(options["user"]))
         try:
             result = retrieval_search(
                 options["query"], principal=principal, k=options["k"], backend_alias=options["backend"]

@@ -44,16 +44,15 @@ def test_compose_references_are_consistent():
             assert key in env, f"{name} lacks {key}"
         assert services[name]["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
     assert (ROOT / "Dockerfile").exists()
+    _docker_compose_config_if_available()
 
 
-def test_docker_compose_config_validates_when_the_plugin_exists():
+def _docker_compose_config_if_available() -> None:
+    """`docker compose config -q` where the Compose plugin exists (none here: no engine, and the client
+    ships without the plugin); the structural checks above are the validation everywhere."""
     docker = shutil.which("docker")
-    probe = subprocess.run([docker, "compose", "version"], capture_output=True) if docker else None
-    if probe is None or probe.returncode != 0:
-        # No Compose plugin on this machine: the structural checks above are the validation.
-        assert yaml.safe_load(COMPOSE.read_text())["name"] == "datacollection"
+    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
         return
-    assert docker is not None
     result = subprocess.run(
         [docker, "compose", "-f", str(COMPOSE), "config", "-q"],
         env={"SECRET_KEY": "x", "PATH": "/usr/bin:/bin:/usr/local/bin"},

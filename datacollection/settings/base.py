@@ -154,7 +154,8 @@ if ELASTICSEARCH_URL:
             "URLS": env_list("ELASTICSEARCH_URL"),
             "INDEX": KNOWLEDGE_INDEX_NAME,
             "TIMEOUT": env_float("ELASTICSEARCH_TIMEOUT", 10.0),
-            "OPTIONS": {},
+            # Snowball language of the BM25 fields ("none": unstemmed); changing it needs `reindex --all`.
+            "OPTIONS": {"text_language": env_str("ELASTICSEARCH_TEXT_LANGUAGE", "english")},
         }
     }
 else:

@@ -11,6 +11,11 @@ OPTIONS (all optional):
 - `multi_match_type`: "cross_fields" (default) or "best_fields" / "most_fields". Measured on the 40 judged
   dbpedia-entity queries (benchmarks/search_backends.py): nDCG@10 cross_fields 0.347, most_fields 0.313,
   best_fields 0.305: a question's words spread over title and body, which cross_fields scores as one field.
+- `text_language`: the Snowball language of the stemmed text fields (default "english"; "none" turns
+  stemming off). The core distribution has no stemmers, so title, headings and body are also stored
+  analysed by `search.analysis` (`*_stemmed` fields) and BM25 matches the query, analysed the same way,
+  against those. The analysis is recorded in the mapping's `_meta`; an index built with another one (or
+  none) is still searched, on its plain fields, until `manage.py reindex --all` rebuilds it.
 - `batch_size`: chunks per bulk request (default 500, see BULK_BATCH_SIZE).
 - `refresh`: make writes visible to the next search (default True: the product and tests read their
   writes; one refresh per call, not per batch, so bulk indexing stays fast).
@@ -37,6 +42,7 @@ from elasticsearch import (
     NotFoundError,
 )
 
+from search.analysis import TextAnalyzer, get_analyzer
 from search.backends.base import BaseSearchBackend, IndexItem, ScoredChunk
 from search.errors import IndexMismatch, InvalidQuery, SearchError, SearchUnavailable
 from search.values import Chunk, Principal, Visibility
@@ -57,7 +63,10 @@ MAX_QUERY_CHARS = 2000
 MAX_NUM_CANDIDATES = 10_000
 # Title and headings say what a passage is about in a few words; a match there counts more.
 TEXT_FIELDS = ["title^3", "headings^2", "body"]
-SOURCE_EXCLUDES = ["vector"]
+# The same fields analysed in the application (stemmed, stop words removed); see `text_language`.
+STEMMED = {"title": "title_stemmed", "headings": "headings_stemmed", "body": "body_stemmed"}
+STEMMED_TEXT_FIELDS = ["title_stemmed^3", "headings_stemmed^2", "body_stemmed"]
+SOURCE_EXCLUDES = ["vector", *STEMMED.values()]
 
 KEYWORD_FIELDS = (
     "source_type",
@@ -75,8 +84,13 @@ KEYWORD_FIELDS = (
 )
 
 
-def index_mapping(*, dimensions: int, vector_index_type: str) -> dict[str, Any]:
+def index_mapping(
+    *, dimensions: int, vector_index_type: str, analyzer: TextAnalyzer | None = None
+) -> dict[str, Any]:
     properties: dict[str, Any] = {name: {"type": "keyword"} for name in KEYWORD_FIELDS}
+    if analyzer is not None:
+        # Already analysed text: the standard analyzer only splits it at the spaces.
+        properties.update({field: {"type": "text", "analyzer": "standard"} for field in STEMMED.values()})
     properties.update(
         {
             "title": {"type": "text", "analyzer": "standard"},
@@ -97,15 +111,21 @@ def index_mapping(*, dimensions: int, vector_index_type: str) -> dict[str, Any]:
             },
         }
     )
+    mapping: dict[str, Any] = {"dynamic": "strict", "properties": properties}
     # strict: a misspelt field fails the write instead of silently growing the mapping.
-    return {"dynamic": "strict", "properties": properties}
+    if analyzer is not None:
+        mapping["_meta"] = {"text_analysis": analyzer.name}
+    return mapping
 
 
-def chunk_document(chunk: Chunk) -> dict[str, Any]:
+def chunk_document(chunk: Chunk, *, analyzer: TextAnalyzer | None = None) -> dict[str, Any]:
     doc = chunk.as_dict()
     doc["body"] = doc.pop("text")
     doc["headings"] = chunk.section
     doc["source_key"] = chunk.source_key
+    if analyzer is not None:
+        for field, stemmed in STEMMED.items():
+            doc[stemmed] = analyzer.analyze(doc[field] or "")
     return doc
 
 
@@ -161,7 +181,10 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
         self.multi_match_type: str = self.options.get("multi_match_type", "cross_fields")
         self.batch_size = int(self.options.get("batch_size", BULK_BATCH_SIZE))
         self.refresh = bool(self.options.get("refresh", True))
+        self.analyzer = get_analyzer(self.options.get("text_language", "english"))
         self._dims: int | None = None  # read from the mapping once; reset by rebuild/drop
+        self._analysis: str | None = None  # the mapping's text analysis, read with the dimensions
+        self._warned_analysis = False
 
     @cached_property
     def client(self) -> Elasticsearch:
@@ -233,13 +256,34 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
                     # e.g. an index Elasticsearch auto-created under the alias's name from a stray write.
                     raise self._mismatch(f"The index {name!r} has no dense_vector mapping")
                 self._dims = int(vector["dims"])
+                self._analysis = body["mappings"].get("_meta", {}).get("text_analysis")
         return self._dims
+
+    def _index_analyzer(self) -> TextAnalyzer | None:
+        """The configured analyzer if the served index was built with it, else None: an index built with
+        another analysis (or before stemming) keeps working on its plain fields until it is rebuilt."""
+        if self.analyzer is None or self._stored_dims() is None:
+            return None
+        if self._analysis == self.analyzer.name:
+            return self.analyzer
+        if not self._warned_analysis:
+            self._warned_analysis = True
+            logger.warning(
+                "The index %r was built with text analysis %r, not %r: BM25 runs on unstemmed fields "
+                "until `manage.py reindex --all` rebuilds it.",
+                self.index_name,
+                self._analysis,
+                self.analyzer.name,
+            )
+        return None
 
     def _create_index(self, name: str, *, dimensions: int, aliased: bool) -> None:
         with self._errors("creating the index"):
             self.client.indices.create(
                 index=name,
-                mappings=index_mapping(dimensions=dimensions, vector_index_type=self.vector_index_type),
+                mappings=index_mapping(
+                    dimensions=dimensions, vector_index_type=self.vector_index_type, analyzer=self.analyzer
+                ),
                 settings={"number_of_shards": 1, "number_of_replicas": 0},
                 aliases={self.index_name: {}} if aliased else None,
             )
@@ -266,10 +310,12 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
                 self.client.indices.refresh(index=index)
 
     # --- writing ---------------------------------------------------------------------------------
-    def _actions(self, batch: Sequence[IndexItem], *, dimensions: int) -> list[dict[str, Any]]:
+    def _actions(
+        self, batch: Sequence[IndexItem], *, dimensions: int, analyzer: TextAnalyzer | None
+    ) -> list[dict[str, Any]]:
         operations: list[dict[str, Any]] = []
         for item in batch:
-            doc = chunk_document(item.chunk)
+            doc = chunk_document(item.chunk, analyzer=analyzer)
             if item.vector is None:
                 # Metadata only: a partial update leaves the stored vector as it is.
                 operations += [{"update": {"_id": item.chunk.chunk_id}}, {"doc": doc}]
@@ -283,8 +329,10 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
             operations += [{"index": {"_id": item.chunk.chunk_id}}, doc]
         return operations
 
-    def _bulk(self, index: str, batch: Sequence[IndexItem], *, dimensions: int) -> None:
-        operations = self._actions(batch, dimensions=dimensions)
+    def _bulk(
+        self, index: str, batch: Sequence[IndexItem], *, dimensions: int, analyzer: TextAnalyzer | None
+    ) -> None:
+        operations = self._actions(batch, dimensions=dimensions, analyzer=analyzer)
         with self._errors("indexing"):
             # require_alias: a write racing a drop() must fail, not auto-create a concrete index with a
             # dynamic mapping under the alias's name (a rebuild writes to its concrete index by name).
@@ -321,8 +369,10 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
         if not items:
             return 0
         self._ensure_index(dimensions)
+        # The stemmed fields only where the mapping has them (it is strict): not in an older index.
+        analyzer = self._index_analyzer()
         for batch in _batches(items, self.batch_size):
-            self._bulk(self.index_name, batch, dimensions=dimensions)
+            self._bulk(self.index_name, batch, dimensions=dimensions, analyzer=analyzer)
         self._refresh(self.index_name)
         return len(items)
 
@@ -375,7 +425,7 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
             for batch in _batches(items, self.batch_size):
                 if any(item.vector is None for item in batch):
                     raise ValueError("rebuild needs a vector for every chunk (the new index has none yet)")
-                self._bulk(new, batch, dimensions=dimensions)
+                self._bulk(new, batch, dimensions=dimensions, analyzer=self.analyzer)
                 written += len(batch)
             with self._errors("refreshing"):
                 self.client.indices.refresh(index=new)
@@ -392,7 +442,7 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
             self.client.indices.update_aliases(actions=actions)
             if old:
                 self.client.indices.delete(index=",".join(old), ignore_unavailable=True)
-        self._dims = dimensions
+        self._dims = None  # re-read with the new index's analysis
         return written
 
     def drop(self) -> None:
@@ -426,7 +476,12 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
         text = query.strip()[:MAX_QUERY_CHARS]
         if not text or k <= 0 or (scope is not None and not scope):
             return []
-        match = {"multi_match": {"query": text, "fields": TEXT_FIELDS, "type": self.multi_match_type}}
+        fields = TEXT_FIELDS
+        analyzer = self._index_analyzer()
+        if analyzer is not None and (analysed := analyzer.analyze(text)):
+            # A query of stop words only ("what is this?") falls back to the plain fields.
+            text, fields = analysed, STEMMED_TEXT_FIELDS
+        match = {"multi_match": {"query": text, "fields": fields, "type": self.multi_match_type}}
         return self._search(
             "text search",
             query={"bool": {"must": [match], "filter": query_filters(principal, scope)}},

@@ -179,6 +179,17 @@ class BackendContract:
             in_body.chunk_id,
         ]
 
+    def test_bm25_matches_other_forms_of_a_word(self, backend: BaseSearchBackend) -> None:
+        # Stemming: Snowball analysis on Elasticsearch, the text search configuration on PostgreSQL, the
+        # porter tokenizer on SQLite.
+        stemmed = make_chunk(22, 0, title="Workflow", text="Moderators approved the submitted revisions.")
+        other = make_chunk(23, 0, title="Images", text="Focal points crop renditions.")
+        backend.index_chunks([make_item(stemmed, [1, 0, 0, 0]), make_item(other, [0, 1, 0, 0])], dimensions=4)
+        assert ids(backend.search_text("approving a revision", principal=ANONYMOUS, k=5)) == [
+            stemmed.chunk_id
+        ]
+        assert ids(backend.search_text("submit", principal=ANONYMOUS, k=5)) == [stemmed.chunk_id]
+
     def test_context_is_returned_but_not_searched(self, indexed: BaseSearchBackend) -> None:
         assert indexed.search_text("wider", principal=SUPERUSER_OWNER, k=5) == []
 

@@ -83,6 +83,59 @@ def test_mapping(backend: ElasticsearchSearchBackend) -> None:
     assert props["source_key"]["type"] == props["group_ids"]["type"] == "keyword"
     assert props["page_number"]["type"] == "integer"
     assert mapping["dynamic"] == "strict"
+    assert mapping["_meta"] == {"text_analysis": "snowball-english-v1"}
+    assert {"title_stemmed", "headings_stemmed", "body_stemmed"} <= set(props)
+
+
+def test_stemmed_fields_are_stored_analysed_and_never_returned(backend: ElasticsearchSearchBackend) -> None:
+    chunk = make_chunk(9, 0, title="Publishing pages", text="Editors published the drafts.")
+    backend.index_chunks([make_item(chunk, [1, 0, 0, 0])], dimensions=4)
+    term = backend.client.search(
+        index=backend.index_name, query={"term": {"body_stemmed": "publish"}}, source=False
+    )
+    assert [h["_id"] for h in term["hits"]["hits"]] == [chunk.chunk_id]
+    assert backend.get_chunks([chunk.chunk_id]) == [chunk]
+    hit = backend.search_text("publish", principal=ANONYMOUS, k=1)[0]
+    assert hit.chunk == chunk
+
+
+def test_a_query_of_stop_words_falls_back_to_the_plain_fields(backend: ElasticsearchSearchBackend) -> None:
+    chunk = make_chunk(9, 0, title="The Who", text="A band.")
+    backend.index_chunks([make_item(chunk, [1, 0, 0, 0])], dimensions=4)
+    assert [h.chunk.chunk_id for h in backend.search_text("the who", principal=ANONYMOUS, k=3)] == [
+        chunk.chunk_id
+    ]
+
+
+def test_an_index_built_without_stemming_keeps_working_until_rebuilt(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An index from before stemming (or built for another language) is searched and written on its
+    plain fields, with a warning, instead of failing its strict mapping; a rebuild brings stemming."""
+    index = throwaway_index_name()
+    old = es_backend(settings, index=index, text_language="none")
+    new = es_backend(settings, index=index)
+    published = make_chunk(1, 0, text="Editors published the drafts.")
+    try:
+        old.index_chunks([make_item(published, [1, 0, 0, 0])], dimensions=4)
+        assert new.search_text("publishing", principal=ANONYMOUS, k=3) == []  # unstemmed: no match
+        assert "reindex --all" in caplog.text
+        assert [h.chunk.chunk_id for h in new.search_text("published", principal=ANONYMOUS, k=3)] == [
+            published.chunk_id
+        ]
+        later = make_chunk(2, 0, text="Moderators approved them.")
+        new.index_chunks([make_item(later, [0, 1, 0, 0])], dimensions=4)  # strict mapping: no stemmed field
+        assert new.count() == 2
+
+        new.rebuild([make_item(published, [1, 0, 0, 0]), make_item(later, [0, 1, 0, 0])], dimensions=4)
+        assert [h.chunk.chunk_id for h in new.search_text("publishing", principal=ANONYMOUS, k=3)] == [
+            published.chunk_id
+        ]
+        assert [h.chunk.chunk_id for h in new.search_text("approve", principal=ANONYMOUS, k=3)] == [
+            later.chunk_id
+        ]
+    finally:
+        new.drop()
 
 
 def test_vector_index_type_is_an_option(settings: Any) -> None:

@@ -259,12 +259,18 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
                 self._analysis = body["mappings"].get("_meta", {}).get("text_analysis")
         return self._dims
 
+    def _stemming_pending(self) -> bool:
+        """Whether the served index was built without the configured analysis (a rebuild adds it)."""
+        if self.analyzer is None or self._stored_dims() is None:
+            return False
+        return self._analysis != self.analyzer.name
+
     def _index_analyzer(self) -> TextAnalyzer | None:
         """The configured analyzer if the served index was built with it, else None: an index built with
         another analysis (or before stemming) keeps working on its plain fields until it is rebuilt."""
         if self.analyzer is None or self._stored_dims() is None:
             return None
-        if self._analysis == self.analyzer.name:
+        if not self._stemming_pending():
             return self.analyzer
         if not self._warned_analysis:
             self._warned_analysis = True
@@ -539,7 +545,10 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
         if health["status"] == "red":
             raise SearchUnavailable(f"Elasticsearch at {', '.join(self.urls)}: cluster status is red")
         version = next(iter(nodes["nodes"].values()))["version"]
-        return f"elasticsearch {version}, {health['status']}"
+        status = f"elasticsearch {version}, {health['status']}"
+        if self._stemming_pending():
+            status += ", BM25 unstemmed until `manage.py reindex --all`"
+        return status
 
 
 SearchBackend = ElasticsearchSearchBackend

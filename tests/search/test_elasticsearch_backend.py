@@ -127,7 +127,10 @@ def test_an_index_built_without_stemming_keeps_working_until_rebuilt(
         new.index_chunks([make_item(later, [0, 1, 0, 0])], dimensions=4)  # strict mapping: no stemmed field
         assert new.count() == 2
 
+        assert new.health().endswith("BM25 unstemmed until `manage.py reindex --all`")
+
         new.rebuild([make_item(published, [1, 0, 0, 0]), make_item(later, [0, 1, 0, 0])], dimensions=4)
+        assert "unstemmed" not in new.health()
         assert [h.chunk.chunk_id for h in new.search_text("publishing", principal=ANONYMOUS, k=3)] == [
             published.chunk_id
         ]

@@ -161,7 +161,9 @@ def _list_level(paragraph: Paragraph) -> int | None:
 def table_text(table: Table, *, depth: int = 0) -> str:
     """One line per row, cells joined with `` | ``. A merged cell is reported once (python-docx repeats
     it for every grid column and row it spans); nested tables follow their cell's text."""
-    seen: set[int] = set()
+    # id -> the element itself: holding the lxml proxy keeps it alive, so its id cannot be reused by
+    # another cell's proxy once the row's cells are garbage-collected (which dropped whole rows, at random).
+    seen: dict[int, object] = {}
     rows: list[str] = []
     for row in table.rows:
         try:
@@ -172,7 +174,7 @@ def table_text(table: Table, *, depth: int = 0) -> str:
         for cell in cells:
             if id(cell._tc) in seen:
                 continue
-            seen.add(id(cell._tc))
+            seen[id(cell._tc)] = cell._tc
             texts.append(_cell_text(cell, depth=depth))
         if any(texts):
             rows.append(" | ".join(texts))

@@ -111,8 +111,8 @@ def index_mapping(
             },
         }
     )
-    mapping: dict[str, Any] = {"dynamic": "strict", "properties": properties}
     # strict: a misspelt field fails the write instead of silently growing the mapping.
+    mapping: dict[str, Any] = {"dynamic": "strict", "properties": properties}
     if analyzer is not None:
         mapping["_meta"] = {"text_analysis": analyzer.name}
     return mapping
@@ -263,6 +263,11 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
         """Whether the served index was built without the configured analysis (a rebuild adds it)."""
         if self.analyzer is None or self._stored_dims() is None:
             return False
+        if self._analysis != self.analyzer.name:
+            # Another process may have rebuilt the index since the mapping was cached: read it again, or
+            # this one would keep writing chunks without their stemmed fields.
+            self._dims = None
+            self._stored_dims()
         return self._analysis != self.analyzer.name
 
     def _index_analyzer(self) -> TextAnalyzer | None:

@@ -273,8 +273,10 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
     def _index_analyzer(self) -> TextAnalyzer | None:
         """The configured analyzer if the served index was built with it, else None: an index built with
         another analysis (or before stemming) keeps working on its plain fields until it is rebuilt."""
+        if self.analyzer is None or self._stored_dims() is None:
+            return None
         if not self._stemming_pending():
-            return self.analyzer if self._stored_dims() is not None else None
+            return self.analyzer
         if not self._warned_analysis:
             self._warned_analysis = True
             logger.warning(

@@ -15,7 +15,7 @@ help:
 	@echo "make run       - the site on http://$(HOST):$(PORT) with demo content (SQLite, in-process tasks)"
 	@echo "make test      - install and start PostgreSQL, Redis, Elasticsearch; lint; pytest with a Celery worker"
 	@echo "make lint      - ruff, mypy, manage.py check, makemigrations --check"
-	@echo "make bench     - benchmarks, writing JSON under bench-results/"
+	@echo "make bench     - benchmarks, writing JSON under bench-results/ (BENCH=\"retrieval rag\" for some)"
 	@echo "make services  - start the real services (scripts/services.sh up); services-down / services-status"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt scripts/llm.sh
@@ -56,7 +56,7 @@ test: services venv lint
 
 bench: services venv
 	mkdir -p bench-results
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(BENCH)
 
 lock: venv
 	$(BIN)/python scripts/lock.py

@@ -25,7 +25,11 @@ from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 from typing import Any
 
-from chatbot.llm import BaseLLM, ChatMessage, GenerationChunk
+# Before any project import: importing the project loads its Celery app, which defaults the settings to
+# `dev` (SQLite, database search backend). This benchmark measures the production stack.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datacollection.settings.test")
+
+from chatbot.llm import BaseLLM, ChatMessage, GenerationChunk  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path("/work/shared/corpus/wagtail-docs")

@@ -41,15 +41,22 @@ VARIANTS: dict[str, dict[str, Any]] = {
         for a in (0.5, 0.7, 0.9)
     },
     **{
-        f"adaptive minmax base={b}": {"fusion": "adaptive_convex", "fusion_params": {"base_weight": b}}
-        for b in (0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
+        f"margin minmax base={b}": {
+            "fusion": "adaptive_convex",
+            "fusion_params": {"base_weight": b, "agreement": False},
+        }
+        for b in (0.1, 0.2, 0.3, 0.4)
     },
     **{
-        f"agreement minmax base={b}": {"fusion": "agreement_convex", "fusion_params": {"base_weight": b}}
+        f"overlap minmax base={b}": {"fusion": "agreement_convex", "fusion_params": {"base_weight": b}}
+        for b in (0.2, 0.3, 0.4, 0.5)
+    },
+    **{
+        f"margin×overlap minmax base={b}": {"fusion": "adaptive_convex", "fusion_params": {"base_weight": b}}
         for b in (0.2, 0.3, 0.4, 0.5, 0.6)
     },
     **{
-        f"adaptive zscore base={b}": {
+        f"margin×overlap zscore base={b}": {
             "fusion": "adaptive_convex",
             "fusion_params": {"base_weight": b, "normalise": "zscore"},
         }

@@ -84,30 +84,59 @@ def bm25_confidence(ranked: Ranked, *, depth: int = 10) -> float:
     return max(0.0, min(1.0, (top[0] - mean) / top[0]))
 
 
+def leg_overlap(
+    legs: Legs,
+    *,
+    text_leg: str = "bm25",
+    vector_leg: str = "knn",
+    depth: int = 10,
+    groups: Mapping[str, str] | None = None,
+) -> float:
+    """How much the two legs agree at the top, in [0, 1]: the share of what their top `depth` hold in
+    common, over the smaller of the two sets. With `groups` (item id → source) the legs are compared by
+    the sources of their top items, so two different sections of the same page count as agreement.
+
+    Low overlap means BM25 matched the words of the question in passages the meaning does not support
+    ("Which monarchs of the United Kingdom…" finding articles about the United Kingdom); high overlap
+    means BM25 can only reorder candidates the vector leg also rates highly."""
+
+    def top(leg: str) -> set[str]:
+        ids = [i for i, _s in legs.get(leg, ())[:depth]]
+        return {groups.get(i, i) for i in ids} if groups is not None else set(ids)
+
+    text_top, vector_top = top(text_leg), top(vector_leg)
+    shorter = min(len(text_top), len(vector_top))
+    if shorter == 0:
+        return 0.0
+    return len(text_top & vector_top) / shorter
+
+
 def adaptive_convex(
     legs: Legs,
     *,
     text_leg: str = "bm25",
     vector_leg: str = "knn",
-    base_weight: float = 0.2,
+    base_weight: float = 0.4,
     normalise: str = "minmax",
     depth: int = 10,
+    agreement: bool = True,
+    groups: Mapping[str, str] | None = None,
 ) -> Fused:
-    """Convex fusion whose BM25 weight grows with how decisive the BM25 list is (see bm25_confidence):
-    w_text = base_weight · (0.5 + confidence), the vector leg gets 1 − w_text."""
+    """Convex fusion with a per-query BM25 weight:
+
+        w_text = base_weight · (0.5 + margin) · overlap,   w_vector = 1 − w_text
+
+    where margin (bm25_confidence) is how decisive the BM25 list is and overlap (leg_overlap) how much
+    the legs agree on the sources (`groups`) of their top `depth`; `agreement=False` drops the overlap
+    factor. A flat BM25 list
+    or one that disagrees with the vector leg leaves the vector order nearly untouched; a decisive one
+    that agrees with it reorders the head. Measured in search/RETRIEVAL.md."""
     confidence = bm25_confidence(legs.get(text_leg, ()), depth=depth)
-    w_text = max(0.0, min(1.0, base_weight * (0.5 + confidence)))
+    w_text = base_weight * (0.5 + confidence)
+    if agreement:
+        w_text *= leg_overlap(legs, text_leg=text_leg, vector_leg=vector_leg, depth=depth, groups=groups)
+    w_text = max(0.0, min(1.0, w_text))
     return convex(legs, weights={text_leg: w_text, vector_leg: 1.0 - w_text}, normalise=normalise)
-
-
-def leg_agreement(legs: Legs, *, text_leg: str = "bm25", vector_leg: str = "knn", depth: int = 10) -> float:
-    """Share of the text leg's top `depth` that the vector leg also returned among its candidates, in
-    [0, 1]. Low agreement means BM25 matched words the meaning does not support."""
-    text_top = [i for i, _s in legs.get(text_leg, ())[:depth]]
-    if not text_top:
-        return 0.0
-    vector_ids = {i for i, _s in legs.get(vector_leg, ())}
-    return sum(1 for i in text_top if i in vector_ids) / len(text_top)
 
 
 def agreement_convex(
@@ -118,11 +147,11 @@ def agreement_convex(
     base_weight: float = 0.4,
     normalise: str = "minmax",
     depth: int = 10,
+    groups: Mapping[str, str] | None = None,
 ) -> Fused:
-    """Convex fusion whose BM25 weight is scaled by how much the legs agree (see leg_agreement): when
-    BM25's best hits are not among the semantic candidates, the vector order stands."""
-    agreement = leg_agreement(legs, text_leg=text_leg, vector_leg=vector_leg, depth=depth)
-    w_text = max(0.0, min(1.0, base_weight * agreement))
+    """Convex fusion whose BM25 weight is base_weight · overlap (see leg_overlap), without the margin."""
+    overlap = leg_overlap(legs, text_leg=text_leg, vector_leg=vector_leg, depth=depth, groups=groups)
+    w_text = max(0.0, min(1.0, base_weight * overlap))
     return convex(legs, weights={text_leg: w_text, vector_leg: 1.0 - w_text}, normalise=normalise)
 
 

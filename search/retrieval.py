@@ -7,8 +7,11 @@ the measured figures in `search/RETRIEVAL.md` are the product's.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from importlib import import_module
 from typing import Any
@@ -126,9 +129,11 @@ def fuse_legs(legs: Mapping[str, Sequence[ScoredChunk]], *, config: RetrievalCon
             ranks.setdefault(chunk_id, {})[leg] = position
             ranked[leg].append((chunk_id, scored.score))
     params = dict(config.fusion_params)
-    if config.fusion == "adaptive_convex":
+    if config.fusion in ("adaptive_convex", "agreement_convex"):
         params.setdefault("text_leg", TEXT_LEG)
         params.setdefault("vector_leg", VECTOR_LEG)
+        # The legs' agreement is judged on sources: two sections of one page are the same answer.
+        params.setdefault("groups", {chunk_id: chunk.source_key for chunk_id, chunk in chunks.items()})
     fused = fusion.fuse(ranked, method=config.fusion, **params)
     hits = []
     for position, (chunk_id, value) in enumerate(fused, start=1):
@@ -213,6 +218,19 @@ def _leg(name: str, call: Callable[[], list[ScoredChunk]], backend: BaseSearchBa
         ) from e
 
 
+_POOL_LOCK = threading.Lock()
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _leg_pool() -> ThreadPoolExecutor:
+    """One small pool per process, created on first use (after a Celery fork, not before)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search-leg")
+        return _POOL
+
+
 def retrieve(
     query: str | bytes,
     *,
@@ -238,28 +256,47 @@ def retrieve(
         )
     timings["expand"] = time.perf_counter() - started
 
-    mark = time.perf_counter()
-    try:
-        vector = embedder.embed_query(text)
-    except EmbeddingError:
-        raise
-    except (OSError, RuntimeError, ValueError) as e:
-        raise EmbeddingError(f"Embedding the query failed: {e}") from e
-    timings["embed"] = time.perf_counter() - mark
-
     candidates = max(config.candidates, k)
-    mark = time.perf_counter()
-    text_hits = _leg(
-        "text", lambda: backend.search_text(text, principal=principal, k=candidates, scope=scope), backend
+
+    def text_leg() -> list[ScoredChunk]:
+        mark = time.perf_counter()
+        try:
+            return _leg(
+                "text",
+                lambda: backend.search_text(text, principal=principal, k=candidates, scope=scope),
+                backend,
+            )
+        finally:
+            timings["bm25"] = time.perf_counter() - mark
+
+    # On an HTTP engine the BM25 leg runs while the query is embedded and the kNN leg runs.
+    pending: Future[list[ScoredChunk]] | None = (
+        _leg_pool().submit(text_leg) if backend.concurrent_legs else None
     )
-    timings["bm25"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    vector_hits = _leg(
-        "vector",
-        lambda: backend.search_vector(vector.tolist(), principal=principal, k=candidates, scope=scope),
-        backend,
-    )
-    timings["knn"] = time.perf_counter() - mark
+    try:
+        mark = time.perf_counter()
+        try:
+            vector = embedder.embed_query(text)
+        except EmbeddingError:
+            raise
+        except (OSError, RuntimeError, ValueError) as e:
+            raise EmbeddingError(f"Embedding the query failed: {e}") from e
+        timings["embed"] = time.perf_counter() - mark
+
+        mark = time.perf_counter()
+        vector_hits = _leg(
+            "vector",
+            lambda: backend.search_vector(vector.tolist(), principal=principal, k=candidates, scope=scope),
+            backend,
+        )
+        timings["knn"] = time.perf_counter() - mark
+    except BaseException:
+        # The first failure is the one reported; the BM25 request is still awaited, never left running.
+        if pending is not None:
+            with suppress(Exception):
+                pending.result()
+        raise
+    text_hits = pending.result() if pending is not None else text_leg()
 
     mark = time.perf_counter()
     legs = {TEXT_LEG: text_hits, VECTOR_LEG: vector_hits}

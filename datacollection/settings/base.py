@@ -154,8 +154,12 @@ if ELASTICSEARCH_URL:
             "URLS": env_list("ELASTICSEARCH_URL"),
             "INDEX": KNOWLEDGE_INDEX_NAME,
             "TIMEOUT": env_float("ELASTICSEARCH_TIMEOUT", 10.0),
-            # Snowball language of the BM25 fields ("none": unstemmed); changing it needs `reindex --all`.
-            "OPTIONS": {"text_language": env_str("ELASTICSEARCH_TEXT_LANGUAGE", "english")},
+            "OPTIONS": {
+                # Snowball language of the BM25 fields ("none": unstemmed); a change needs `reindex --all`.
+                "text_language": env_str("ELASTICSEARCH_TEXT_LANGUAGE", "english"),
+                # kNN top k × this re-scored with the float vectors (needs Elasticsearch ≥ 8.18; 0: off).
+                "rescore_oversample": env_float("ELASTICSEARCH_RESCORE_OVERSAMPLE", 2.0),
+            },
         }
     }
 else:

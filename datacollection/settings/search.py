@@ -61,7 +61,7 @@ KNOWLEDGE_RETRIEVAL = {
     "RERANKER": "default",
     "CANDIDATES": env_int("RETRIEVAL_CANDIDATES", 100),  # per leg
     "FUSION": env_str("RETRIEVAL_FUSION", "adaptive_convex"),
-    "FUSION_PARAMS": {"base_weight": env_float("RETRIEVAL_BM25_WEIGHT", 0.2)},
+    "FUSION_PARAMS": {"base_weight": env_float("RETRIEVAL_BM25_WEIGHT", 0.4)},
     "MAX_PER_SOURCE": env_int("RETRIEVAL_MAX_PER_SOURCE", 3),
     "MAX_QUERY_CHARS": 2000,
 }

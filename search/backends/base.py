@@ -31,6 +31,11 @@ class IndexItem:
 
 
 class BaseSearchBackend(ABC):
+    # True when search_text may run in another thread while the caller embeds the query and runs
+    # search_vector (an HTTP engine). Database backends keep False: a Django connection is per thread,
+    # and a second one would not see the caller's open transaction.
+    concurrent_legs: bool = False
+
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         self.alias = alias
         self.params = params

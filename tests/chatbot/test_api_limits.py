@@ -127,7 +127,7 @@ def test_empty_and_oversized_questions_are_refused_without_calling_the_model(ask
 def _wait_for_a_fresh_minute(user_pk: int) -> None:
     """django-ratelimit counts in fixed windows; start the burst well inside one."""
     left = _get_window(f"user:{user_pk}", 60) - time.time()
-    if left < 15:
+    if left < 30:
         time.sleep(max(left, 0.0) + 0.5)
 
 
@@ -143,9 +143,9 @@ def test_the_31st_message_in_a_minute_is_429_with_retry_after(asker):
         # use), so the burst through the API is short and cannot straddle a window on a loaded machine.
         spend = RequestFactory().post("/")
         spend.user = account
-        for _ in range(25):
+        for _ in range(27):
             rate_limit_hit(spend, group=MESSAGES)
-        for i in range(25, 29):
+        for i in range(27, 29):
             assert send(token, session, f"Question {i}?").status_code == 201
         assert stream(token, session, "Question 29, streamed?").status == 200, "streams share the limit"
         refused = send(token, session, "Question 30?")
@@ -158,7 +158,7 @@ def test_the_31st_message_in_a_minute_is_429_with_retry_after(asker):
     assert refused.json()["error"]["retry_after"] == retry_after
     assert refused_stream.status == 429
     assert refused_stream.headers["content-type"] == "application/json"
-    assert session.messages.filter(role=Message.Role.USER).count() == 5
+    assert session.messages.filter(role=Message.Role.USER).count() == 3
 
     with isolated_index():
         assert send(other_token, other_session, "Mine?").status_code == 201, "the limit is per user"

@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from search.backends import get_search_backend
 from search.backends.elasticsearch import ElasticsearchSearchBackend
@@ -159,6 +161,36 @@ def test_vector_index_type_is_an_option(settings: Any) -> None:
         ]
     finally:
         backend.drop()
+
+
+def test_knn_scores_are_exact_cosine_rescored_from_the_float_vectors(settings: Any) -> None:
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(60, 16)).astype(np.float32)
+    query = rng.normal(size=16).astype(np.float32)
+    cosine = vectors @ query / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query))
+    expected = sorted(
+        ((f"page:1:{i}", (1 + float(c)) / 2) for i, c in enumerate(cosine)), key=lambda x: -x[1]
+    )
+    backend = es_backend(settings)  # rescore_oversample defaults to 2
+    unrescored = es_backend(settings, index=backend.index_name, rescore_oversample=0)
+    try:
+        backend.index_chunks([make_item(make_chunk(1, i), v) for i, v in enumerate(vectors)], dimensions=16)
+        hits = backend.search_vector(query.tolist(), principal=ANONYMOUS, k=10)
+        assert [(h.chunk.chunk_id, pytest.approx(h.score, abs=1e-5)) for h in hits] == expected[:10]
+        # Without rescoring the engine returns int8 approximations of the same scores.
+        approximate = {
+            h.chunk.chunk_id: h.score
+            for h in unrescored.search_vector(query.tolist(), principal=ANONYMOUS, k=10)
+        }
+        exact = dict(expected)
+        assert max(abs(score - exact[chunk_id]) for chunk_id, score in approximate.items()) > 1e-4
+    finally:
+        backend.drop()
+
+
+def test_rescore_oversample_below_one_is_a_configuration_error(settings: Any) -> None:
+    with pytest.raises(ImproperlyConfigured, match="rescore_oversample"):
+        es_backend(settings, rescore_oversample=0.5)
 
 
 def test_dimension_mismatch_after_another_process_rebuilt(settings: Any) -> None:

@@ -14,7 +14,7 @@ from search import fusion
 from search.backends import get_search_backend
 from search.backends.base import BaseSearchBackend, ScoredChunk
 from search.embedders import get_embedder
-from search.errors import InvalidQuery, SearchUnavailable
+from search.errors import EmbeddingError, InvalidQuery, SearchUnavailable
 from search.rerankers import get_reranker
 from search.rerankers.http import HttpReranker
 from search.retrieval import RetrievalConfig, clean_query, diversify, fuse_legs, retrieve
@@ -53,6 +53,49 @@ def test_zscore_and_confidence() -> None:
     assert fusion.bm25_confidence([("a", 10.0), ("b", 1.0)]) == pytest.approx(0.45)
     assert fusion.bm25_confidence([(str(i), 5.0) for i in range(10)]) == 0.0
     assert fusion.bm25_confidence([]) == 0.0
+
+
+def test_leg_overlap_counts_shared_items_or_sources() -> None:
+    legs = {"bm25": [("a1", 9.0), ("b1", 5.0), ("c1", 1.0)], "knn": [("a2", 0.9), ("b1", 0.8), ("d1", 0.7)]}
+    assert fusion.leg_overlap(legs, depth=3) == pytest.approx(1 / 3)
+    # a1 and a2 are two sections of source a: compared by source, the legs agree on a and b.
+    groups = {"a1": "a", "a2": "a", "b1": "b", "c1": "c", "d1": "d"}
+    assert fusion.leg_overlap(legs, depth=3, groups=groups) == pytest.approx(2 / 3)
+    # A leg shorter than the depth is compared over what it returned.
+    assert fusion.leg_overlap({"bm25": [("b1", 2.0)], "knn": legs["knn"]}, depth=10) == 1.0
+    assert fusion.leg_overlap({"bm25": [], "knn": legs["knn"]}) == 0.0
+
+
+def test_adaptive_convex_lets_bm25_reorder_only_when_the_legs_agree() -> None:
+    vector = [("v1", 0.90), ("v2", 0.89), ("v3", 0.88), ("v4", 0.50)]
+    # BM25 decisively prefers v3, one of the vector leg's own top candidates: it may move it up.
+    agreeing = {"bm25": [("v3", 30.0), ("v2", 4.0), ("v1", 3.0)], "knn": vector}
+    assert [i for i, _ in fusion.adaptive_convex(agreeing)][0] == "v3"
+    # The same decisive BM25 list over passages the vector leg did not rank: the vector order stands.
+    disagreeing = {"bm25": [("x1", 30.0), ("x2", 4.0), ("x3", 3.0)], "knn": vector}
+    assert fusion.leg_overlap(disagreeing) == 0.0
+    assert [i for i, _ in fusion.adaptive_convex(disagreeing)][:4] == ["v1", "v2", "v3", "v4"]
+    # Without the agreement factor BM25 keeps a weight and its top passage outranks the vector's.
+    ungated = [i for i, _ in fusion.adaptive_convex(disagreeing, agreement=False, base_weight=0.8)]
+    assert ungated.index("x1") < ungated.index("v4")
+    assert [i for i, _ in fusion.adaptive_convex(disagreeing, base_weight=0.8)].index("x1") > 3
+
+
+def test_fuse_legs_judges_agreement_by_source() -> None:
+    # Two sections of one page: BM25 found one, kNN the other. By chunk the legs share nothing; by
+    # source they agree, so BM25 keeps its weight and lifts the page's section it matched.
+    page_a, page_a_other = make_chunk(1, 0), make_chunk(1, 1)
+    b, c, d = make_chunk(2, 0), make_chunk(3, 0), make_chunk(4, 0)
+    legs = {
+        "bm25": [scored(page_a, 20.0), scored(d, 1.0)],
+        "knn": [scored(page_a_other, 0.9), scored(b, 0.89), scored(c, 0.88)],
+    }
+    config = RetrievalConfig(fusion="adaptive_convex", fusion_params={"base_weight": 1.0})
+    order = [h.chunk.chunk_id for h in fuse_legs(legs, config=config)]
+    assert order.index(page_a.chunk_id) < order.index(b.chunk_id)
+    ungrouped = RetrievalConfig(fusion="adaptive_convex", fusion_params={"base_weight": 1.0, "groups": {}})
+    order = [h.chunk.chunk_id for h in fuse_legs(legs, config=ungrouped)]
+    assert order.index(page_a.chunk_id) > order.index(b.chunk_id)
 
 
 def test_unknown_fusion_is_a_configuration_error() -> None:
@@ -166,6 +209,36 @@ def test_hybrid_search_finds_by_meaning_and_by_words(indexed: str) -> None:
     exact = hits_search("WAGTAILSEARCH_BACKENDS", principal=ANONYMOUS, k=3, backend_alias=indexed)
     assert exact[0].chunk.title == "Search backends"
     assert exact[0].ranks.get("bm25") == 1
+
+
+def test_both_legs_run_and_an_embedding_failure_is_reported_as_such(
+    indexed: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend, embedder = get_search_backend(indexed), get_embedder()
+    result = retrieve(
+        "publishing pages", principal=ANONYMOUS, k=3, backend=backend, embedder=embedder, expanders=[]
+    )
+    assert {"embed", "bm25", "knn", "fuse", "total"} <= set(result.timings)
+    assert result.legs["bm25"] and result.legs["knn"]
+    # On Elasticsearch the BM25 leg is in flight in another thread when the embedding fails: the
+    # caller still gets the embedding error, not a search error or a partial result.
+    calls: list[str] = []
+    real_search_text = backend.search_text
+
+    def counting_search_text(*args: Any, **kwargs: Any) -> list[ScoredChunk]:
+        calls.append("bm25")
+        return real_search_text(*args, **kwargs)
+
+    def broken_embed_query(text: str) -> Any:
+        raise RuntimeError("model file unreadable")
+
+    monkeypatch.setattr(backend, "search_text", counting_search_text)
+    monkeypatch.setattr(embedder, "embed_query", broken_embed_query)
+    with pytest.raises(EmbeddingError, match="model file unreadable"):
+        retrieve(
+            "publishing pages", principal=ANONYMOUS, k=3, backend=backend, embedder=embedder, expanders=[]
+        )
+    assert calls == (["bm25"] if backend.concurrent_legs else [])
 
 
 def test_visibility_is_filtered_for_the_principal(indexed: str) -> None:

@@ -6,6 +6,7 @@ the measured figures in `search/RETRIEVAL.md` are the product's.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -270,8 +271,9 @@ def retrieve(
             timings["bm25"] = time.perf_counter() - mark
 
     # On an HTTP engine the BM25 leg runs while the query is embedded and the kNN leg runs.
+    # The caller's context (request id for the logs) goes with it.
     pending: Future[list[ScoredChunk]] | None = (
-        _leg_pool().submit(text_leg) if backend.concurrent_legs else None
+        _leg_pool().submit(contextvars.copy_context().run, text_leg) if backend.concurrent_legs else None
     )
     try:
         mark = time.perf_counter()

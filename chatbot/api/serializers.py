@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chatbot.models import ChatSession, Message, MessageFeedback
@@ -69,7 +70,16 @@ class ChatSessionSerializer(serializers.ModelSerializer):
         return list(dict.fromkeys(f"{t}:{i}" for t, i in keys))
 
 
+class OwnFeedbackSerializer(serializers.Serializer):
+    rating = serializers.ChoiceField(choices=MessageFeedback.Rating.choices)
+    comment = serializers.CharField(allow_blank=True)
+
+
 class MessageSerializer(serializers.ModelSerializer):
+    feedback = serializers.SerializerMethodField(
+        help_text="The asking user's own feedback on this answer (null if none), so a reloaded chat shows it."
+    )
+
     class Meta:
         model = Message
         fields = [
@@ -85,8 +95,17 @@ class MessageSerializer(serializers.ModelSerializer):
             "response_time",
             "first_token_time",
             "created_at",
+            "feedback",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(OwnFeedbackSerializer(allow_null=True))
+    def get_feedback(self, message: Message) -> dict[str, str] | None:
+        # Set by the message list's prefetch, filtered to the requesting user; a new answer has none.
+        own = getattr(message, "own_feedback", None)
+        if not own:
+            return None
+        return {"rating": own[0].rating, "comment": own[0].comment}
 
 
 class QuestionSerializer(serializers.Serializer):

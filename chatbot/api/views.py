@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -99,7 +99,10 @@ class MessageListCreateView(ChatAPIMixin, generics.ListCreateAPIView):
 
     def get_queryset(self) -> QuerySet[Message]:
         session = own_session(self.request, self.kwargs["session_uuid"])
-        return session.messages.order_by("created_at", "id")
+        own_feedback = MessageFeedback.objects.filter(user=request_user(self.request))
+        return session.messages.order_by("created_at", "id").prefetch_related(
+            Prefetch("feedback", queryset=own_feedback, to_attr="own_feedback")
+        )
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         session = own_session(request, kwargs["session_uuid"])

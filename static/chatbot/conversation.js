@@ -128,6 +128,7 @@ export class Conversation {
         declined: message.declined,
         messageId: message.uuid,
         error: message.error,
+        feedback: message.feedback,
       });
     }
     this.scrollToEnd();

@@ -105,6 +105,7 @@ class Widget {
     this.panel.hidden = false;
     this.launcher.setAttribute("aria-expanded", "true");
     this.root.classList.add("is-open");
+    document.documentElement.classList.add("chat-docked"); // wide screens make room for the panel
     if (this.settings.userKey) {
       sessionStorage.setItem(this.openKey, "1");
       this.restore();
@@ -118,6 +119,7 @@ class Widget {
     this.panel.hidden = true;
     this.launcher.setAttribute("aria-expanded", "false");
     this.root.classList.remove("is-open");
+    document.documentElement.classList.remove("chat-docked");
     if (this.settings.userKey) sessionStorage.removeItem(this.openKey);
     this.launcher.focus();
   }

@@ -58,6 +58,10 @@ function sourceHref(source) {
   return safeUrl(url);
 }
 
+function commentLabel(rating) {
+  return rating === "up" ? "What was good about it? (optional)" : "What was wrong or missing? (optional)";
+}
+
 /** An assistant answer; render(), addSource(), finish() and the action handlers update it in place. */
 export class AnswerView {
   constructor({ prefix, api, announce }) {
@@ -159,7 +163,7 @@ export class AnswerView {
   }
 
   /** Shows the final state: status note, actions (for a saved answer) and the answer's final text. */
-  finish({ content, sources, status, declined = false, messageId, error = "" }) {
+  finish({ content, sources, status, declined = false, messageId, error = "", feedback = null }) {
     this.finished = true;
     if (typeof content === "string" && (content || !this.content)) this.content = content;
     if (Array.isArray(sources) && sources.length) {
@@ -175,7 +179,7 @@ export class AnswerView {
     if (declined) this.element.classList.add("chat-message--declined");
     if (status === "partial") this.setState("Stopped before the answer was complete.");
     else if (status === "error") this.setState(error || "The answer failed.", true);
-    if (this.messageId && status !== "error" && this.content) this.element.appendChild(this.actions());
+    if (this.messageId && status !== "error" && this.content) this.element.appendChild(this.actions(feedback));
   }
 
   setState(text, isError = false) {
@@ -184,7 +188,8 @@ export class AnswerView {
     this.state.classList.toggle("chat-message__state--error", isError);
   }
 
-  actions() {
+  /** Thumbs, copy and the comment form; `feedback` ({rating, comment}) is the user's earlier rating. */
+  actions(feedback = null) {
     const bar = el("div", "chat-actions");
     const up = iconButton("up", "Helpful answer");
     const down = iconButton("down", "Not helpful answer");
@@ -199,6 +204,14 @@ export class AnswerView {
     copy.addEventListener("click", () => this.copy(status));
     bar.append(up, down, copy, status);
     this.feedbackForm = this.commentForm(status);
+    if (feedback && (feedback.rating === "up" || feedback.rating === "down")) {
+      this.rating = feedback.rating;
+      up.setAttribute("aria-pressed", String(feedback.rating === "up"));
+      down.setAttribute("aria-pressed", String(feedback.rating === "down"));
+      status.textContent = feedback.rating === "up" ? "You marked this as helpful." : "You marked this as not helpful.";
+      this.feedbackForm.querySelector(".chat-feedback__label").textContent = commentLabel(feedback.rating);
+      this.feedbackForm.querySelector("textarea").value = feedback.comment || "";
+    }
     const wrapper = el("div", "chat-message__footer");
     wrapper.append(bar, this.feedbackForm);
     return wrapper;
@@ -247,10 +260,11 @@ export class AnswerView {
     try {
       await this.api.feedback(this.messageId, { rating });
       status.textContent = rating === "up" ? "Marked as helpful." : "Marked as not helpful.";
-      this.feedbackForm.querySelector(".chat-feedback__label").textContent =
-        rating === "up" ? "What was good about it? (optional)" : "What was wrong or missing? (optional)";
+      this.feedbackForm.querySelector(".chat-feedback__label").textContent = commentLabel(rating);
       this.feedbackForm.hidden = false;
-      this.feedbackForm.querySelector("textarea").focus();
+      const textarea = this.feedbackForm.querySelector("textarea");
+      textarea.value = ""; // a new rating starts without a comment (the server's too)
+      textarea.focus();
     } catch (error) {
       status.textContent = `Feedback not saved: ${error.message}`;
     }

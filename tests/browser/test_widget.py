@@ -72,6 +72,7 @@ def test_widget_streams_cites_takes_feedback_and_keeps_history(watched_page, log
     question_box = panel.get_by_role("textbox", name="Your question")
     assert question_box.evaluate("el => el === document.activeElement")
     assert panel.get_by_label("This page").is_checked()
+    _assert_page_text_is_not_covered(page)
     screenshot(page, "02-widget-open")
 
     page.evaluate(RECORD_STREAM)
@@ -147,6 +148,27 @@ def test_widget_streams_cites_takes_feedback_and_keeps_history(watched_page, log
     assert "six hours" in (panel.locator(".chat-message--assistant").first.text_content() or "")
     assert panel.locator(".chat-message--user").count() == 2
     assert panel.locator('.chat-message--assistant[data-status="partial"]').count() == 1
+    # The thumbs-down given before the reload is still shown as pressed, with the comment kept.
+    first_answer = panel.locator(".chat-message--assistant").first
+    assert (
+        first_answer.get_by_role("button", name="Not helpful answer").get_attribute("aria-pressed") == "true"
+    )
+    assert (
+        first_answer.get_by_role("button", name="Helpful answer", exact=True).get_attribute("aria-pressed")
+        == "false"
+    )
+    assert "You marked this as not helpful." in (
+        first_answer.locator(".chat-actions__status").text_content() or ""
+    )
+    first_answer.get_by_role("button", name="Helpful answer", exact=True).click()
+    first_answer.get_by_text("Marked as helpful.").wait_for()
+    assert first_answer.get_by_label("What was good about it? (optional)").input_value() == ""
+    assert (
+        first_answer.get_by_role("button", name="Not helpful answer").get_attribute("aria-pressed") == "false"
+    )
+    feedback.refresh_from_db()
+    assert feedback.rating == "up"
+    _assert_page_text_is_not_covered(page)
     screenshot(page, "07-widget-history-after-reload")
 
     # Esc closes the panel and gives focus back to the launcher.
@@ -155,7 +177,18 @@ def test_widget_streams_cites_takes_feedback_and_keeps_history(watched_page, log
     assert page.get_by_role("button", name="Ask about this page").evaluate(
         "el => el === document.activeElement"
     )
+    # Closed, the page takes its full width again.
+    assert page.evaluate("getComputedStyle(document.body).marginRight") == "0px"
     watch.assert_clean()
+
+
+def _assert_page_text_is_not_covered(page: Any) -> None:
+    """On a wide screen the open panel docks beside the page instead of floating over its text."""
+    main = page.locator("main.site-main").bounding_box()
+    panel = page.locator(".chat-widget .chat-panel").bounding_box()
+    assert main and panel
+    assert main["x"] + main["width"] <= panel["x"] + 1, (main, panel)
+    assert panel["height"] >= page.viewport_size["height"] - 1  # a full-height side panel
 
 
 def _wait_for_partial_saved(session: Any, timeout: float = 10.0) -> None:

@@ -167,6 +167,28 @@ def test_feedback_once_per_user_and_message_second_post_updates(alice):
     assert client.post(f"{API}/messages/{question.uuid}/feedback/", {"rating": "up"}).status_code == 404
 
 
+def test_message_list_carries_the_askers_own_feedback_for_a_reloaded_chat(alice, bob):
+    account, client = alice
+    session = ChatSession.objects.create(user=account)
+    Message.objects.create(session=session, role=Message.Role.USER, content="Q1")
+    rated = Message.objects.create(session=session, role=Message.Role.ASSISTANT, content="A1")
+    unrated = Message.objects.create(session=session, role=Message.Role.ASSISTANT, content="A2")
+    url = f"{API}/messages/{rated.uuid}/feedback/"
+    assert client.post(url, {"rating": "down", "comment": "Wrong page"}, format="json").status_code == 201
+    # Someone else's rating of the same answer (an editor acting on it, say) is not the asker's own.
+    MessageFeedback.objects.create(message=unrated, user=bob[0], rating="up")
+
+    results = client.get(f"{API}/sessions/{session.uuid}/messages/").json()["results"]
+    by_id = {m["uuid"]: m for m in results}
+    assert by_id[str(rated.uuid)]["feedback"] == {"rating": "down", "comment": "Wrong page"}
+    assert by_id[str(unrated.uuid)]["feedback"] is None
+    assert all(m["feedback"] is None for m in results if m["role"] == "user")
+
+    client.post(url, {"rating": "up"}, format="json")
+    results = client.get(f"{API}/sessions/{session.uuid}/messages/").json()["results"]
+    assert {m["uuid"]: m["feedback"] for m in results}[str(rated.uuid)] == {"rating": "up", "comment": ""}
+
+
 def test_feedback_analytics_are_for_staff_only(alice):
     account, client = alice
     session = ChatSession.objects.create(user=account)

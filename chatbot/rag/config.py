@@ -28,6 +28,9 @@ class RagConfig:
     # The extractive answerer's support threshold on this pipeline's context (chatbot/RAG.md); None: the
     # answerer's own CHATBOT_EXTRACTIVE["MIN_SCORE"].
     extractive_min_score: float | None = 0.20
+    # The same when the answerer has an embedder (lexical and semantic support); None: the answerer's own
+    # CHATBOT_EXTRACTIVE["SEMANTIC_MIN_SCORE"].
+    extractive_semantic_min_score: float | None = 0.30
     stream_delay: float = 0.0  # seconds between streamed word groups of extractive / cached answers
     llm_alias: str = "default"
     search_alias: str = "default"

@@ -205,6 +205,7 @@ async def _extractive(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
         passages,
         max_sentences=run.config.extractive_sentences,
         min_score=run.config.extractive_min_score,
+        semantic_min_score=run.config.extractive_semantic_min_score,
     )
     if not sentences:
         async for event in _decline(run):

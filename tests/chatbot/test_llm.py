@@ -376,7 +376,7 @@ def test_extractive_stream_flows_like_model_tokens(settings_passages: list[Sourc
     assert nothing[-1].finish_reason == "stop"
 
 
-def test_extractive_answer_can_reorder_with_the_knowledge_embedder(
+def test_extractive_answer_scores_support_with_the_knowledge_embedder(
     settings_passages: list[SourcePassage],
 ) -> None:
     question = "How do I get a site-specific setting inside a Django view?"
@@ -386,7 +386,26 @@ def test_extractive_answer_can_reorder_with_the_knowledge_embedder(
     assert answer and answer[0].source_number == 2
     assert any("for_request" in s.text for s in answer)
     assert answer[0].score != lexical[0].score  # the similarity entered the score
-    # A misconfigured embedder costs only the re-ordering, never the answer.
+    # A misconfigured embedder costs only the semantic part, never the answer.
     with override_settings(CHATBOT_EXTRACTIVE={"MIN_SCORE": 0.25, "EMBEDDER": "no-such-embedder"}):
         fallback = extractive_answer(question, settings_passages)
     assert fallback == lexical
+
+
+def test_the_embedder_answers_a_question_worded_unlike_its_answer() -> None:
+    """'Stop a page from appearing' shares too few words with 'exclude pages … by returning an empty list'
+    for lexical support alone; the question's similarity to that sentence carries it. Off-topic questions
+    are still declined with the embedder on."""
+    passages = _passages(
+        ("reference/contrib/sitemaps.md", "URLs"),
+        ("reference/contrib/sitemaps.md", "Basic configuration"),
+        ("reference/contrib/sitemaps.md", "Setting the hostname"),
+    )
+    question = "How do I stop a particular page from appearing in the XML sitemap?"
+    assert extractive_answer(question, passages, use_embedder=False, min_score=0.20) == []
+    answer = extractive_answer(question, passages, min_score=0.20, semantic_min_score=0.30)
+    assert answer
+    assert answer[0].text == "You can exclude pages from the sitemap by returning an empty list."
+    assert answer[0].source_number == 1
+    for off_topic in ("What is the boiling point of mercury?", "How much does Divio charge per month?"):
+        assert extractive_answer(off_topic, passages, semantic_min_score=0.30) == []

@@ -128,9 +128,8 @@ def adaptive_convex(
 
     where margin (bm25_confidence) is how decisive the BM25 list is and overlap (leg_overlap) how much
     the legs agree on the sources (`groups`) of their top `depth`; `agreement=False` drops the overlap
-    factor. A flat BM25 list
-    or one that disagrees with the vector leg leaves the vector order nearly untouched; a decisive one
-    that agrees with it reorders the head. Measured in search/RETRIEVAL.md."""
+    factor. A flat BM25 list, or one that disagrees with the vector leg, leaves the vector order nearly
+    untouched; a decisive one that agrees with it reorders the head. Measured in search/RETRIEVAL.md."""
     confidence = bm25_confidence(legs.get(text_leg, ()), depth=depth)
     w_text = base_weight * (0.5 + confidence)
     if agreement:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -224,12 +225,21 @@ _POOL: ThreadPoolExecutor | None = None
 
 
 def _leg_pool() -> ThreadPoolExecutor:
-    """One small pool per process, created on first use (after a Celery fork, not before)."""
+    """One small pool per process, created on first use."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search-leg")
         return _POOL
+
+
+def _forget_pool_after_fork() -> None:
+    # A forked child (a Celery prefork worker) inherits the pool object but not its threads.
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 def retrieve(

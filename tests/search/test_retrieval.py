@@ -3,6 +3,7 @@ whole pipeline against the real Elasticsearch and database backends."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -239,6 +240,28 @@ def test_both_legs_run_and_an_embedding_failure_is_reported_as_such(
             "publishing pages", principal=ANONYMOUS, k=3, backend=backend, embedder=embedder, expanders=[]
         )
     assert calls == (["bm25"] if backend.concurrent_legs else [])
+
+
+def test_a_forked_worker_gets_its_own_leg_pool() -> None:
+    """A Celery prefork child inherits the pool object but not its threads: it must build a new one."""
+    from search import retrieval
+
+    parent_pool = retrieval._leg_pool()
+    assert parent_pool.submit(lambda: 1).result(timeout=5) == 1
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            pool = retrieval._leg_pool()
+            ok = pool is not parent_pool and pool.submit(lambda: 2).result(timeout=5) == 2
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    reported = os.read(read, 1)
+    os.waitpid(pid, 0)
+    assert reported == b"1"
+    assert retrieval._leg_pool() is parent_pool  # the parent keeps its pool
 
 
 def test_visibility_is_filtered_for_the_principal(indexed: str) -> None:

@@ -151,6 +151,11 @@ def vector_memory(backend: Any, count: int, dims: int) -> dict[str, Any]:
     quantised copy, and ~4·2·m bytes of level-0 HNSW links (m = 16); the float32 originals stay on disk
     (they are read only to re-score). Also the on-disk size from index stats."""
     m = 16
+    if getattr(backend, "client", None) is None:  # the database backend: one float32 matrix in memory
+        return {
+            "method": "database backend: exact search over a float32 matrix held in process memory",
+            "bytes_per_vector_ram": dims * 4,
+        }
     stats = backend.client.indices.stats(index=backend.index_name, metric="store,segments")
     total = stats["_all"]["primaries"]
     return {

@@ -31,6 +31,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from search.analysis import ENGLISH_STOP_WORDS
 from search.backends.base import BaseSearchBackend, IndexItem, ScoredChunk
 from search.errors import IndexMismatch, InvalidQuery, SearchUnavailable
 from search.models import IndexAlias, IndexedChunk
@@ -101,6 +102,15 @@ def query_terms(query: str) -> list[str]:
     """The query's distinct word tokens, lower-cased, at most MAX_QUERY_TERMS: safe in any FTS syntax."""
     terms = dict.fromkeys(re.findall(r"\w+", query[:MAX_QUERY_CHARS].lower()))
     return list(terms)[:MAX_QUERY_TERMS]
+
+
+def fts5_terms(terms: Sequence[str]) -> list[str]:
+    """The terms FTS5 should match: without English stop and question words, as the Elasticsearch backend
+    analyses its query (FTS5's porter tokenizer stems but keeps every word, so "Which monarchs of the
+    United Kingdom were …" matched every passage with "the" or "of"). All of them if nothing else is left.
+    PostgreSQL's `english` configuration drops its own stop words."""
+    kept = [t for t in terms if t not in ENGLISH_STOP_WORDS]
+    return kept or list(terms)
 
 
 def fts5_match(terms: Sequence[str]) -> str:
@@ -415,7 +425,7 @@ class DatabaseSearchBackend(BaseSearchBackend):
             scored = self._ts_rank(visible, terms, k)
         elif self.vendor == "sqlite":
             self._ensure_fts5()
-            scored = self._fts5_bm25(visible, terms, k)
+            scored = self._fts5_bm25(visible, fts5_terms(terms), k)
         else:
             raise InvalidQuery(f"Full-text search is not implemented for the {self.vendor} database.")
         return self._chunks_by_pk(scored)

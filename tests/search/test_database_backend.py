@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, connections
 
 from search.backends import get_search_backend
-from search.backends.database import DatabaseSearchBackend, fts5_match, query_terms
+from search.backends.database import DatabaseSearchBackend, fts5_match, fts5_terms, query_terms
 from search.errors import InvalidQuery
 from search.models import IndexAlias, IndexedChunk
 from tests.search.factories import ANONYMOUS, make_chunk, make_item, throwaway_index_name
@@ -103,6 +103,33 @@ def test_rebuild_removes_rows_a_crashed_rebuild_left_behind(backend: DatabaseSea
         assert other_index.count() == 1  # a name sharing the prefix is another index: untouched
     finally:
         other_index.drop()
+
+
+def test_sqlite_matches_without_stop_words_unless_nothing_else_is_left(sqlite_database: str) -> None:  # noqa: F811
+    assert fts5_terms(query_terms("Which monarchs of the United Kingdom were married?")) == [
+        "monarchs",
+        "united",
+        "kingdom",
+        "married",
+    ]
+    assert fts5_terms(["the", "who"]) == ["the", "who"]
+    backend = DatabaseSearchBackend("test", {"INDEX": "stops", "DATABASE": sqlite_database, "OPTIONS": {}})
+    texts = ["The history of the kingdom and of the crown.", "Monarchs who married abroad."]
+    backend.index_chunks(
+        [
+            make_item(make_chunk(i, 0, text=t, title=f"T{i}", heading_path=()), [1, 0, 0, 0])
+            for i, t in enumerate(texts)
+        ],
+        dimensions=4,
+    )
+    try:
+        # "of the ... the" no longer lifts the passage that only shares stop words and "kingdom".
+        hits = backend.search_text("Which monarchs of the kingdom married?", principal=ANONYMOUS, k=2)
+        assert hits[0].chunk.chunk_id == "page:1:0"
+        # A query of stop words only still finds the passages that contain them.
+        assert backend.search_text("of the", principal=ANONYMOUS, k=2)
+    finally:
+        backend.drop()
 
 
 def test_sqlite_indexes_rows_written_before_its_fts_table_existed(sqlite_database: str) -> None:  # noqa: F811

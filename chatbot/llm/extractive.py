@@ -197,12 +197,13 @@ def extractive_answer(
 ) -> list[AnswerSentence]:
     """The sentences of `sources` that best answer `question`, best first; [] when none supports one.
 
-    Support is lexical (see the module docstring) for the `_EMBEDDER_CANDIDATES` best sentences. With an
-    embedder (`embedder`, else the alias CHATBOT_EXTRACTIVE["EMBEDDER"] resolved at call time;
-    `use_embedder=False` turns it off) a sentence's support is `0.7 · lexical + 0.3 · cosine(question,
-    sentence)` and must reach `semantic_min_score` (CHATBOT_EXTRACTIVE["SEMANTIC_MIN_SCORE"]): a
-    paraphrased question that shares few words with the right sentence can still be answered. Without
-    one, lexical support must reach `min_score` (CHATBOT_EXTRACTIVE["MIN_SCORE"]).
+    The candidates are the `_EMBEDDER_CANDIDATES` sentences with the best lexical support (see the module
+    docstring). With an embedder (`embedder`, else the alias CHATBOT_EXTRACTIVE["EMBEDDER"] resolved at
+    call time; `use_embedder=False` turns it off) a candidate's support is `0.7 · lexical + 0.3 ·
+    cosine(question, sentence)` and must reach `semantic_min_score` (CHATBOT_EXTRACTIVE
+    ["SEMANTIC_MIN_SCORE"]): a paraphrased question that shares few words with the right sentence can
+    still be answered. Without one, lexical support must reach `min_score` (CHATBOT_EXTRACTIVE
+    ["MIN_SCORE"]).
     """
     config = _settings()
     threshold = config.get("MIN_SCORE", DEFAULT_MIN_SCORE) if min_score is None else min_score

@@ -182,15 +182,22 @@ def chromium() -> Iterator[Any]:
     """Debian's Chromium through Playwright. Playwright's sync API runs an event loop in this thread, so
     while it runs the test's own ORM calls need DJANGO_ALLOW_ASYNC_UNSAFE (subprocesses are started
     without it and keep Django's check). One browser per test: other modules start their own."""
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install -y chromium"
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
+            try:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                yield browser
+                browser.close()
+            finally:
+                # While Playwright's event loop runs, Django keys database connections by that async
+                # context, so the test's ORM calls get a connection of their own: close it here, or it
+                # outlives the test and keeps pytest-django from dropping the test database.
+                connections.close_all()
     finally:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 

@@ -119,6 +119,7 @@ def adaptive_convex(
     base_weight: float = 0.4,
     normalise: str = "minmax",
     depth: int = 10,
+    margin: bool = True,
     agreement: bool = True,
     groups: Mapping[str, str] | None = None,
 ) -> Fused:
@@ -127,31 +128,21 @@ def adaptive_convex(
         w_text = base_weight · (0.5 + margin) · overlap,   w_vector = 1 − w_text
 
     where margin (bm25_confidence) is how decisive the BM25 list is and overlap (leg_overlap) how much
-    the legs agree on the sources (`groups`) of their top `depth`; `agreement=False` drops the overlap
-    factor. A flat BM25 list, or one that disagrees with the vector leg, leaves the vector order nearly
+    the legs agree on the sources (`groups`) of their top `depth`; `margin=False` / `agreement=False` drop
+    a factor. A flat BM25 list, or one that disagrees with the vector leg, leaves the vector order nearly
     untouched; a decisive one that agrees with it reorders the head. Measured in search/RETRIEVAL.md."""
-    confidence = bm25_confidence(legs.get(text_leg, ()), depth=depth)
-    w_text = base_weight * (0.5 + confidence)
+    w_text = base_weight
+    if margin:
+        w_text *= 0.5 + bm25_confidence(legs.get(text_leg, ()), depth=depth)
     if agreement:
         w_text *= leg_overlap(legs, text_leg=text_leg, vector_leg=vector_leg, depth=depth, groups=groups)
     w_text = max(0.0, min(1.0, w_text))
     return convex(legs, weights={text_leg: w_text, vector_leg: 1.0 - w_text}, normalise=normalise)
 
 
-def agreement_convex(
-    legs: Legs,
-    *,
-    text_leg: str = "bm25",
-    vector_leg: str = "knn",
-    base_weight: float = 0.4,
-    normalise: str = "minmax",
-    depth: int = 10,
-    groups: Mapping[str, str] | None = None,
-) -> Fused:
-    """Convex fusion whose BM25 weight is base_weight · overlap (see leg_overlap), without the margin."""
-    overlap = leg_overlap(legs, text_leg=text_leg, vector_leg=vector_leg, depth=depth, groups=groups)
-    w_text = max(0.0, min(1.0, base_weight * overlap))
-    return convex(legs, weights={text_leg: w_text, vector_leg: 1.0 - w_text}, normalise=normalise)
+def agreement_convex(legs: Legs, **params: Any) -> Fused:
+    """`adaptive_convex` without the margin: BM25's weight is base_weight · overlap."""
+    return adaptive_convex(legs, **params, margin=False)
 
 
 FUSIONS: dict[str, Callable[..., Fused]] = {

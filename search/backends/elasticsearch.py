@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -67,6 +68,9 @@ SCROLL_PAGE_SIZE = 1000
 # otherwise expand to thousands of term clauses (the server caps a bool query at 4,096).
 MAX_QUERY_CHARS = 2000
 MAX_NUM_CANDIDATES = 10_000
+# While the served index predates the configured text analysis, searches re-read its mapping at most this
+# often to notice a rebuild by another process (writes always do).
+ANALYSIS_RECHECK_SECONDS = 30.0
 # Title and headings say what a passage is about in a few words; a match there counts more.
 TEXT_FIELDS = ["title^3", "headings^2", "body"]
 # The same fields analysed in the application (stemmed, stop words removed); see `text_language`.
@@ -198,6 +202,7 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
         self.analyzer = get_analyzer(self.options.get("text_language", "english"))
         self._dims: int | None = None  # read from the mapping once; reset by rebuild/drop
         self._analysis: str | None = None  # the mapping's text analysis, read with the dimensions
+        self._mapping_read_at = 0.0  # time.monotonic() of that read
         self._warned_analysis = False
 
     @cached_property
@@ -271,25 +276,29 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
                     raise self._mismatch(f"The index {name!r} has no dense_vector mapping")
                 self._dims = int(vector["dims"])
                 self._analysis = body["mappings"].get("_meta", {}).get("text_analysis")
+                self._mapping_read_at = time.monotonic()
         return self._dims
 
-    def _stemming_pending(self) -> bool:
-        """Whether the served index was built without the configured analysis (a rebuild adds it)."""
+    def _stemming_pending(self, *, max_age: float = 0.0) -> bool:
+        """Whether the served index was built without the configured analysis (a rebuild adds it).
+
+        Another process may have rebuilt the index since this one cached the mapping, so while stemming
+        is pending the mapping is read again when the cached copy is older than `max_age` seconds:
+        always for writes (or this process would keep writing chunks without their stemmed fields),
+        at most every ANALYSIS_RECHECK_SECONDS for searches (a stale copy only costs them stemming)."""
         if self.analyzer is None or self._stored_dims() is None:
             return False
-        if self._analysis != self.analyzer.name:
-            # Another process may have rebuilt the index since the mapping was cached: read it again, or
-            # this one would keep writing chunks without their stemmed fields.
+        if self._analysis != self.analyzer.name and time.monotonic() - self._mapping_read_at >= max_age:
             self._dims = None
             self._stored_dims()
         return self._analysis != self.analyzer.name
 
-    def _index_analyzer(self) -> TextAnalyzer | None:
+    def _index_analyzer(self, *, max_age: float = 0.0) -> TextAnalyzer | None:
         """The configured analyzer if the served index was built with it, else None: an index built with
         another analysis (or before stemming) keeps working on its plain fields until it is rebuilt."""
         if self.analyzer is None or self._stored_dims() is None:
             return None
-        if not self._stemming_pending():
+        if not self._stemming_pending(max_age=max_age):
             return self.analyzer
         if not self._warned_analysis:
             self._warned_analysis = True
@@ -502,7 +511,7 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
         if not text or k <= 0 or (scope is not None and not scope):
             return []
         fields = TEXT_FIELDS
-        analyzer = self._index_analyzer()
+        analyzer = self._index_analyzer(max_age=ANALYSIS_RECHECK_SECONDS)
         if analyzer is not None and (analysed := analyzer.analyze(text)):
             # A query of stop words only ("what is this?") falls back to the plain fields.
             text, fields = analysed, STEMMED_TEXT_FIELDS

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from search.backends import elasticsearch as backend_module
 from search.backends import get_search_backend
 from search.backends.elasticsearch import ElasticsearchSearchBackend
 from search.errors import IndexMismatch, SearchUnavailable
@@ -146,6 +147,36 @@ def test_an_index_built_without_stemming_keeps_working_until_rebuilt(
         assert [h.chunk.chunk_id for h in new.search_text("approve", principal=ANONYMOUS, k=3)] == [
             later.chunk_id
         ]
+    finally:
+        new.drop()
+
+
+def test_searches_on_an_index_awaiting_stemming_do_not_reread_its_mapping_each_time(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = throwaway_index_name()
+    old = es_backend(settings, index=index, text_language="none")
+    new = es_backend(settings, index=index)
+    try:
+        old.index_chunks([make_item(make_chunk(1, 0, text="Editors published."), [1, 0, 0, 0])], dimensions=4)
+        new.search_text("published", principal=ANONYMOUS, k=3)  # reads and caches the mapping
+        indices = type(new.client.indices)
+        real_get_mapping = indices.get_mapping
+        reads: list[str] = []
+
+        def counting_get_mapping(self: Any, **kwargs: Any) -> Any:
+            reads.append(kwargs.get("index", ""))
+            return real_get_mapping(self, **kwargs)
+
+        monkeypatch.setattr(indices, "get_mapping", counting_get_mapping)
+        for _ in range(5):
+            assert new.search_text("published", principal=ANONYMOUS, k=3)
+        assert reads == [], "searches reuse the cached mapping between rechecks"
+        new.index_chunks([make_item(make_chunk(2, 0, text="Approved."), [0, 1, 0, 0])], dimensions=4)
+        assert reads == [index], "a write checks whether another process rebuilt the index"
+        monkeypatch.setattr(backend_module, "ANALYSIS_RECHECK_SECONDS", 0.0)
+        new.search_text("published", principal=ANONYMOUS, k=3)
+        assert len(reads) == 2, "once the recheck interval has passed, a search reads it again"
     finally:
         new.drop()
 

@@ -80,6 +80,9 @@ def test_adaptive_convex_lets_bm25_reorder_only_when_the_legs_agree() -> None:
     ungated = [i for i, _ in fusion.adaptive_convex(disagreeing, agreement=False, base_weight=0.8)]
     assert ungated.index("x1") < ungated.index("v4")
     assert [i for i, _ in fusion.adaptive_convex(disagreeing, base_weight=0.8)].index("x1") > 3
+    # Without the margin (agreement_convex) BM25's weight is base_weight · overlap exactly: 0.4 · 1 here.
+    fused = dict(fusion.agreement_convex(agreeing))
+    assert fused["v3"] == pytest.approx(0.4 * 1.0 + 0.6 * (0.88 - 0.50) / (0.90 - 0.50))
 
 
 def test_fuse_legs_judges_agreement_by_source() -> None:

@@ -23,8 +23,8 @@ from knowledgebase.extraction import (
 )
 from knowledgebase.extraction.docx import table_text
 from knowledgebase.extraction.pdf import split_paragraphs
+from tests.fixtures.pdf import PdfBuilder, attachment_pdf, encrypted_pdf, minimal_pdf
 
-PDF_SAMPLES = Path("/work/shared/corpus/pdf-samples")
 LIMITS = ExtractionLimits()
 
 
@@ -47,6 +47,65 @@ def scanned_pdf(path: Path, text: str) -> Path:
     """A PDF whose only page is a picture of text: no text layer at all."""
     text_image(text).save(path, "PDF", resolution=150)
     return path
+
+
+def scanned_book(path: Path, *, pages: int) -> Path:
+    """Letter-size scans full of text lines and no text layer: OCR takes seconds a page."""
+    font = ImageFont.load_default(size=28)
+    scans = []
+    for number in range(pages):
+        scan = Image.new("L", (1275, 1650), 255)
+        draw = ImageDraw.Draw(scan)
+        for line in range(36):
+            draw.text(
+                (90, 80 + line * 42),
+                f"Page {number + 1} line {line + 1}: the quick brown fox",
+                fill=0,
+                font=font,
+            )
+        scans.append(scan)
+    scans[0].save(path, "PDF", resolution=150, save_all=True, append_images=scans[1:])
+    return path
+
+
+def picture_pdf(path: Path, picture_text: str) -> Path:
+    """A text page with a 1100x160 picture of more text on it."""
+    builder = PdfBuilder()
+    builder.page(["This page has a text layer, and a picture of a sentence below it."])
+    builder.image(0, text_image(picture_text), x=72, y=450, width=468)
+    return builder.write(path)
+
+
+def outlined_pdf(path: Path) -> Path:
+    """Four pages: contents, then an outline three levels deep whose last entries do not match the
+    printed titles (the bookmark says "Fifth", the page says "Chapter five")."""
+    body = "Hello, here is some text without a meaning. It fills the page so that there is something to read."
+    builder = PdfBuilder()
+    contents = builder.page(
+        ["Contents", "", "1 First .......... 2", "2 Third .......... 3", "3 Sixth .......... 4"]
+    )
+    second = builder.page(["First", body, "", "Second", body])
+    third = builder.page(["Third", body, "", "Chapter five", body])
+    fourth = builder.page(["Sixth", body])
+    assert contents == 0
+    first = builder.outline("First", second)
+    builder.outline("Second", second, parent=first)
+    nested = builder.outline("Third", third, parent=first)
+    builder.outline("Fifth", third, parent=nested)
+    builder.outline("Sixth", fourth)
+    return builder.write(path)
+
+
+def repeated_titles_pdf(path: Path) -> Path:
+    """One page with four top-level outline entries, two of them both called "Foo"."""
+    builder = PdfBuilder()
+    lines: list[str] = []
+    for title in ["Foo", "Bar", "Baz", "Foo"]:
+        lines += [title, f"Hello, here is some text under {title}.", ""]
+    page = builder.page(lines)
+    for title in ["Foo", "Bar", "Baz", "Foo"]:
+        builder.outline(title, page)
+    return builder.write(path)
 
 
 def blank_pdf_writer() -> PdfWriter:
@@ -234,21 +293,22 @@ def test_binary_content_with_a_text_extension_is_refused(tmp_path):
 
 
 def test_extension_and_content_must_agree(tmp_path):
-    pdf = PDF_SAMPLES / "001-trivial/minimal-document.pdf"
+    pdf = minimal_pdf(tmp_path / "minimal.pdf")
     assert reject_code(pdf, filename="minimal.docx") == "unsupported_type"
     assert reject_code(pdf, filename="minimal.exe") == "unsupported_type"
     assert reject_code(pdf, filename="minimal") == "unsupported_type"
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     assert reject_code(empty) == "empty"
-    assert reject_code(pdf, limits=ExtractionLimits(max_bytes=1000)) == "too_large"
+    assert reject_code(pdf, limits=ExtractionLimits(max_bytes=pdf.stat().st_size - 1)) == "too_large"
+    assert extract(pdf, limits=ExtractionLimits(max_bytes=pdf.stat().st_size)).characters
 
 
 # --- PDF ---------------------------------------------------------------------------------------------
 
 
-def test_pdf_outline_becomes_headings_with_pages_and_paths():
-    document = extract(PDF_SAMPLES / "014-outlines/mistitled_outlines_example.pdf")
+def test_pdf_outline_becomes_headings_with_pages_and_paths(tmp_path):
+    document = extract(outlined_pdf(tmp_path / "outlined.pdf"))
     assert document.pages == 4
     assert {b.page_number for b in document.blocks} == {1, 2, 3, 4}
     contents = document.blocks[0]
@@ -258,7 +318,13 @@ def test_pdf_outline_becomes_headings_with_pages_and_paths():
     second = next(h for h in headings if h.text == "Second")
     assert second.heading_path == ("First", "Second") and second.level == 2
     fifth = next(h for h in headings if h.text == "Fifth")
-    assert fifth.page_number == 3 and fifth.level == 3 and fifth.heading_path[-1] == "Fifth"
+    assert fifth.page_number == 3 and fifth.level == 3 and fifth.heading_path == ("First", "Third", "Fifth")
+    # A bookmark whose title is not printed on its page opens its section at the top of that page.
+    third = next(h for h in headings if h.text == "Third")
+    assert document.blocks[document.blocks.index(third) + 1] is fifth
+    assert any("Chapter five" in b.text and b.heading_path[-1] == "Fifth" for b in document.blocks)
+    sixth = next(h for h in headings if h.text == "Sixth")
+    assert (sixth.level, sixth.page_number, sixth.heading_path) == (1, 4, ("Sixth",))
     for block in document.blocks:
         assert block.anchor == heading_anchor_path_id(document, block)
         if block.page_number and block.page_number > 1:
@@ -276,34 +342,65 @@ def heading_anchor_path_id(document, block) -> str:
     raise AssertionError("block not in document")
 
 
-def test_pdf_repeated_outline_titles_get_distinct_anchors_and_split_the_page():
-    document = extract(PDF_SAMPLES / "006-pdflatex-outline/pdflatex-outline.pdf")
+def test_pdf_repeated_outline_titles_get_distinct_anchors_and_split_the_page(tmp_path):
+    document = extract(repeated_titles_pdf(tmp_path / "repeated.pdf"))
     headings = [b for b in document.blocks if b.kind == BlockKind.HEADING]
-    assert [h.anchor for h in headings[:4]] == ["foo", "bar", "baz", "foo-1"]
+    assert [h.anchor for h in headings] == ["foo", "bar", "baz", "foo-1"]
     bar = document.blocks.index(headings[1])
     assert document.blocks[bar + 1].heading_path == ("Bar",)
-    assert document.blocks[bar + 1].text.startswith("Hello, here is some text")
+    assert document.blocks[bar + 1].text == "Hello, here is some text under Bar."
+    assert [b.text for b in document.blocks if b.anchor == "foo-1"] == [
+        "Foo",
+        "Hello, here is some text under Foo.",
+    ]
 
 
-def test_pdf_two_columns_read_in_column_order_and_dehyphenated():
-    document = extract(PDF_SAMPLES / "026-latex-multicolumn/multicolumn.pdf")
+def test_pdf_two_columns_read_in_column_order_and_dehyphenated(tmp_path):
+    """The content stream holds the left column, then the right one (as LaTeX writes them); reading
+    by position line by line would interleave them."""
+    builder = PdfBuilder()
+    builder.page(
+        columns=[
+            [
+                "Lorem ipsum dolor sit amet, consectetuer",
+                "adipiscing elit. Curabitur dictum gravida",
+                "mauris. Nam arcu libero, nonummy eget, con-",
+                "sectetuer id, vulputate a, magna.",
+            ],
+            [
+                "Phasellus adipiscing semper elit. Proin",
+                "fermentum massa ac quam. Sed diam turpis,",
+                "molestie vitae, placerat a, molestie nec.",
+            ],
+        ]
+    )
+    document = extract(builder.write(tmp_path / "columns.pdf"))
     text = " ".join(b.text for b in document.blocks if b.page_number == 1)
     assert "Lorem ipsum dolor sit amet, consectetuer adipiscing elit." in text
+    assert "nonummy eget, consectetuer id" in text, "the hyphenated word is joined"
     first_column = text.index("Curabitur dictum gravida mauris")
     second_column = text.index("Phasellus adipiscing semper elit")
     assert first_column < second_column
 
 
-def test_pdf_form_values_are_included():
-    document = extract(PDF_SAMPLES / "012-libreoffice-form/libreoffice-form.pdf")
+def test_pdf_form_values_are_included(tmp_path):
+    builder = PdfBuilder()
+    page = builder.page(["Example for a form", "", "First Name", "First Name (second person)", "Last Name"])
+    builder.text_field(page, "First Name", "Alice", rect=[250, 680, 450, 700])
+    builder.text_field(page, "First Name_2", "Bob", rect=[250, 665, 450, 685])
+    builder.text_field(page, "Last Name", rect=[250, 650, 450, 670])
+    document = extract(builder.write(tmp_path / "form.pdf"))
     form = next(b for b in document.blocks if b.text.startswith("Form fields:"))
     assert "First Name: Alice" in form.text and "First Name_2: Bob" in form.text
     assert "Last Name" not in form.text, "empty fields are left out"
 
 
-def test_pdf_arabic_text_is_kept():
-    document = extract(PDF_SAMPLES / "015-arabic/habibi.pdf")
-    assert "حَبيبي" in document.blocks[0].text
+def test_pdf_arabic_text_is_kept(tmp_path):
+    """Right-to-left letters and their vowel marks come out in reading order (a real file: test_corpus)."""
+    builder = PdfBuilder()
+    builder.page(["حَبيبي", "Habibi is Arabic for my darling: حَبيبي"])
+    document = extract(builder.write(tmp_path / "habibi.pdf"))
+    assert document.blocks[0].text == "حَبيبي Habibi is Arabic for my darling: حَبيبي"
 
 
 def test_scanned_pdf_page_is_read_with_ocr(tmp_path):
@@ -317,7 +414,7 @@ def test_scanned_pdf_page_is_read_with_ocr(tmp_path):
 
 def test_a_page_whose_ocr_times_out_is_skipped_with_a_warning(tmp_path):
     writer = PdfWriter()
-    writer.append(str(PDF_SAMPLES / "001-trivial/minimal-document.pdf"))
+    writer.append(str(minimal_pdf(tmp_path / "minimal.pdf")))
     writer.append(str(scanned_pdf(tmp_path / "scan.pdf", "Invoices are paid within 30 days")))
     path = write_pdf(writer, tmp_path / "mixed.pdf")
     document = extract(path, limits=ExtractionLimits(ocr_page_timeout=0.01))
@@ -331,25 +428,26 @@ def test_scanned_pdf_without_ocr_has_no_text(tmp_path):
     assert reject_code(path, limits=ExtractionLimits(ocr_enabled=False)) == "no_text"
 
 
-def test_images_inside_text_pdfs_are_ocrd():
-    document = extract(PDF_SAMPLES / "018-base64-image/base64image.pdf")
+def test_images_inside_text_pdfs_are_ocrd(tmp_path):
+    document = extract(picture_pdf(tmp_path / "picture.pdf", "Please assign it to yourself"))
     image_text = [b for b in document.blocks if b.kind == BlockKind.IMAGE_TEXT]
     assert "assign it to yourself" in image_text[0].text
     assert document.images_ocrd == 1
+    assert any("text layer" in b.text for b in document.blocks if b.kind == BlockKind.PARAGRAPH)
 
 
-def test_pdf_image_past_the_pixel_limit_is_refused_before_decoding():
-    path = PDF_SAMPLES / "003-pdflatex-image/pdflatex-image.pdf"  # text and a 300x200 picture
-    assert reject_code(path, limits=ExtractionLimits(image_max_pixels=50_000)) == "image_bomb"
+def test_pdf_image_past_the_pixel_limit_is_refused_before_decoding(tmp_path):
+    path = picture_pdf(tmp_path / "picture.pdf", "A picture of 176,000 pixels")  # 1100x160
+    assert reject_code(path, limits=ExtractionLimits(image_max_pixels=100_000)) == "image_bomb"
     assert extract(path).images_ocrd == 1
 
 
-def test_encrypted_and_attachment_pdfs_are_refused_with_reasons():
+def test_encrypted_and_attachment_pdfs_are_refused_with_reasons(tmp_path):
     with pytest.raises(ExtractionError, match="password-protected PDF") as info:
-        extract(PDF_SAMPLES / "005-libreoffice-writer-password/libreoffice-writer-password.pdf")
+        extract(encrypted_pdf(tmp_path / "locked.pdf"))
     assert info.value.code == "encrypted_pdf"
     with pytest.raises(ExtractionError, match="embedded") as info:
-        extract(PDF_SAMPLES / "025-attachment/with-attachment.pdf")
+        extract(attachment_pdf(tmp_path / "attached.pdf"))
     assert info.value.code == "pdf_active_content"
 
 
@@ -487,21 +585,21 @@ def test_damaged_docx_is_refused_as_corrupt(tmp_path):
 # --- The sandbox -------------------------------------------------------------------------------------
 
 
-def test_isolated_extraction_matches_in_process():
-    path = PDF_SAMPLES / "006-pdflatex-outline/pdflatex-outline.pdf"
+def test_isolated_extraction_matches_in_process(tmp_path):
+    path = outlined_pdf(tmp_path / "outlined.pdf")
     isolated = extract_file(path, filename=path.name, limits=LIMITS, isolated=True)
     assert isolated == extract(path)
 
 
-def test_isolated_errors_keep_their_class_and_code():
-    path = PDF_SAMPLES / "005-libreoffice-writer-password/libreoffice-writer-password.pdf"
+def test_isolated_errors_keep_their_class_and_code(tmp_path):
+    path = encrypted_pdf(tmp_path / "locked.pdf")
     with pytest.raises(ExtractionError, match="password-protected PDF") as info:
         extract_file(path, filename=path.name, limits=LIMITS, isolated=True)
     assert info.value.code == "encrypted_pdf" and type(info.value).__name__ == "EncryptedFile"
 
 
-def test_wall_clock_limit_kills_a_slow_extraction():
-    path = PDF_SAMPLES / "009-pdflatex-geotopo/GeoTopo-komprimiert.pdf"  # ~10 s of parsing and OCR
+def test_wall_clock_limit_kills_a_slow_extraction(tmp_path):
+    path = scanned_book(tmp_path / "scans.pdf", pages=2)  # ~4 s of OCR a page here (a real book: test_corpus)
     started = time.monotonic()
     with pytest.raises(ExtractionError) as info:
         extract_file(path, filename=path.name, limits=ExtractionLimits(timeout=1.5), isolated=True)

@@ -21,8 +21,8 @@ from knowledgebase.validation import (
     validate_bytes,
     validate_upload,
 )
+from tests.fixtures.pdf import attachment_pdf, damaged_pdf, encrypted_pdf, minimal_pdf
 from tests.knowledgebase.test_extraction import (
-    PDF_SAMPLES,
     blank_pdf_writer,
     png_bytes,
     rewrite_zip,
@@ -42,7 +42,7 @@ def rejection(data: bytes, filename: str, *, limits: ExtractionLimits = LIMITS) 
 
 
 def test_accepts_each_kind_and_reports_size_and_hash(tmp_path):
-    pdf = (PDF_SAMPLES / "001-trivial/minimal-document.pdf").read_bytes()
+    pdf = minimal_pdf(tmp_path / "minimal.pdf").read_bytes()
     docx_bytes = sample_docx(tmp_path / "a.docx").read_bytes()
     cases = [
         (pdf, "Report.PDF", FileKind.PDF, "pdf"),
@@ -67,7 +67,7 @@ def test_django_uploaded_file_is_accepted_with_settings_limits():
 
 
 def test_extension_allow_list_and_magic_bytes_must_agree(tmp_path):
-    pdf = (PDF_SAMPLES / "001-trivial/minimal-document.pdf").read_bytes()
+    pdf = minimal_pdf(tmp_path / "minimal.pdf").read_bytes()
     assert rejection(pdf, "virus.exe").code == "unsupported_type"
     assert rejection(pdf, "report.docx").code == "unsupported_type"
     assert rejection(b"just text", "fake.pdf").code == "unsupported_type"
@@ -98,16 +98,15 @@ def test_size_limit_from_declared_and_measured_size():
 
 
 def test_pdf_refusals_encrypted_scripted_attached_and_corrupt(tmp_path):
-    encrypted = (PDF_SAMPLES / "005-libreoffice-writer-password/libreoffice-writer-password.pdf").read_bytes()
+    encrypted = encrypted_pdf(tmp_path / "locked.pdf").read_bytes()
     error = rejection(encrypted, "locked.pdf")
     assert error.code == "encrypted_pdf" and "password-protected PDF" in error.message
-    attached = (PDF_SAMPLES / "025-attachment/with-attachment.pdf").read_bytes()
+    attached = attachment_pdf(tmp_path / "attached.pdf").read_bytes()
     assert rejection(attached, "a.pdf").code == "pdf_active_content"
     writer = blank_pdf_writer()
     writer.add_attachment("payload.txt", b"hidden")
     assert rejection(write_pdf(writer, tmp_path / "b.pdf").read_bytes(), "b.pdf").code == "pdf_active_content"
-    unreadable = (PDF_SAMPLES / "017-unreadable-meta-data/unreadablemetadata.pdf").read_bytes()
-    assert rejection(unreadable, "broken.pdf").code == "corrupt"
+    assert rejection(damaged_pdf(), "broken.pdf").code == "corrupt"
     assert rejection(b"%PDF-1.7\n garbage", "truncated.pdf").code == "corrupt"
 
 

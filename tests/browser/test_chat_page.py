@@ -10,14 +10,15 @@ import pytest
 
 from tests.browser.conftest import screenshot, wait_for_indexed
 from tests.factories import heading, knowledge_page, paragraph, site_home, user
+from tests.fixtures.documents import greenhouse_docx
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DOCX = Path("/work/shared/corpus/docx-samples/blk-paras-and-tables.docx")
 
-
-def test_upload_docx_until_indexed_then_ask_about_it(watched_page, login) -> None:
+def test_upload_docx_until_indexed_then_ask_about_it(watched_page, login, tmp_path: Path) -> None:
     from knowledgebase.models import KnowledgeDocument
+
+    docx_file = greenhouse_docx(tmp_path / "greenhouse-notes.docx")
 
     page, watch = watched_page
     site_home()
@@ -33,8 +34,8 @@ def test_upload_docx_until_indexed_then_ask_about_it(watched_page, login) -> Non
     page.get_by_text("notes.exe: only PDF, DOCX, TXT, MD files can be uploaded.").wait_for()
     assert KnowledgeDocument.objects.count() == 0
 
-    page.locator('[data-role="file-input"]').set_input_files(str(DOCX))
-    row = page.locator(".chat-document").filter(has_text="blk-paras-and-tables")
+    page.locator('[data-role="file-input"]').set_input_files(str(docx_file))
+    row = page.locator(".chat-document").filter(has_text="greenhouse-notes")
     row.wait_for()
     screenshot(page, "11-chat-document-processing")
     page.locator('.chat-document[data-status="indexed"]').wait_for(timeout=60000)
@@ -47,16 +48,16 @@ def test_upload_docx_until_indexed_then_ask_about_it(watched_page, login) -> Non
     # Ask about the selected file only.
     row.get_by_role("checkbox").check()
     page.get_by_role("button", name="Ask about selected files").click()
-    assert page.locator('[data-role="title"]').text_content() == "About blk-paras-and-tables"
+    assert page.locator('[data-role="title"]').text_content() == "About greenhouse-notes"
     box = page.get_by_role("textbox", name="Your question")
-    box.fill("What does the text say about Donec semper facilisis?")
+    box.fill("How often are the orchids in the greenhouse watered?")
     box.press("Enter")
     answer = page.locator(".chat-message--assistant").last
     page.wait_for_function(
         "() => document.querySelector('.chat-message--assistant[data-status]')", timeout=30000
     )
     assert answer.get_attribute("data-status") == "complete", answer.text_content()
-    assert "facilisis" in (answer.locator(".chat-message__body").text_content() or "")
+    assert "Thursday" in (answer.locator(".chat-message__body").text_content() or "")
     source = answer.locator(".chat-source__link").first
     assert (source.get_attribute("href") or "").startswith(f"/knowledge/documents/{document.pk}/")
     # The new session is listed and scoped to the document.

@@ -15,10 +15,19 @@ from django.test import override_settings
 from knowledgebase.models import IndexingJob, KnowledgeDocument
 from search.values import Visibility
 from tests.chatbot.api_helpers import api_client, fresh_rate_limits, token_user
+from tests.fixtures.documents import bicycle_shed_docx, greenhouse_docx
 
 API = "/api/chatbot"
-DOCX = Path("/work/shared/corpus/docx-samples/blk-paras-and-tables.docx")
-OTHER_DOCX = Path("/work/shared/corpus/docx-samples/par-known-paragraphs.docx")
+
+
+@pytest.fixture
+def docx_file(tmp_path: Path) -> Path:
+    return greenhouse_docx(tmp_path / "greenhouse.docx")
+
+
+@pytest.fixture
+def other_docx_file(tmp_path: Path) -> Path:
+    return bicycle_shed_docx(tmp_path / "bicycle-shed.docx")
 
 
 @pytest.fixture(autouse=True)
@@ -37,14 +46,14 @@ def upload(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_uploaded_docx_is_published_privately_and_indexed_by_the_worker(celery_worker):
+def test_uploaded_docx_is_published_privately_and_indexed_by_the_worker(celery_worker, docx_file):
     from search.backends import get_search_backend
     from search.values import Principal
 
     get_search_backend().drop()  # the worker writes to the configured index; start it empty
     account, token = token_user("writer")
     client = api_client(token)
-    response = upload(client, DOCX)
+    response = upload(client, docx_file)
     assert response.status_code == 201, response.json()
     created = response.json()
     document = KnowledgeDocument.objects.get(pk=created["id"])
@@ -61,10 +70,10 @@ def test_uploaded_docx_is_published_privately_and_indexed_by_the_worker(celery_w
     assert status["chunk_count"] >= 1 and status["error"] == ""
     assert status["progress_done"] == status["progress_total"]
 
-    hits = get_search_backend().search_text("facilisis", principal=Principal.from_user(account), k=5)
+    hits = get_search_backend().search_text("orchids", principal=Principal.from_user(account), k=5)
     assert {h.chunk.source_key for h in hits} == {f"document:{document.pk}"}
     assert hits[0].chunk.visibility == Visibility.OWNER
-    assert not get_search_backend().search_text("facilisis", principal=Principal.anonymous(), k=5)
+    assert not get_search_backend().search_text("orchids", principal=Principal.anonymous(), k=5)
 
 
 @pytest.mark.django_db
@@ -99,11 +108,11 @@ def test_wrong_type_and_bad_requests_are_400_with_a_reason():
 
 
 @pytest.mark.django_db
-def test_duplicate_content_is_409_with_a_link_to_the_existing_document():
+def test_duplicate_content_is_409_with_a_link_to_the_existing_document(docx_file):
     _, token = token_user("twice")
     client = api_client(token)
-    first = upload(client, DOCX).json()
-    again = upload(client, DOCX, name="copy.docx")
+    first = upload(client, docx_file).json()
+    again = upload(client, docx_file, name="copy.docx")
     assert again.status_code == 409
     body = again.json()["error"]
     assert body["code"] == "duplicate"
@@ -113,12 +122,12 @@ def test_duplicate_content_is_409_with_a_link_to_the_existing_document():
 
 
 @pytest.mark.django_db
-def test_documents_of_another_user_are_404_and_not_listed():
+def test_documents_of_another_user_are_404_and_not_listed(docx_file, other_docx_file):
     _, alice_token = token_user("alice")
     _, bob_token = token_user("bob")
     alice, bob = api_client(alice_token), api_client(bob_token)
-    mine = upload(alice, DOCX).json()["id"]
-    upload(bob, OTHER_DOCX)
+    mine = upload(alice, docx_file).json()["id"]
+    assert upload(bob, other_docx_file).status_code == 201
 
     listed = alice.get(f"{API}/documents/").json()
     assert [d["id"] for d in listed["results"]] == [mine]

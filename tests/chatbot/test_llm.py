@@ -1,5 +1,5 @@
 """The LLM layer against real providers: a llama.cpp OpenAI-compatible server, llama.cpp in-process, and
-the extractive answerer on the Wagtail docs. Nothing is mocked."""
+the extractive answerer on sections of the Wagtail docs (tests/fixtures/wagtail-docs). Nothing is mocked."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from chatbot.llm.extractive import (
 from chatbot.llm.sentences import markdown_sentences, split_sentences, terms
 from tests.llm_server import LlamaServer
 
-DOCS = Path("/work/shared/corpus/wagtail-docs")
+DOCS = Path(__file__).resolve().parent.parent / "fixtures" / "wagtail-docs"
 QUESTION = [
     ChatMessage(role="system", content="You are a helpful assistant. Answer briefly."),
     ChatMessage(role="user", content="Write a few sentences about the sea."),
@@ -279,7 +279,7 @@ def test_sentences_keep_identifiers_file_names_and_abbreviations() -> None:
 
 
 def _sections(relative: str) -> list[tuple[str, str]]:
-    """(heading, text) of each section of a docs file."""
+    """(heading, text) of each section of a docs excerpt."""
     found: list[tuple[str, str]] = []
     heading, fenced = "", False
     lines: list[str] = []
@@ -307,10 +307,10 @@ def _passages(*picks: tuple[str, str]) -> list[SourcePassage]:
 @pytest.fixture(scope="module")
 def settings_passages() -> list[SourcePassage]:
     return _passages(
-        ("reference/contrib/settings.md", "Generic settings"),
-        ("reference/contrib/settings.md", "Site-specific settings"),
-        ("reference/contrib/settings.md", "Utilizing `select_related` to improve efficiency"),
-        ("reference/contrib/settings.md", "Appearance"),
+        ("settings.md", "Generic settings"),
+        ("settings.md", "Site-specific settings"),
+        ("settings.md", "Utilizing `select_related` to improve efficiency"),
+        ("settings.md", "Appearance"),
     )
 
 
@@ -397,9 +397,9 @@ def test_the_embedder_answers_a_question_worded_unlike_its_answer() -> None:
     for lexical support alone; the question's similarity to that sentence carries it. Off-topic questions
     are still declined with the embedder on."""
     passages = _passages(
-        ("reference/contrib/sitemaps.md", "URLs"),
-        ("reference/contrib/sitemaps.md", "Basic configuration"),
-        ("reference/contrib/sitemaps.md", "Setting the hostname"),
+        ("sitemaps.md", "URLs"),
+        ("sitemaps.md", "Basic configuration"),
+        ("sitemaps.md", "Setting the hostname"),
     )
     question = "How do I stop a particular page from appearing in the XML sitemap?"
     assert extractive_answer(question, passages, use_embedder=False, min_score=0.20) == []

@@ -2,7 +2,8 @@
 
     python -m benchmarks.extraction [--scanned-pages 6]
 
-Writes bench-results/extraction.json. Needs nothing but the shared corpus, tesseract and poppler.
+Writes bench-results/extraction.json. Needs nothing but the shared corpus
+(benchmarks/paths.py: $SHARED_DIR/corpus, by default ../shared/corpus), tesseract and poppler.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+from benchmarks.paths import corpus
+
 ROOT = Path(__file__).resolve().parent.parent
-PDF_DIR = Path("/work/shared/corpus/pdf-samples")
-MARKDOWN_DIR = Path("/work/shared/corpus/wagtail-docs")
+PDF_DIR = corpus("pdf-samples")
+MARKDOWN_DIR = corpus("wagtail-docs")
 OUTPUT = ROOT / "bench-results" / "extraction.json"
 
 # PDFs with a text layer (the others are refused or are pictures without text).

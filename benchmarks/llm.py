@@ -20,9 +20,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from benchmarks.paths import corpus, eval_dir
+
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = Path(os.environ.get("WAGTAIL_DOCS", "/work/shared/corpus/wagtail-docs"))
-QUESTIONS = Path(os.environ.get("WAGTAIL_QUESTIONS", "/work/shared/eval/wagtail-docs/questions.jsonl"))
+CORPUS = Path(os.environ.get("WAGTAIL_DOCS") or corpus("wagtail-docs"))
+QUESTIONS = Path(os.environ.get("WAGTAIL_QUESTIONS") or eval_dir("wagtail-docs", "questions.jsonl"))
 RESULTS = ROOT / "bench-results" / "llm.json"
 TOP_K = 5
 MIN_SCORE = float(os.environ["MIN_SCORE"]) if "MIN_SCORE" in os.environ else None

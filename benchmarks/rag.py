@@ -8,7 +8,7 @@ Runs against a throwaway PostgreSQL database and Elasticsearch index (RAG_BENCH_
 an operator would:
 
     manage.py migrate
-    manage.py import_markdown /work/shared/corpus/wagtail-docs --parent /docs/
+    manage.py import_markdown ../shared/corpus/wagtail-docs --parent /docs/
 
 with tasks in-process (no broker), so the import indexes every page before it returns (~20 minutes on 2
 cores, mostly embedding). Later runs reuse them. Writes bench-results/rag.json.
@@ -25,6 +25,8 @@ from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.paths import corpus, eval_dir
+
 # Before any project import: importing the project loads its Celery app, which defaults the settings to
 # `dev` (SQLite, database search backend). This benchmark measures the production stack.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datacollection.settings.test")
@@ -32,8 +34,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datacollection.settings.test")
 from chatbot.llm import BaseLLM, ChatMessage, GenerationChunk  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = Path("/work/shared/corpus/wagtail-docs")
-QUESTIONS = Path("/work/shared/eval/wagtail-docs/questions.jsonl")
+CORPUS = corpus("wagtail-docs")
+QUESTIONS = eval_dir("wagtail-docs", "questions.jsonl")
 PG = "postgres://datacollection:datacollection@127.0.0.1:5432"
 
 

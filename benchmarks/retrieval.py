@@ -17,10 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.paths import corpus, eval_dir
+
 ROOT = Path(__file__).resolve().parent.parent
-DBPEDIA = Path("/work/shared/eval/dbpedia-entity")
-WAGTAIL_CORPUS = Path("/work/shared/corpus/wagtail-docs")
-WAGTAIL_QUESTIONS = Path("/work/shared/eval/wagtail-docs/questions.jsonl")
+DBPEDIA = eval_dir("dbpedia-entity")
+WAGTAIL_CORPUS = corpus("wagtail-docs")
+WAGTAIL_QUESTIONS = eval_dir("wagtail-docs", "questions.jsonl")
 CACHE_DIR = ROOT / "var" / "cache" / "embeddings"
 
 # Fusions compared on the same candidates (each leg's top CANDIDATES). The default is what settings say.

@@ -44,6 +44,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.db import connections  # noqa: E402
 
+from benchmarks.paths import eval_dir  # noqa: E402
 from search.backends.base import BaseSearchBackend, IndexItem  # noqa: E402
 from search.backends.database import DatabaseSearchBackend  # noqa: E402
 from search.backends.elasticsearch import ElasticsearchSearchBackend  # noqa: E402
@@ -51,7 +52,7 @@ from search.models import IndexAlias, IndexedChunk  # noqa: E402
 from search.values import Chunk, Principal, Visibility, text_hash  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-EVAL = Path(os.environ.get("SHARED_DIR", ROOT.parent / "shared")) / "eval" / "dbpedia-entity"
+EVAL = eval_dir("dbpedia-entity")
 OUT = ROOT / "bench-results" / "search_backends.json"
 DIMS = 384
 PRINCIPAL = Principal(user_id=3, group_ids=frozenset({1, 2}))

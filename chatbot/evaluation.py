@@ -1,5 +1,5 @@
 """End-to-end evaluation of the answer service on a question file shaped like
-/work/shared/eval/wagtail-docs/questions.jsonl, against the live index.
+../shared/eval/wagtail-docs/questions.jsonl, against the live index.
 
 Each question is asked through `answer_stream` in a fresh session (its `history` stored first, so a
 follow-up is condensed exactly as in a chat). Retrieval is scored on the same standalone query the service

@@ -30,7 +30,7 @@ from .sentences import markdown_sentences, terms
 
 logger = logging.getLogger(__name__)
 
-# Calibrated on /work/shared/eval/wagtail-docs/questions.jsonl with the top 5 sections of a plain BM25
+# Calibrated on ../shared/eval/wagtail-docs/questions.jsonl with the top 5 sections of a plain BM25
 # (benchmarks/llm.py): at 0.25, 11 of the 15 unanswerable questions are declined while 14 of the 23 answers
 # found in the passages are kept; 0.20 keeps 19 of 23 but declines only 10 of 15.
 DEFAULT_MIN_SCORE = 0.25

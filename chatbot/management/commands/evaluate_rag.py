@@ -1,6 +1,6 @@
 """Evaluate the answer service end to end on a question file against the live index.
 
-    manage.py evaluate_rag --questions /work/shared/eval/wagtail-docs/questions.jsonl [--json] [--limit N]
+    manage.py evaluate_rag --questions ../shared/eval/wagtail-docs/questions.jsonl [--json] [--limit N]
 
 The pages must be imported with `manage.py import_markdown <corpus> --parent /docs/` so that their
 `source_path` matches the questions' `relevant[].path`. The answer cache is off during the run (a repeated

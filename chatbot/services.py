@@ -175,7 +175,7 @@ async def answer_stream(
     `complete`; or one `error` event (the answer is saved with status "error"). ChatInputError is raised
     before anything is yielded or stored. If the consumer stops early the partial answer is saved with
     status "partial" and the GeneratorExit / CancelledError propagates."""
-    config = RagConfig.from_settings()
+    config = RagConfig.for_session(session.settings)  # the session's answer length and model, if set
     text = question_validate(question, max_chars=config.max_question_chars)
     llm = get_llm(config.llm_alias)
     _, history, principal = await sync_to_async(_question_save)(session, user, text, config)

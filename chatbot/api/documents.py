@@ -20,13 +20,13 @@ from rest_framework.views import APIView
 
 from chatbot.audit import document_delete_log, document_upload_log
 from knowledgebase.models import KnowledgeDocument
-from knowledgebase.models.indexing import SourceType
-from knowledgebase.selectors import document_visible_to, source_status
+from knowledgebase.selectors import document_visible_to
 from knowledgebase.validation import ValidatedUpload, install_upload_limit, upload_rejection, validate_upload
 from search.values import Principal
 
 from .base import ChatAPIMixin, request_user
 from .exceptions import Conflict
+from .processing import document_processing
 from .ratelimit import UPLOADS, rate_limit_hit
 from .serializers import (
     DocumentSerializer,
@@ -83,6 +83,15 @@ class DocumentListCreateView(ChatAPIMixin, generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[KnowledgeDocument]:
         return own_documents(self.request).order_by("-created_at", "-pk")
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        # Every listed document's processing state in three queries instead of three per row.
+        if args and not isinstance(args[0], KnowledgeDocument):
+            rows = list(args[0])
+            args = (rows, *args[1:])
+            kwargs.setdefault("context", self.get_serializer_context())
+            kwargs["context"]["processing"] = document_processing(row.pk for row in rows)
+        return super().get_serializer(*args, **kwargs)
 
     def initialize_request(self, request: Any, *args: Any, **kwargs: Any) -> Request:
         if request.method == "POST":
@@ -163,17 +172,21 @@ class DocumentStatusView(ChatAPIMixin, APIView):
     )
     def get(self, request: Request, document_id: int) -> Response:
         document = get_object_or_404(own_documents(request), pk=document_id)
-        state = source_status(SourceType.DOCUMENT, document.pk)
-        job, indexed = state["job"], state["indexed"]
+        state = document_processing([document.pk])[document.pk]
         data = {
+            "id": document.pk,
             "document_id": document.pk,
-            "status": job.status if job else "not_queued",
-            "progress_done": job.progress_done if job else 0,
-            "progress_total": job.progress_total if job else 0,
-            "error": job.error if job else "",
-            "error_code": job.error_code if job else "",
-            "chunk_count": indexed.chunk_count if indexed else 0,
-            "indexed_at": indexed.indexed_at if indexed else None,
+            "status": state.status,
+            "processed": state.processed,
+            "progress_done": state.metadata["progress_done"],
+            "progress_total": state.metadata["progress_total"],
+            "error": state.metadata["error"],
+            "error_code": state.metadata["error_code"],
+            "total_chunks": state.total_chunks,
+            "chunk_count": state.total_chunks,
+            "processed_at": state.processed_at,
+            "indexed_at": state.processed_at,
+            "processing_metadata": state.metadata,
             "live": document.live,
         }
         return Response(DocumentStatusSerializer(data).data)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chatbot.models import ChatSession, Message, MessageFeedback
+from chatbot.rag.config import ANSWER_LENGTHS, session_model_aliases
 from knowledgebase.models import KnowledgeDocument
 from knowledgebase.models.indexing import SourceType
 from knowledgebase.selectors import sources_visible_to
 from search.values import Principal
+
+from .processing import DocumentProcessing, document_processing
+from .shapes import public_sources
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -34,40 +39,156 @@ def parse_source_key(key: Any) -> tuple[str, int]:
     return source_type, int(raw_id)
 
 
+def scope_validate(value: list[str], user: Any) -> list[str]:
+    """Each key must be a source the user may see now, or one of their own documents."""
+    keys = [parse_source_key(key) for key in value]
+    visible = sources_visible_to(set(keys), Principal.from_user(user))
+    own_ids = set(
+        KnowledgeDocument.objects.filter(
+            owner=user, pk__in=[i for t, i in keys if t == SourceType.DOCUMENT]
+        ).values_list("pk", flat=True)
+    )
+    refused = [
+        f"{t}:{i}"
+        for t, i in keys
+        if (t, i) not in visible and not (t == SourceType.DOCUMENT and i in own_ids)
+    ]
+    if refused:
+        # The same message whether a source is missing or hidden: existence is not revealed.
+        raise serializers.ValidationError(f"Unknown sources: {', '.join(refused)}.", code="invalid_scope")
+    return list(dict.fromkeys(f"{t}:{i}" for t, i in keys))
+
+
+class SessionSettingsSerializer(serializers.Serializer):
+    """A session's settings. A PATCH changes the keys it sends (null resets one to the site's default) and
+    keeps the others; any other key is refused with 400 naming it."""
+
+    scope = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        required=False,
+        allow_null=True,
+        max_length=200,
+        help_text="Source keys ('page:12', 'document:3') retrieval is limited to; empty or null: everything "
+        "the user may see. The same as the session's `scope` field.",
+    )
+    answer_length = serializers.ChoiceField(
+        choices=list(ANSWER_LENGTHS),
+        required=False,
+        allow_null=True,
+        help_text="Caps the answer: short (at most 128 answer tokens, or 1 quoted sentence without a "
+        "generating model), medium (256 / 2), long (the site's configured length). Null: the site's.",
+    )
+    model = serializers.CharField(
+        required=False,
+        allow_null=True,
+        max_length=100,
+        help_text="The LLM alias to answer with, one of those the site allows (CHATBOT_SESSION_MODELS, by "
+        "default every configured provider). Null: the default provider.",
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                known = ", ".join(self.fields)
+                raise serializers.ValidationError(
+                    {key: [f"Unknown setting {key!r}; the known ones are: {known}."] for key in unknown}
+                )
+        return super().to_internal_value(data)
+
+    def validate_scope(self, value: list[str] | None) -> list[str]:
+        return scope_validate(value or [], self.context["request"].user)
+
+    def validate_model(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        allowed = session_model_aliases()
+        if value not in allowed:
+            raise serializers.ValidationError(
+                f"{value!r} is not a model this site lets a session choose; allowed: {', '.join(allowed)}."
+            )
+        return value
+
+
+@extend_schema_field(SessionSettingsSerializer)
+class SessionSettingsField(serializers.Field):
+    """`settings` of a session: read as every known key with its value (null: the site's default), the
+    scope from the session's `scope`; written through SessionSettingsSerializer."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", required=False, **kwargs)
+
+    def to_representation(self, session: ChatSession) -> dict[str, Any]:
+        stored = session.settings if isinstance(session.settings, dict) else {}
+        return {
+            "scope": list(session.scope or []),
+            "answer_length": stored.get("answer_length"),
+            "model": stored.get("model"),
+        }
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        inner = SessionSettingsSerializer(data=data, partial=True, context=self.context)
+        inner.is_valid(raise_exception=True)
+        return {SETTINGS_CHANGES: dict(inner.validated_data)}
+
+
+SETTINGS_CHANGES = "_settings_changes"
+
+
 class ChatSessionSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(
+        source="uuid", read_only=True, help_text="The session's id: what its URLs take."
+    )
+    uuid = serializers.UUIDField(read_only=True, help_text="The same as `id` (kept for older clients).")
+    settings = SessionSettingsField(help_text="Scope, answer length and model of the session's answers.")
     scope = serializers.ListField(
         child=serializers.CharField(max_length=40),
         required=False,
         max_length=200,
         help_text="Source keys ('page:12', 'document:3') the session's questions are limited to; "
-        "empty means everything the user may see.",
+        "empty means everything the user may see. The same as `settings.scope`.",
     )
     message_count = serializers.IntegerField(read_only=True, default=0)
 
     class Meta:
         model = ChatSession
-        fields = ["uuid", "title", "is_active", "scope", "message_count", "created_at", "updated_at"]
-        read_only_fields = ["uuid", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "uuid",
+            "title",
+            "is_active",
+            "settings",
+            "scope",
+            "message_count",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
 
     def validate_scope(self, value: list[str]) -> list[str]:
-        """Each key must be a source the user may see now, or one of their own documents."""
-        keys = [parse_source_key(key) for key in value]
-        user = self.context["request"].user
-        visible = sources_visible_to(set(keys), Principal.from_user(user))
-        own_ids = set(
-            KnowledgeDocument.objects.filter(
-                owner=user, pk__in=[i for t, i in keys if t == SourceType.DOCUMENT]
-            ).values_list("pk", flat=True)
-        )
-        refused = [
-            f"{t}:{i}"
-            for t, i in keys
-            if (t, i) not in visible and not (t == SourceType.DOCUMENT and i in own_ids)
-        ]
-        if refused:
-            # The same message whether a source is missing or hidden: existence is not revealed.
-            raise serializers.ValidationError(f"Unknown sources: {', '.join(refused)}.", code="invalid_scope")
-        return list(dict.fromkeys(f"{t}:{i}" for t, i in keys))
+        return scope_validate(value, self.context["request"].user)
+
+    def _settings_apply(self, validated_data: dict[str, Any], session: ChatSession) -> None:
+        changes = validated_data.pop(SETTINGS_CHANGES, None)
+        if not changes:
+            return
+        stored = dict(session.settings) if isinstance(session.settings, dict) else {}
+        for key, value in changes.items():
+            if key == "scope":
+                validated_data["scope"] = value or []
+            elif value is None:
+                stored.pop(key, None)
+            else:
+                stored[key] = value
+        validated_data["settings"] = stored
+
+    def create(self, validated_data: dict[str, Any]) -> ChatSession:
+        self._settings_apply(validated_data, ChatSession())
+        return super().create(validated_data)
+
+    def update(self, instance: ChatSession, validated_data: dict[str, Any]) -> ChatSession:
+        self._settings_apply(validated_data, instance)
+        return super().update(instance, validated_data)
 
 
 class OwnFeedbackSerializer(serializers.Serializer):
@@ -75,7 +196,38 @@ class OwnFeedbackSerializer(serializers.Serializer):
     comment = serializers.CharField(allow_blank=True)
 
 
+class SourceSerializer(serializers.Serializer):
+    """A cited source (a chunk of a page or document), as `Message.sources` and the SSE `source` event
+    carry it."""
+
+    doc_id = serializers.CharField(help_text="The source's key: 'page:12' or 'document:3'.")
+    title = serializers.CharField()
+    excerpt = serializers.CharField(help_text="The start of the cited chunk's text.")
+    number = serializers.IntegerField(help_text="The [n] marker the answer cites it with.")
+    source_type = serializers.ChoiceField(choices=SourceType.choices)
+    source_id = serializers.IntegerField()
+    chunk_id = serializers.CharField()
+    chunk_index = serializers.IntegerField(
+        allow_null=True, help_text="The chunk's position in its source (null on older answers)."
+    )
+    section = serializers.CharField(help_text="The section heading path (also as `section_title`).")
+    section_title = serializers.CharField()
+    page_number = serializers.IntegerField(allow_null=True)
+    relevance_score = serializers.FloatField(
+        allow_null=True,
+        help_text="How close the chunk is to the question: (1 + cosine) / 2 when the vector search scored "
+        "it, else the search's fused score (null on older answers).",
+    )
+    url = serializers.CharField(help_text="Where the source is, with its #anchor when there is one.")
+    anchor = serializers.CharField()
+
+
 class MessageSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(
+        source="uuid", read_only=True, help_text="The message's id: what the feedback URL takes."
+    )
+    uuid = serializers.UUIDField(read_only=True, help_text="The same as `id` (kept for older clients).")
+    sources = serializers.SerializerMethodField(help_text="The sources the answer cites, in citation order.")
     feedback = serializers.SerializerMethodField(
         help_text="The asking user's own feedback on this answer (null if none), so a reloaded chat shows it."
     )
@@ -83,6 +235,7 @@ class MessageSerializer(serializers.ModelSerializer):
     class Meta:
         model = Message
         fields = [
+            "id",
             "uuid",
             "role",
             "content",
@@ -99,6 +252,12 @@ class MessageSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(SourceSerializer(many=True))
+    def get_sources(self, message: Message) -> list[dict[str, Any]]:
+        if not self.context.get("include_sources", True):
+            return []
+        return public_sources(message.sources if isinstance(message.sources, list) else [])
+
     @extend_schema_field(OwnFeedbackSerializer(allow_null=True))
     def get_feedback(self, message: Message) -> dict[str, str] | None:
         # Set by the message list's prefetch, filtered to the requesting user; a new answer has none.
@@ -109,22 +268,87 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class QuestionSerializer(serializers.Serializer):
-    # Emptiness and length are checked by `question_check` (400 / 413 with stable codes), not here.
-    content = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="The question.")
+    """A question: `message` (or `content`, its older name). Emptiness and length are checked by
+    `question_check` (400 / 413 with stable codes), not here."""
+
+    message = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text="The question."
+    )
+    content = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="The question (the older name of `message`; `message` wins when both are sent).",
+    )
+    include_sources = serializers.BooleanField(
+        default=True,
+        help_text="false: no `source` events, and the answer's `sources` are left out of the response.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        question = attrs.get("message", attrs.get("content"))
+        if question is None:
+            raise serializers.ValidationError({"message": ["This field is required."]}, code="required")
+        return {"question": question, "include_sources": attrs["include_sources"]}
+
+
+# The client's `metadata` is kept under this key of MessageFeedback.metadata, apart from what the server
+# records there (the editorial action taken on the feedback), which a client can neither see nor change.
+CLIENT_METADATA = "client"
+FEEDBACK_METADATA_CHARS = 4000
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class ClientMetadataField(serializers.JSONField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Expected a JSON object.")
+        if len(json.dumps(value)) > FEEDBACK_METADATA_CHARS:
+            raise serializers.ValidationError(f"At most {FEEDBACK_METADATA_CHARS:,} characters of JSON.")
+        return value
+
+    def to_representation(self, value: Any) -> Any:
+        client = value.get(CLIENT_METADATA) if isinstance(value, dict) else None
+        return client if isinstance(client, dict) else {}
 
 
 class FeedbackSerializer(serializers.ModelSerializer):
     message = serializers.UUIDField(source="message.uuid", read_only=True)
+    message_id = serializers.UUIDField(
+        source="message.uuid", read_only=True, help_text="The same as `message`."
+    )
+    metadata = ClientMetadataField(
+        help_text="Any JSON object the client wants kept with the rating (at most 4,000 characters); a "
+        "second rating replaces it."
+    )
 
     class Meta:
         model = MessageFeedback
-        fields = ["message", "rating", "comment", "created_at", "updated_at"]
-        read_only_fields = ["message", "created_at", "updated_at"]
+        fields = ["message", "message_id", "rating", "comment", "metadata", "created_at", "updated_at"]
+        read_only_fields = ["message", "message_id", "created_at", "updated_at"]
 
 
 class DocumentSerializer(serializers.ModelSerializer):
     url = serializers.CharField(source="get_url", read_only=True)
     filename = serializers.CharField(read_only=True)
+    file_type = serializers.CharField(source="kind", read_only=True, help_text="The same as `kind`.")
+    content_hash = serializers.CharField(
+        source="file_hash", read_only=True, help_text="SHA-256 of the file's bytes."
+    )
+    uploaded_at = serializers.DateTimeField(
+        source="created_at", read_only=True, help_text="The same as `created_at`."
+    )
+    processed = serializers.SerializerMethodField(help_text="Indexed: the file can be asked about.")
+    total_chunks = serializers.SerializerMethodField(help_text="Chunks of the file in the index.")
+    processing_metadata = serializers.SerializerMethodField(
+        help_text="The latest processing job's status and error, and what extraction found (pages, "
+        "characters, warnings)."
+    )
+    processed_at = serializers.SerializerMethodField(help_text="When the file was last indexed.")
 
     class Meta:
         model = KnowledgeDocument
@@ -133,14 +357,43 @@ class DocumentSerializer(serializers.ModelSerializer):
             "title",
             "description",
             "filename",
+            "file_type",
             "kind",
             "file_size",
+            "content_hash",
+            "processed",
+            "total_chunks",
+            "processing_metadata",
             "live",
             "url",
+            "uploaded_at",
+            "processed_at",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    def _state(self, document: KnowledgeDocument) -> DocumentProcessing:
+        # The list view passes every row's state in one go (three queries for the page).
+        states = self.context.get("processing")
+        if states is not None and document.pk in states:
+            return states[document.pk]
+        return document_processing([document.pk])[document.pk]
+
+    def get_processed(self, document: KnowledgeDocument) -> bool:
+        return self._state(document).processed
+
+    def get_total_chunks(self, document: KnowledgeDocument) -> int:
+        return self._state(document).total_chunks
+
+    @extend_schema_field(serializers.DictField())
+    def get_processing_metadata(self, document: KnowledgeDocument) -> dict[str, Any]:
+        return self._state(document).metadata
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_processed_at(self, document: KnowledgeDocument) -> Any:
+        processed_at = self._state(document).processed_at
+        return serializers.DateTimeField().to_representation(processed_at) if processed_at else None
 
 
 class DocumentUploadSerializer(serializers.Serializer):
@@ -150,14 +403,19 @@ class DocumentUploadSerializer(serializers.Serializer):
 
 
 class DocumentStatusSerializer(serializers.Serializer):
-    document_id = serializers.IntegerField()
+    id = serializers.IntegerField(help_text="The document's id.")
+    document_id = serializers.IntegerField(help_text="The same as `id`.")
     status = serializers.CharField(help_text="The latest indexing job's status, or 'not_queued'.")
+    processed = serializers.BooleanField(help_text="Indexed: the file can be asked about.")
     progress_done = serializers.IntegerField()
     progress_total = serializers.IntegerField()
     error = serializers.CharField(allow_blank=True)
     error_code = serializers.CharField(allow_blank=True)
-    chunk_count = serializers.IntegerField(help_text="Chunks in the index.")
-    indexed_at = serializers.DateTimeField(allow_null=True)
+    total_chunks = serializers.IntegerField(help_text="Chunks in the index.")
+    chunk_count = serializers.IntegerField(help_text="The same as `total_chunks`.")
+    processed_at = serializers.DateTimeField(allow_null=True, help_text="When it was last indexed.")
+    indexed_at = serializers.DateTimeField(allow_null=True, help_text="The same as `processed_at`.")
+    processing_metadata = serializers.DictField(help_text="As in the document.")
     live = serializers.BooleanField()
 
 

@@ -4,7 +4,9 @@ The view validates and rate-limits first and only then returns `sse_response(...
 generator (Django buffers a sync iterator under ASGI) that:
 
 - sends a comment at once, so the first byte leaves before retrieval has finished;
-- frames each `StreamEvent` as ``id: <n>`` / ``event: <type>`` / ``data: <json>`` with increasing ids;
+- frames each `StreamEvent` as ``id: <n>`` / ``event: <type>`` / ``data: <json>`` with increasing ids,
+  the payload in its public shape (`chatbot.api.shapes.event_data`: `"type"` in every payload);
+- leaves out `source` events (and the `complete` event's sources) when the client asked for none;
 - merges the answer with a timer: a ``: ping`` comment whenever the answer stays idle for the heartbeat
   interval (the next event is awaited in a task, so a timeout never cancels the answer itself);
 - turns an exception raised by the answer into one ``error`` event;
@@ -26,6 +28,8 @@ from django.http import StreamingHttpResponse
 from chatbot.events import StreamEvent
 from search.errors import KnowledgeError
 
+from .shapes import event_data
+
 logger = logging.getLogger(__name__)
 
 OPEN_COMMENT = b": stream open\n\n"
@@ -41,8 +45,9 @@ def sse_data(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).translate(_HTML_ESCAPES)
 
 
-def sse_event(event_id: int, event: StreamEvent) -> bytes:
-    return f"id: {event_id}\nevent: {event.type}\ndata: {sse_data(event.data)}\n\n".encode()
+def sse_event(event_id: int, event: StreamEvent, *, include_sources: bool = True) -> bytes:
+    data = sse_data(event_data(event, include_sources=include_sources))
+    return f"id: {event_id}\nevent: {event.type}\ndata: {data}\n\n".encode()
 
 
 def _error_event(error: BaseException) -> StreamEvent:
@@ -58,7 +63,7 @@ async def _next_event(answer: AsyncIterator[StreamEvent]) -> StreamEvent:
 
 
 async def event_stream(
-    answer: AsyncIterator[StreamEvent], *, heartbeat: float
+    answer: AsyncIterator[StreamEvent], *, heartbeat: float, include_sources: bool = True
 ) -> AsyncGenerator[bytes, None]:
     """SSE bytes for an answer stream; see the module docstring for what is sent when."""
     yield OPEN_COMMENT
@@ -82,8 +87,10 @@ async def event_stream(
                 event_id += 1
                 yield sse_event(event_id, _error_event(e))
                 return
+            if event.type == "source" and not include_sources:
+                continue
             event_id += 1
-            yield sse_event(event_id, event)
+            yield sse_event(event_id, event, include_sources=include_sources)
             if event.type in ("complete", "error"):
                 return
     finally:
@@ -106,9 +113,12 @@ async def _close(answer: AsyncIterator[StreamEvent], pending: asyncio.Task[Strea
             logger.exception("Closing the answer stream failed")
 
 
-def sse_response(answer: AsyncIterator[StreamEvent], *, heartbeat: float) -> StreamingHttpResponse:
+def sse_response(
+    answer: AsyncIterator[StreamEvent], *, heartbeat: float, include_sources: bool = True
+) -> StreamingHttpResponse:
     response = StreamingHttpResponse(
-        event_stream(answer, heartbeat=heartbeat), content_type="text/event-stream"
+        event_stream(answer, heartbeat=heartbeat, include_sources=include_sources),
+        content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on instead of buffering the body

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -31,6 +32,7 @@ from .answers import answer_complete_function, answer_stream_function, question_
 from .base import ChatAPIMixin, JSONOnlyNegotiation, request_user
 from .ratelimit import MESSAGES, rate_limit_hit
 from .serializers import (
+    CLIENT_METADATA,
     ChatSessionSerializer,
     ErrorSerializer,
     FeedbackAnalyticsSerializer,
@@ -66,8 +68,14 @@ class SessionListCreateView(ChatAPIMixin, generics.ListCreateAPIView):
 
 @extend_schema_view(
     get=extend_schema(summary="A chat session"),
-    put=extend_schema(summary="Change a session's title, state or scope"),
-    patch=extend_schema(summary="Change a session's title, state or scope"),
+    put=extend_schema(summary="Change a session's title, state, scope or settings"),
+    patch=extend_schema(
+        summary="Change a session's title, state, scope or settings",
+        description="`settings` keys: `scope` (source keys retrieval is limited to), `answer_length` "
+        "(short, medium, long), `model` (an allowed LLM alias). Sent keys change, null resets one, the "
+        "others stay; an unknown key or a bad value is 400 naming it.",
+        responses={200: ChatSessionSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+    ),
     delete=extend_schema(summary="Delete a session with its messages"),
 )
 class SessionDetailView(ChatAPIMixin, generics.RetrieveUpdateDestroyAPIView):
@@ -84,6 +92,7 @@ class SessionDetailView(ChatAPIMixin, generics.RetrieveUpdateDestroyAPIView):
     post=extend_schema(
         summary="Ask a question and wait for the whole answer",
         request=QuestionSerializer,
+        examples=schema.STREAM_REQUEST_EXAMPLES,
         responses={
             201: MessageSerializer,
             400: ErrorSerializer,
@@ -106,19 +115,21 @@ class MessageListCreateView(ChatAPIMixin, generics.ListCreateAPIView):
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         session = own_session(request, kwargs["session_uuid"])
-        question = _question(request)
+        question, include_sources = _question(request)
         message = answer_complete_function()(session=session, user=request.user, question=question)
-        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+        data = MessageSerializer(message, context={"include_sources": include_sources}).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
-def _question(request: Request) -> str:
-    """Validate, then count against the shared message rate (a refused question costs nothing)."""
+def _question(request: Request) -> tuple[str, bool]:
+    """The question and whether to send sources. Validated, then counted against the shared message rate
+    (a refused question costs nothing)."""
     serializer = QuestionSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
-    question: str = serializer.validated_data["content"]
+    question: str = serializer.validated_data["question"]
     question_check(question)
     rate_limit_hit(request, group=MESSAGES)
-    return question
+    return question, bool(serializer.validated_data["include_sources"])
 
 
 class MessageStreamView(ChatAPIMixin, APIView):
@@ -129,6 +140,7 @@ class MessageStreamView(ChatAPIMixin, APIView):
         summary="Ask a question and stream the answer as Server-Sent Events",
         description=schema.STREAM_DESCRIPTION,
         request=QuestionSerializer,
+        examples=schema.STREAM_REQUEST_EXAMPLES,
         responses={
             (200, "text/event-stream"): OpenApiResponse(
                 response=schema.SSE_RESPONSE_SCHEMA, description="The answer as SSE events."
@@ -143,9 +155,9 @@ class MessageStreamView(ChatAPIMixin, APIView):
     def post(self, request: Request, session_uuid: Any) -> Any:
         # Everything that can refuse the request happens here, before the first byte of the stream.
         session = own_session(request, session_uuid)
-        question = _question(request)
+        question, include_sources = _question(request)
         answer = answer_stream_function()(session=session, user=request.user, question=question)
-        return sse_response(answer, heartbeat=settings.CHATBOT_SSE_HEARTBEAT)
+        return sse_response(answer, heartbeat=settings.CHATBOT_SSE_HEARTBEAT, include_sources=include_sources)
 
 
 class FeedbackView(ChatAPIMixin, APIView):
@@ -164,16 +176,33 @@ class FeedbackView(ChatAPIMixin, APIView):
         message = get_object_or_404(answers, uuid=message_uuid)
         serializer = FeedbackSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        feedback, created = MessageFeedback.objects.update_or_create(
-            message=message,
+        feedback, created = feedback_save(
+            message,
             user=request_user(request),
-            defaults={
-                "rating": serializer.validated_data["rating"],
-                "comment": serializer.validated_data.get("comment", ""),
-            },
+            rating=serializer.validated_data["rating"],
+            comment=serializer.validated_data.get("comment", ""),
+            metadata=serializer.validated_data.get("metadata", {}),
         )
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(FeedbackSerializer(feedback).data, status=code)
+
+
+def feedback_save(
+    message: Message, *, user: Any, rating: str, comment: str, metadata: dict[str, Any]
+) -> tuple[MessageFeedback, bool]:
+    """The user's one rating of `message`, created or replaced; the client's metadata replaces theirs and
+    leaves what the server recorded on the feedback alone."""
+    with transaction.atomic():
+        feedback, created = MessageFeedback.objects.select_for_update().get_or_create(
+            message=message,
+            user=user,
+            defaults={"rating": rating, "comment": comment, "metadata": {CLIENT_METADATA: metadata}},
+        )
+        if not created:
+            feedback.rating, feedback.comment = rating, comment
+            feedback.metadata = {**(feedback.metadata or {}), CLIENT_METADATA: metadata}
+            feedback.save()
+    return feedback, created
 
 
 class FeedbackAnalyticsView(ChatAPIMixin, APIView):

@@ -2,11 +2,12 @@
 without retrieval or generation.
 
 Key: the normalised standalone question, the principal's visibility fingerprint, the index version, the
-session scope and the LLM. The index version is a counter in the same cache that the knowledge pipeline
-bumps after every indexed or removed source, so any change of the index makes every older entry
-unreachable (they expire with their TTL). Invalidating only the entries that cite a changed source would
-not be enough: a new or edited page can answer a question that was declined before, or answer it better
-than the sources that were cited. Cited sources are still re-checked against the database on every hit.
+session scope, the LLM and the answer length. The index version is a counter in the same cache that the
+knowledge pipeline bumps after every indexed or removed source, so any change of the index makes every
+older entry unreachable (they expire with their TTL). Invalidating only the entries that cite a changed
+source would not be enough: a new or edited page can answer a question that was declined before, or answer
+it better than the sources that were cited. Cited sources are still re-checked against the database on
+every hit.
 """
 
 from __future__ import annotations
@@ -73,14 +74,22 @@ def question_normalise(question: str) -> str:
 
 
 def answer_key(
-    question: str, *, principal: Principal, scope: Collection[str] | None, model: str, version: int
+    question: str,
+    *,
+    principal: Principal,
+    scope: Collection[str] | None,
+    model: str,
+    version: int,
+    options: str = "",
 ) -> str:
+    """`options`: whatever else shapes the answer (the LLM alias and the answer length a session chose)."""
     parts = {
         "q": question_normalise(question),
         "p": principal.fingerprint,
         "v": version,
         "s": sorted(scope or ()),
         "m": model,
+        "o": options,
     }
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
     return _KEY_PREFIX + digest

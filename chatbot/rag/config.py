@@ -1,11 +1,25 @@
-"""The answer service's settings (CHATBOT_RAG and CHAT_MAX_QUESTION_CHARS), read per question."""
+"""The answer service's settings (CHATBOT_RAG and CHAT_MAX_QUESTION_CHARS), read per question, and a chat
+session's own settings on top of them (`RagConfig.for_session`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from django.conf import settings
+
+# A session's `answer_length` → caps on (model answer tokens, extractive sentences). "long" is the
+# configured budget itself (CHATBOT_RAG ANSWER_TOKENS / EXTRACTIVE_SENTENCES); a cap never raises it.
+ANSWER_LENGTHS: dict[str, tuple[int, int] | None] = {"short": (128, 1), "medium": (256, 2), "long": None}
+
+
+def session_model_aliases() -> list[str]:
+    """The LLM aliases a session may choose with its `model` setting: CHATBOT_SESSION_MODELS if set, else
+    every configured CHATBOT_LLM_BACKENDS alias (only those that are configured either way)."""
+    configured = list(getattr(settings, "CHATBOT_LLM_BACKENDS", {}))
+    allowed = getattr(settings, "CHATBOT_SESSION_MODELS", None)
+    return configured if allowed is None else [alias for alias in allowed if alias in configured]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,3 +59,20 @@ class RagConfig:
         )
         values.update(overrides)
         return cls(**values)
+
+    @classmethod
+    def for_session(cls, session_settings: Mapping[str, Any] | None) -> RagConfig:
+        """The configuration for a question of a session with these settings (ChatSession.settings):
+        `answer_length` caps the answer, `model` picks the LLM alias if it is (still) allowed. Anything
+        else (an older or no longer allowed value) is ignored: the site's own configuration applies."""
+        config = cls.from_settings()
+        chosen = dict(session_settings or {})
+        changes: dict[str, Any] = {}
+        caps = ANSWER_LENGTHS.get(str(chosen.get("answer_length")))
+        if caps is not None:
+            changes["answer_tokens"] = min(config.answer_tokens, caps[0])
+            changes["extractive_sentences"] = min(config.extractive_sentences, caps[1])
+        model = chosen.get("model")
+        if isinstance(model, str) and model in session_model_aliases():
+            changes["llm_alias"] = model
+        return replace(config, **changes)

@@ -48,6 +48,9 @@ class ContextSource:
             "anchor": chunk.anchor,
             "page_number": chunk.page_number,
             "excerpt": excerpt(chunk.text),
+            "chunk_index": chunk.position,
+            # The same measure as CHATBOT_RAG MIN_RELEVANCE when the vector leg scored the chunk.
+            "relevance_score": round(self.scores.get("knn", self.score), 4),
         }
 
 

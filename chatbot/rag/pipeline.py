@@ -130,8 +130,14 @@ def cached_answer(run: AnswerRun) -> dict[str, Any] | None:
     version = cache.index_version()
     if version < 0 or not cache.enabled():
         return None
+    config = run.config
     run.cache_key = cache.answer_key(
-        run.query, principal=run.principal, scope=run.scope, model=run.model, version=version
+        run.query,
+        principal=run.principal,
+        scope=run.scope,
+        model=run.model,
+        version=version,
+        options=f"{run.llm.alias}/{config.answer_tokens}/{config.extractive_sentences}",
     )
     value = cache.answer_get(run.cache_key)
     if value is None:

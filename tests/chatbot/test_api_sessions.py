@@ -10,6 +10,7 @@ from django.conf import settings
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from chatbot.llm.extractive import ExtractiveLLM
 from chatbot.models import ChatSession, Message, MessageFeedback
 from knowledgebase.models import KnowledgeDocument
 from tests.chatbot.api_helpers import api_client, fresh_rate_limits, indexed_page, isolated_index, token_user
@@ -251,3 +252,223 @@ def test_openapi_schema_is_valid_and_documents_the_event_stream(alice):
     assert "event: token" in stream["responses"]["200"]["content"]["text/event-stream"]["schema"]["example"]
     assert {"413", "429"} <= set(stream["responses"])
     assert "/api/chatbot/documents/{document_id}/status/" in spec["paths"]
+
+
+# --- the specified names (issue 14): `id`, `message`, `settings`, `metadata` ------------------------
+
+
+class BriefExtractiveLLM(ExtractiveLLM):
+    """A second offline provider, told apart by its model name (this module is its BACKEND)."""
+
+    model_name = "extractive-brief"
+
+
+LLMBackend = BriefExtractiveLLM
+
+TWO_MODELS = {
+    "default": {"BACKEND": "chatbot.llm.extractive"},
+    "brief": {"BACKEND": "tests.chatbot.test_api_sessions"},
+}
+
+
+def test_sessions_and_messages_are_identified_by_id_the_uuid_their_urls_take(alice):
+    account, client = alice
+    created = client.post(f"{API}/sessions/", {"title": "Ids"}, format="json").json()
+    assert created["id"] == created["uuid"] == str(ChatSession.objects.get(user=account).uuid)
+    assert client.get(f"{API}/sessions/{created['id']}/").json()["id"] == created["id"]
+    session = ChatSession.objects.get(uuid=created["id"])
+    answer = Message.objects.create(session=session, role=Message.Role.ASSISTANT, content="A", tokens_used=7)
+    [listed] = client.get(f"{API}/sessions/{created['id']}/messages/").json()["results"]
+    assert listed["id"] == listed["uuid"] == str(answer.uuid)
+    assert listed["tokens_used"] == 7 and "response_time" in listed
+    assert client.post(f"{API}/messages/{listed['id']}/feedback/", {"rating": "up"}).status_code == 201
+
+
+def test_questions_are_sent_as_message_with_content_kept_as_its_alias(alice):
+    _, client = alice
+    session = client.post(f"{API}/sessions/", {}, format="json").json()["id"]
+    with isolated_index():
+        indexed_page("Backups", [("Schedule", "Nightly backups of the okapi database run at two o'clock.")])
+        by_message = client.post(
+            f"{API}/sessions/{session}/messages/",
+            {"message": "When do okapi database backups run?", "include_sources": False},
+            format="json",
+        )
+        by_content = client.post(
+            f"{API}/sessions/{session}/messages/", {"content": "When do okapi backups run?"}, format="json"
+        )
+    assert by_message.status_code == 201, by_message.json()
+    assert "two o'clock" in by_message.json()["content"]
+    assert by_message.json()["sources"] == [], "include_sources: false leaves the sources out"
+    assert by_content.status_code == 201 and by_content.json()["sources"]
+    [source] = by_content.json()["sources"]
+    assert source["doc_id"] == f"page:{source['source_id']}" and source["section_title"] == "Schedule"
+    assert isinstance(source["chunk_index"], int) and 0 < source["relevance_score"] <= 1
+
+    missing = client.post(f"{API}/sessions/{session}/messages/", {"question": "Hi"}, format="json")
+    assert missing.status_code == 400
+    assert error(missing)["message"] == "message: This field is required."
+
+
+def test_patch_settings_accepts_known_keys_only_and_merges(alice):
+    _, client = alice
+    session = client.post(f"{API}/sessions/", {}, format="json").json()
+    assert session["settings"] == {"scope": [], "answer_length": None, "model": None}
+    url = f"{API}/sessions/{session['id']}/"
+
+    changed = client.patch(url, {"settings": {"answer_length": "short"}}, format="json")
+    assert changed.status_code == 200, changed.json()
+    assert changed.json()["settings"]["answer_length"] == "short"
+    kept = client.patch(url, {"settings": {"model": "default"}}, format="json").json()["settings"]
+    assert kept == {"scope": [], "answer_length": "short", "model": "default"}
+    reset = client.patch(url, {"settings": {"answer_length": None}}, format="json").json()["settings"]
+    assert reset == {"scope": [], "answer_length": None, "model": "default"}
+    assert ChatSession.objects.get(uuid=session["id"]).settings == {"model": "default"}
+
+    for bad, key in (
+        ({"temperature": 2}, "temperature"),
+        ({"answer_length": "epic"}, "answer_length"),
+        ({"model": "gpt-9"}, "model"),
+        ({"scope": ["page:999999"]}, "scope"),
+        ({"scope": "page:1"}, "scope"),
+    ):
+        refused = client.patch(url, {"settings": bad}, format="json")
+        assert refused.status_code == 400, bad
+        body = error(refused)
+        assert body["code"] == "invalid" and body["message"].startswith(f"settings: {key}: "), body
+        assert key in body["fields"]["settings"]
+    not_an_object = client.patch(url, {"settings": ["short"]}, format="json")
+    assert not_an_object.status_code == 400 and "settings" in error(not_an_object)["fields"]
+    assert ChatSession.objects.get(uuid=session["id"]).settings == {"model": "default"}
+
+
+def test_settings_scope_is_the_sessions_scope(alice):
+    account, client = alice
+    own = KnowledgeDocument.objects.create(title="Mine", file="knowledge/mine.txt", owner=account, live=False)
+    session = client.post(
+        f"{API}/sessions/", {"settings": {"scope": [f"document:{own.pk}"]}}, format="json"
+    ).json()
+    assert session["scope"] == session["settings"]["scope"] == [f"document:{own.pk}"]
+    url = f"{API}/sessions/{session['id']}/"
+    cleared = client.patch(url, {"settings": {"scope": None}}, format="json").json()
+    assert cleared["scope"] == cleared["settings"]["scope"] == []
+    assert ChatSession.objects.get(uuid=session["id"]).scope == []
+
+
+def test_settings_model_selects_among_the_allowed_providers(alice):
+    _, client = alice
+    session = client.post(f"{API}/sessions/", {}, format="json").json()["id"]
+    question = {"message": "When do okapi database backups run?"}
+    with isolated_index(), override_settings(CHATBOT_LLM_BACKENDS=TWO_MODELS):
+        indexed_page("Backups", [("Schedule", "Nightly backups of the okapi database run at two o'clock.")])
+        default = client.post(f"{API}/sessions/{session}/messages/", question, format="json").json()
+        chosen = client.patch(f"{API}/sessions/{session}/", {"settings": {"model": "brief"}}, format="json")
+        assert chosen.status_code == 200, chosen.json()
+        brief = client.post(f"{API}/sessions/{session}/messages/", question, format="json").json()
+        with override_settings(CHATBOT_SESSION_MODELS=["default"]):
+            refused = client.patch(
+                f"{API}/sessions/{session}/", {"settings": {"model": "brief"}}, format="json"
+            )
+            # A choice the site no longer allows is ignored: the default provider answers.
+            fallback = client.post(f"{API}/sessions/{session}/messages/", question, format="json").json()
+    assert default["model"] == "extractive"
+    assert brief["model"] == "extractive-brief" and "two o'clock" in brief["content"]
+    assert refused.status_code == 400 and "allowed: default" in error(refused)["message"]
+    assert fallback["model"] == "extractive"
+
+
+def test_settings_answer_length_caps_the_answer(alice):
+    _, client = alice
+    session = client.post(f"{API}/sessions/", {}, format="json").json()["id"]
+    sentences = (
+        "Quagga snapshots are protected by encryption with a rotating key. "
+        "Quagga snapshots are protected by copies in a second region. "
+        "Quagga snapshots are protected by weekly restore drills run by the operations team."
+    )
+    question = {"message": "How are quagga snapshots protected?"}
+    with isolated_index():
+        indexed_page("Quagga snapshots", [("Protection", sentences)])
+        full = client.post(f"{API}/sessions/{session}/messages/", question, format="json").json()
+        client.patch(f"{API}/sessions/{session}/", {"settings": {"answer_length": "short"}}, format="json")
+        short = client.post(f"{API}/sessions/{session}/messages/", question, format="json").json()
+    assert full["status"] == short["status"] == "complete"
+    assert full["content"].count(".") == 3, full["content"]
+    assert short["content"].count(".") == 1, short["content"]
+    assert len(short["content"]) < len(full["content"])
+
+
+def test_feedback_metadata_is_the_clients_and_leaves_the_servers_record_alone(alice):
+    account, client = alice
+    session = ChatSession.objects.create(user=account)
+    answer = Message.objects.create(session=session, role=Message.Role.ASSISTANT, content="An answer")
+    url = f"{API}/messages/{answer.uuid}/feedback/"
+    first = client.post(url, {"rating": "up", "metadata": {"client": "cli", "v": 2}}, format="json")
+    assert first.status_code == 201, first.json()
+    assert first.json()["metadata"] == {"client": "cli", "v": 2}
+    feedback = MessageFeedback.objects.get(message=answer)
+    feedback.metadata = {**feedback.metadata, "editorial_action": {"action": "comment"}}
+    feedback.save()
+
+    second = client.post(url, {"rating": "down", "comment": "Old", "metadata": {"v": 3}}, format="json")
+    assert second.status_code == 200 and second.json()["metadata"] == {"v": 3}
+    feedback.refresh_from_db()
+    assert feedback.metadata == {"editorial_action": {"action": "comment"}, "client": {"v": 3}}
+    for bad in ([1, 2], {"x": "y" * 5000}):
+        refused = client.post(url, {"rating": "up", "metadata": bad}, format="json")
+        assert refused.status_code == 400 and "metadata" in error(refused)["fields"]
+
+
+def test_openapi_schema_names_the_specified_fields(alice):
+    from openapi_spec_validator import validate
+
+    _, client = alice
+    spec = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    validate(spec)
+    components = spec["components"]["schemas"]
+
+    def names(component: str) -> set[str]:
+        return set(components[component]["properties"])
+
+    assert {"id", "title", "is_active", "settings", "created_at", "updated_at", "uuid"} <= names(
+        "ChatSession"
+    )
+    assert components["ChatSession"]["properties"]["id"]["format"] == "uuid"
+    assert names("SessionSettings") == {"scope", "answer_length", "model"}
+    assert {"id", "role", "content", "sources", "tokens_used", "response_time", "created_at"} <= names(
+        "Message"
+    )
+    assert {"rating", "comment", "metadata"} <= names("Feedback")
+    assert {
+        "id",
+        "title",
+        "file_type",
+        "content_hash",
+        "processed",
+        "total_chunks",
+        "processing_metadata",
+        "uploaded_at",
+        "processed_at",
+    } <= names("Document")
+    assert {
+        "doc_id",
+        "title",
+        "excerpt",
+        "chunk_index",
+        "page_number",
+        "section_title",
+        "relevance_score",
+    } <= names("Source")
+    assert {"message", "content", "include_sources"} <= names("Question")
+
+    stream = spec["paths"]["/api/chatbot/sessions/{session_uuid}/messages/stream/"]["post"]
+    [example] = stream["requestBody"]["content"]["application/json"]["examples"].values()
+    assert example["value"] == {"message": "How do I configure audio processing?", "include_sources": True}
+    sse = stream["responses"]["200"]["content"]["text/event-stream"]["schema"]
+    assert 'data: {"type": "token", "content": "To"' in sse["example"]
+    events = {e["properties"]["type"]["enum"][0]: e for e in sse["x-sse-data"]["oneOf"]}
+    assert set(events) == {"token", "source", "complete", "error"}
+    assert {"doc_id", "title", "excerpt"} <= set(events["source"]["required"])
+    assert {"message_id", "tokens", "response_time"} <= set(events["complete"]["required"])
+    assert all("type" in e["required"] for e in events.values())
+    patch = spec["paths"]["/api/chatbot/sessions/{session_uuid}/"]["patch"]
+    assert "400" in patch["responses"]

@@ -49,9 +49,24 @@ def asker() -> tuple[Any, str, ChatSession]:
     return account, token, ChatSession.objects.create(user=account)
 
 
-def stream(session: ChatSession, token: str, question: str = QUESTION, **kwargs: Any) -> AsgiResponse:
+def stream(
+    session: ChatSession,
+    token: str,
+    question: str = QUESTION,
+    *,
+    body: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> AsgiResponse:
     path = f"/api/chatbot/sessions/{session.uuid}/messages/stream/"
-    return async_to_sync(asgi_request)(path, token=token, json_body={"content": question}, **kwargs)
+    json_body = body if body is not None else {"content": question}
+    return async_to_sync(asgi_request)(path, token=token, json_body=json_body, **kwargs)
+
+
+def data_payloads(response: AsgiResponse) -> list[dict[str, Any]]:
+    """What a client reading only the `data:` lines sees."""
+    return [
+        json.loads(line[len("data: ") :]) for line in response.text.split("\n") if line.startswith("data: ")
+    ]
 
 
 def test_answer_streams_in_several_chunks_with_increasing_ids(knowledge, asker):
@@ -183,3 +198,56 @@ def test_anonymous_stream_is_refused(asker):
     response = stream(session, token="")
     assert response.status == 401
     assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_every_data_payload_names_its_type_with_the_specified_fields(knowledge, asker):
+    _, token, session = asker
+    with rag_settings():
+        response = stream(session, token, body={"message": QUESTION, "include_sources": True})
+
+    assert response.status == 200
+    events = response.events()
+    payloads = data_payloads(response)
+    assert [p["type"] for p in payloads] == [e.type for e in events], "type = the event: line"
+    assert all(e.raw.split("\n")[0].startswith("id: ") for e in events), "id: lines stay for resumption"
+    tokens = [p for p in payloads if p["type"] == "token"]
+    assert tokens and all(set(p) == {"type", "content", "message_id"} for p in tokens)
+    [source] = [p for p in payloads if p["type"] == "source"]
+    assert source["doc_id"] == f"page:{knowledge.pk}" and source["title"] == "Caching guide"
+    assert "frobnicat" in source["excerpt"].lower()
+    assert source["url"].startswith(knowledge.url) and source["anchor"] and "page_number" in source
+    assert source["section_title"] == source["section"] == "Frobnication"
+    assert isinstance(source["chunk_index"], int) and 0 < source["relevance_score"] <= 1
+    complete = payloads[-1]
+    assert complete["type"] == "complete"
+    assert complete["tokens"] == complete["tokens_used"] > 0
+    assert complete["response_time"] > 0
+    assert Message.objects.filter(uuid=complete["message_id"], role=Message.Role.ASSISTANT).exists()
+    assert complete["sources"] == [{k: v for k, v in source.items() if k != "type"}]
+
+
+def test_include_sources_false_sends_no_source_events(knowledge, asker):
+    _, token, session = asker
+    with rag_settings():
+        response = stream(session, token, body={"message": QUESTION, "include_sources": False})
+
+    payloads = data_payloads(response)
+    assert [p["type"] for p in payloads if p["type"] != "token"] == ["complete"]
+    assert payloads[-1]["sources"] == []
+    assert "frobnicat" in payloads[-1]["content"].lower()
+    # What is saved keeps its sources: the flag is about what this response carries.
+    assert Message.objects.get(uuid=payloads[-1]["message_id"]).sources
+
+
+def test_errors_carry_their_type_too(asker):
+    _, token, session = asker
+    with override_settings(CHATBOT_API_ANSWER_STREAM="tests.chatbot.test_sse.failing_answer"):
+        response = stream(session, token, body={"message": QUESTION})
+    assert [p["type"] for p in data_payloads(response)] == ["token", "error"]
+
+
+def test_a_question_without_message_or_content_is_refused_naming_message(asker):
+    _, token, session = asker
+    response = stream(session, token, body={"question": QUESTION})
+    assert response.status == 400
+    assert response.json()["error"]["message"] == "message: This field is required."

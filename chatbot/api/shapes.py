@@ -1,0 +1,44 @@
+"""The public shapes of what the chat service produces: the specified field names next to today's.
+
+The service's events and stored sources (`chatbot.events.StreamEvent`, `Message.sources`) keep their own
+names; the API adds the specified ones here, once, for the SSE stream and the REST messages alike:
+
+- every SSE `data:` payload carries `"type"` (the same as its `event:` line);
+- a source also carries `doc_id` (its source key, "page:12" or "document:3", the form a session scope
+  takes), `section_title` (= `section`), and `chunk_index` / `relevance_score` (null for answers saved
+  before they were recorded);
+- `complete` also carries `tokens` (= `tokens_used`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from chatbot.events import StreamEvent
+
+
+def public_source(source: Mapping[str, Any]) -> dict[str, Any]:
+    """One cited source with the specified names added (today's stay)."""
+    public = dict(source)
+    public["doc_id"] = f"{source.get('source_type', '')}:{source.get('source_id', '')}"
+    public["section_title"] = source.get("section", "")
+    public.setdefault("chunk_index", None)
+    public.setdefault("relevance_score", None)
+    return public
+
+
+def public_sources(sources: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    return [public_source(source) for source in sources or () if isinstance(source, Mapping)]
+
+
+def event_data(event: StreamEvent, *, include_sources: bool = True) -> dict[str, Any]:
+    """The `data:` payload of an SSE event: `type` first, then the event's own fields with the aliases."""
+    data: dict[str, Any] = {"type": event.type}
+    data.update((key, value) for key, value in event.data.items() if key != "type")
+    if event.type == "source":
+        data.update(public_source(event.data))
+    elif event.type == "complete":
+        data["sources"] = public_sources(event.data.get("sources")) if include_sources else []
+        data["tokens"] = event.data.get("tokens_used", 0)
+    return data

@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 .PHONY: help venv run services services-down services-status lint test bench lock clean
 
 help:
-	@echo "make run       - the site on http://$(HOST):$(PORT) with demo content (SQLite, in-process tasks)"
+	@echo "make run       - the site on http://$(HOST):$(PORT) with demo content (SQLite, a Celery worker on a SQLite broker)"
 	@echo "make test      - install and start PostgreSQL, Redis, Elasticsearch; lint; pytest with a Celery worker"
 	@echo "make lint      - ruff, mypy, manage.py check, makemigrations --check"
 	@echo "make bench     - benchmarks, writing JSON under bench-results/ (BENCH=\"retrieval rag\" for some)"
@@ -28,12 +28,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt scripts/llm.sh
 venv: $(VENV)/.installed
 
 run: venv
-	mkdir -p var
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py ensure_superuser
-	$(BIN)/python manage.py bootstrap_demo
-	@echo "Serving on http://$(HOST):$(PORT)/ (admin at /admin/)"
-	$(BIN)/uvicorn datacollection.asgi:application --host $(HOST) --port $(PORT) --lifespan off
+	$(BIN)/python scripts/run.py --host $(HOST) --port $(PORT)
 
 services:
 	bash scripts/services.sh up

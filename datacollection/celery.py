@@ -1,5 +1,6 @@
 """The Celery application. Broker and result backend come from Django settings (CELERY_*)."""
 
+import logging
 import os
 
 from celery import Celery, signals
@@ -19,3 +20,37 @@ def _fresh_content_types(**kwargs: object) -> None:
     from django.contrib.contenttypes.models import ContentType
 
     ContentType.objects.clear_cache()
+
+
+# Brokers without broadcast (kombu's SQLAlchemy and filesystem transports, the embedded default) cannot
+# answer `control.ping`; the worker says it is alive through the shared cache instead, and /healthz reads
+# it (datacollection.health).
+HEARTBEAT_KEY = "celery:worker-heartbeat"
+HEARTBEAT_INTERVAL = 10.0
+
+
+def broker_supports_broadcast(url: str) -> bool:
+    return not url.split("://", 1)[0].startswith(("sqla", "filesystem"))
+
+
+@signals.worker_ready.connect
+def _start_heartbeat(sender: object = None, **kwargs: object) -> None:
+    import threading
+    import time
+
+    from django.conf import settings
+    from django.core.cache import cache
+
+    if broker_supports_broadcast(settings.CELERY_BROKER_URL):
+        return
+    hostname = str(getattr(sender, "hostname", "worker"))
+
+    def beat() -> None:
+        while True:
+            try:
+                cache.set(HEARTBEAT_KEY, {"hostname": hostname, "at": time.time()}, timeout=60)
+            except Exception:  # noqa: BLE001 - a missed beat shows on /healthz; the worker goes on
+                logging.getLogger(__name__).warning("could not write the worker heartbeat", exc_info=True)
+            time.sleep(HEARTBEAT_INTERVAL)
+
+    threading.Thread(target=beat, name="worker-heartbeat", daemon=True).start()

@@ -81,8 +81,14 @@ def _check_search() -> str:
 def _check_worker() -> str:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return "in-process tasks"
-    from datacollection.celery import app
+    from datacollection.celery import HEARTBEAT_INTERVAL, HEARTBEAT_KEY, app, broker_supports_broadcast
 
+    if not broker_supports_broadcast(settings.CELERY_BROKER_URL):
+        heartbeat = cache.get(HEARTBEAT_KEY)
+        age = time.time() - float(heartbeat["at"]) if heartbeat else None
+        if age is None or age > 3 * HEARTBEAT_INTERVAL:
+            raise RuntimeError("no Celery worker heartbeat in the last 30 s (is the worker running?)")
+        return f"worker {heartbeat['hostname']} (heartbeat {age:.0f}s ago)"
     replies = app.control.ping(timeout=settings.HEALTHZ_TIMEOUT)
     if not replies:
         raise RuntimeError(f"no Celery worker answered a ping within {settings.HEALTHZ_TIMEOUT:g}s")

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
@@ -19,10 +19,24 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(urlconf="chatbot.api.schema_urls"), name="api-schema"),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
+if settings.SERVE_IMAGE_RENDITIONS:
+    # Only Wagtail's image renditions, public by Wagtail's design. Uploaded knowledge files live under
+    # MEDIA_ROOT too and are served only through the permission-checked document views, never from here.
+    from django.views.static import serve
 
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    urlpatterns += [
+        re_path(
+            r"^media/images/(?P<path>[^/]+)$",
+            serve,
+            {"document_root": settings.MEDIA_ROOT / "images"},
+            name="image-rendition",
+        )
+    ]
 
 # Wagtail's page serving catches everything else, so it comes last.
 urlpatterns += [path("", include(wagtail_urls))]
+
+handler400 = "datacollection.errors.handler400"
+handler403 = "datacollection.errors.handler403"
+handler404 = "datacollection.errors.handler404"
+handler500 = "datacollection.errors.handler500"

@@ -47,6 +47,8 @@ class ParsedMarkdown:
     title: str = ""
     summary: str = ""
     blocks: list[tuple[str, Any]] = field(default_factory=list)
+    # The front matter, for keys the importer acts on (visibility, groups); unparsable YAML leaves it empty.
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def _markdown() -> MarkdownIt:
@@ -108,8 +110,12 @@ def parse_markdown(text: str, *, fallback_title: str) -> ParsedMarkdown:
     while i < len(tokens):
         token = tokens[i]
         if token.type == "front_matter":
-            meta = yaml.safe_load(token.content) or {}
+            try:
+                meta = yaml.safe_load(token.content) or {}
+            except yaml.YAMLError:
+                meta = {}
             if isinstance(meta, dict):
+                parsed.meta = meta
                 parsed.title = str(meta.get("title") or "")
                 parsed.summary = str(meta.get("description") or meta.get("summary") or "")
             i += 1

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from knowledgebase.models import KnowledgeDocument, KnowledgePage
+from django.utils import timezone
+
+from knowledgebase.models import (
+    DocumentVersion,
+    ImportRun,
+    IndexedSource,
+    IndexingJob,
+    KnowledgeDocument,
+    KnowledgePage,
+)
 from knowledgebase.models.indexing import SourceType
 from knowledgebase.sources import Access, document_access, page_access
 from search.values import Principal, Visibility
@@ -54,7 +64,6 @@ def user_can_edit_document(user: Any, document: KnowledgeDocument) -> bool:
 
 def source_status(source_type: str, source_id: int) -> dict[str, Any]:
     """What editors see of a source's processing: the latest job, the indexed state, the last version."""
-    from knowledgebase.models import DocumentVersion, IndexedSource, IndexingJob
 
     return {
         "job": IndexingJob.objects.filter(source_type=source_type, source_id=source_id).first(),
@@ -72,3 +81,59 @@ def source_chunks_indexed(source_type: str, source_id: int) -> list[Any]:
     backend = get_search_backend()
     chunks = backend.get_chunks(list(backend.stored_hashes(source_type, source_id)))
     return sorted(chunks, key=lambda chunk: chunk.position)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportProgress:
+    """How far a background import is: files imported, pages indexed (answerable), time left."""
+
+    directory: str
+    status: str
+    files_total: int
+    files_done: int
+    pages_indexed: int
+    pending_jobs: int
+    eta_seconds: float | None
+    error: str
+
+    @property
+    def complete(self) -> bool:
+        return self.status in {"done", "failed"} and self.pending_jobs == 0
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.pages_indexed / self.files_total) if self.files_total else 100
+
+
+def import_progress(*, include_complete: bool = False) -> ImportProgress | None:
+    """The latest background import (the demo knowledge of `make run`), None when there is none or it
+    finished (unless `include_complete`)."""
+    run = ImportRun.objects.order_by("-created_at").first()
+    if run is None:
+        return None
+    page_ids = [int(pk) for pk in run.page_ids]
+    indexed = IndexedSource.objects.filter(source_type=SourceType.PAGE, source_id__in=page_ids).count()
+    pending = IndexingJob.objects.filter(
+        source_type=SourceType.PAGE,
+        source_id__in=page_ids,
+        status__in=[IndexingJob.Status.QUEUED, IndexingJob.Status.PROCESSING],
+    ).count()
+    eta: float | None = None
+    if run.started_at and indexed and indexed < run.files_total:
+        # Pages become answerable at a steady rate once the import has created them (indexing is the
+        # slow part), so the rate so far predicts the rest.
+        elapsed = (timezone.now() - run.started_at).total_seconds()
+        eta = elapsed / indexed * (run.files_total - indexed)
+    progress = ImportProgress(
+        directory=run.directory,
+        status=run.status,
+        files_total=run.files_total,
+        files_done=run.files_done,
+        pages_indexed=indexed,
+        pending_jobs=pending,
+        eta_seconds=eta,
+        error=run.error,
+    )
+    if progress.complete and not include_complete:
+        return None
+    return progress

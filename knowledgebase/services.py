@@ -6,7 +6,8 @@ Tasks and signal handlers call these; only these talk to the search layer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,18 @@ from django.utils import timezone
 
 from knowledgebase.chunking import chunk_blocks
 from knowledgebase.extraction.base import Block, BlockKind
-from knowledgebase.models import DocumentVersion, IndexedSource, IndexingJob, KnowledgeDocument, KnowledgePage
+from knowledgebase.models import (
+    DocumentVersion,
+    ImportRun,
+    IndexedSource,
+    IndexingJob,
+    KnowledgeDocument,
+    KnowledgePage,
+)
 from knowledgebase.models.indexing import SourceType
 from knowledgebase.signals import source_index_changed
 from knowledgebase.sources import Access, document_access, page_access, page_blocks, source_object
-from search.backends import IndexItem, get_search_backend
-from search.embedders import get_embedder
+from search import services as search_services
 from search.errors import KnowledgeError
 from search.values import Chunk, embedding_text, source_key, text_hash
 
@@ -147,7 +154,7 @@ def source_content(obj: KnowledgePage | KnowledgeDocument) -> SourceContent:
 def source_chunks(source_type: str, source_id: int, content: SourceContent) -> list[Chunk]:
     """Chunks of a source with deterministic ids: the hash of what is embedded, so unchanged passages keep
     their id (and their vector) across revisions."""
-    embedder = get_embedder()
+    embedder = search_services.index_embedder()
     options = settings.KNOWLEDGE_CHUNKING
     drafts = chunk_blocks(
         content.blocks,
@@ -229,6 +236,28 @@ def source_sync(job: IndexingJob, *, progress: Callable[[int, int], None] | None
     return job
 
 
+class _NewerRevisionIndexed(Exception):
+    """Raised inside the revision guard: a newer revision of the source is in the index already."""
+
+
+def _revision_guard(job: IndexingJob, content: SourceContent) -> Callable[[], AbstractContextManager[None]]:
+    """A short transaction that locks the source's state row and refuses to go on when a newer revision
+    was indexed meanwhile. Each index write runs inside one; nothing slow (extraction, embedding) does,
+    so the lock (SQLite's database write lock, a row lock on PostgreSQL) is held for milliseconds."""
+
+    @contextmanager
+    def guard() -> Iterator[None]:
+        with transaction.atomic():
+            state, _ = IndexedSource.objects.select_for_update().get_or_create(
+                source_type=job.source_type, source_id=job.source_id
+            )
+            if state.revision_id and content.revision_id and state.revision_id > content.revision_id:
+                raise _NewerRevisionIndexed
+            yield
+
+    return guard
+
+
 def _write(
     job: IndexingJob,
     content: SourceContent,
@@ -236,26 +265,29 @@ def _write(
     *,
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    backend = get_search_backend()
-    embedder = get_embedder()
-    with transaction.atomic():
-        state, _ = IndexedSource.objects.select_for_update().get_or_create(
-            source_type=job.source_type, source_id=job.source_id
+    def report(done: int, total: int) -> None:
+        # Committed at once (autocommit): the editor's status panel shows it while the work goes on.
+        IndexingJob.objects.filter(pk=job.pk).update(progress_done=done, progress_total=total)
+        if progress:
+            progress(done, total)
+
+    guard = _revision_guard(job, content)
+    try:
+        written = search_services.source_sync(
+            job.source_type, job.source_id, chunks, guard=guard, progress=report
         )
-        if state.revision_id and content.revision_id and state.revision_id > content.revision_id:
-            # A newer revision is indexed already: an older task never overwrites it.
-            _job_update(job, status=Status.SUPERSEDED, finished_at=timezone.now())
-            return
-        stored = backend.stored_hashes(job.source_type, job.source_id)
-        new = [c for c in chunks if stored.get(c.chunk_id) != c.content_hash]
-        _job_update(job, progress_total=len(new), progress_done=0)
-        vectors = _embed(job, embedder, new, progress=progress)
-        items = [IndexItem(chunk=c, vector=vectors.get(c.chunk_id)) for c in chunks]
-        backend.index_chunks(items, dimensions=embedder.dimensions)
-        backend.delete_source(job.source_type, job.source_id, keep_chunk_ids=[c.chunk_id for c in chunks])
-        _indexed_state_save(job.source_type, job.source_id, content, chunks, state=state, embedded=len(new))
-        _job_update(job, status=Status.INDEXED, finished_at=timezone.now(), revision_id=content.revision_id)
-        _index_changed(job.source_type, job.source_id, removed=False)
+        with guard():
+            state = IndexedSource.objects.get(source_type=job.source_type, source_id=job.source_id)
+            _indexed_state_save(
+                job.source_type, job.source_id, content, chunks, state=state, embedded=written.embedded
+            )
+            _job_update(
+                job, status=Status.INDEXED, finished_at=timezone.now(), revision_id=content.revision_id
+            )
+            _index_changed(job.source_type, job.source_id, removed=False)
+    except _NewerRevisionIndexed:
+        # A newer revision is indexed already: an older task never overwrites it.
+        _job_update(job, status=Status.SUPERSEDED, finished_at=timezone.now())
 
 
 def _index_changed(source_type: str, source_id: int, *, removed: bool) -> None:
@@ -299,36 +331,14 @@ def _indexed_state_save(
     )
 
 
-def _embed(
-    job: IndexingJob,
-    embedder: Any,
-    chunks: list[Chunk],
-    *,
-    progress: Callable[[int, int], None] | None,
-) -> dict[str, list[float]]:
-    # Batches of 32 keep padding waste low for MiniLM and let the job show progress every few seconds.
-    batch = 32
-    vectors: dict[str, list[float]] = {}
-    for start in range(0, len(chunks), batch):
-        part = chunks[start : start + batch]
-        embedded = embedder.embed_documents([embedding_text(c) for c in part])
-        vectors.update({c.chunk_id: list(map(float, v)) for c, v in zip(part, embedded, strict=True)})
-        done = min(start + batch, len(chunks))
-        IndexingJob.objects.filter(pk=job.pk).update(progress_done=done)
-        if progress:
-            progress(done, len(chunks))
-    return vectors
-
-
 def source_remove(job: IndexingJob) -> IndexingJob:
     """Remove a source from the index (unpublished, deleted, or no longer live)."""
-    backend = get_search_backend()
     _job_update(job, status=Status.PROCESSING, started_at=timezone.now(), attempts=job.attempts + 1)
     with transaction.atomic():
         IndexedSource.objects.select_for_update().filter(
             source_type=job.source_type, source_id=job.source_id
         ).first()
-        backend.delete_source(job.source_type, job.source_id)
+        search_services.source_delete(job.source_type, job.source_id)
         IndexedSource.objects.filter(source_type=job.source_type, source_id=job.source_id).delete()
         _job_update(job, status=Status.REMOVED, finished_at=timezone.now())
         _index_changed(job.source_type, job.source_id, removed=True)
@@ -378,11 +388,10 @@ def live_sources() -> list[tuple[str, int]]:
 def index_rebuild(*, progress: Callable[[int, int], object] | None = None) -> dict[str, int]:
     """Write every live source into a new index and switch to it atomically, so search never goes dark.
     Needed when the embedding model (and so the vector dimensions) changes."""
-    embedder = get_embedder()
     sources = live_sources()
     states: list[tuple[str, int, SourceContent, list[Chunk]]] = []
 
-    def items() -> Any:
+    def source_chunk_lists() -> Iterator[list[Chunk]]:
         for done, (source_type, source_id) in enumerate(sources, start=1):
             obj = source_object(source_type, source_id)
             if obj is None:
@@ -394,19 +403,52 @@ def index_rebuild(*, progress: Callable[[int, int], object] | None = None) -> di
                 continue
             chunks = source_chunks(source_type, source_id, content)
             states.append((source_type, source_id, content, chunks))
-            if not chunks:
-                continue
-            vectors = embedder.embed_documents([embedding_text(c) for c in chunks])
-            yield from (
-                IndexItem(chunk=c, vector=list(map(float, v))) for c, v in zip(chunks, vectors, strict=True)
-            )
+            yield chunks
             if progress:
                 progress(done, len(sources))
 
-    total = get_search_backend().rebuild(items(), dimensions=embedder.dimensions)
+    total = search_services.index_rebuild(source_chunk_lists())
     with transaction.atomic():
         IndexedSource.objects.all().delete()
         for source_type, source_id, content, chunks in states:
             _indexed_state_save(source_type, source_id, content, chunks)
         _index_changed("*", 0, removed=False)
     return {"chunks": total, "sources": len(states)}
+
+
+# A job whose processing was cut short this many times (the worker died: OOM, kill -9, a crash in a
+# parser) is failed instead of being sent again, so one poison file cannot loop a worker forever.
+MAX_DELIVERIES = 3
+
+
+def jobs_recover(*, started_before: Any = None) -> dict[str, int]:
+    """Jobs and imports a dead worker left `processing` go back to the queue, or fail as poison.
+
+    `make run` calls this before it starts its worker (nothing else can be processing then); Celery beat's
+    sweeper calls it with `started_before` = now - the task time limit, past which no live worker can
+    still be on the job."""
+    from knowledgebase.importing import import_run_send  # importing builds on this module
+
+    jobs = IndexingJob.objects.filter(status=Status.PROCESSING)
+    runs = ImportRun.objects.filter(status__in=[ImportRun.Status.QUEUED, ImportRun.Status.RUNNING])
+    if started_before is not None:
+        jobs = jobs.filter(started_at__lt=started_before)
+        runs = runs.filter(created_at__lt=started_before)
+    counts = {"requeued": 0, "poisoned": 0, "imports": 0}
+    for job in jobs:
+        if job.attempts >= MAX_DELIVERIES:
+            job_fail(
+                job,
+                code="poison",
+                message=f"The worker stopped {job.attempts} times while processing this; not retried. "
+                "Check the file with `manage.py extract`, then re-index it.",
+            )
+            counts["poisoned"] += 1
+            continue
+        _job_update(job, status=Status.QUEUED, error="Re-queued: the worker stopped while processing it.")
+        indexing_job_send(job)
+        counts["requeued"] += 1
+    for run in runs:
+        import_run_send(run)
+        counts["imports"] += 1
+    return counts

@@ -12,8 +12,8 @@ from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
-from knowledgebase import services
-from knowledgebase.models import IndexingJob
+from knowledgebase import importing, services
+from knowledgebase.models import ImportRun, IndexingJob
 from search.errors import SearchUnavailable
 
 logger = logging.getLogger(__name__)
@@ -86,9 +86,21 @@ def reindex_all() -> int:
 
 @shared_task(name="knowledgebase.requeue_stale_jobs")
 def requeue_stale_jobs() -> int:
-    """Send again jobs that stayed queued (the broker was down when they were created)."""
+    """Send again jobs that stayed queued (the broker was down when they were created), and recover jobs
+    still `processing` past the task time limit (their worker died)."""
     cutoff = timezone.now() - timedelta(seconds=settings.KNOWLEDGE_STALE_JOB_SECONDS)
     count = 0
     for job in IndexingJob.objects.filter(status=IndexingJob.Status.QUEUED, created_at__lt=cutoff):
         count += services.indexing_job_send(job)
-    return count
+    dead_before = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    recovered = services.jobs_recover(started_before=dead_before)
+    return count + recovered["requeued"]
+
+
+@shared_task(name="knowledgebase.import_run_execute", queue="bulk")
+def import_run_execute(run_id: int) -> str:
+    run = ImportRun.objects.filter(pk=run_id).first()
+    if run is None:
+        logger.info("import run %s is gone; nothing to do", run_id)
+        return "missing"
+    return importing.import_run_execute(run).status

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.urls import path, reverse
 from wagtail import hooks
+from wagtail.admin.ui.components import Component
 from wagtail.admin.ui.tables import Column, StatusTagColumn
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets import Button
@@ -14,6 +15,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 
 from knowledgebase import admin_views
 from knowledgebase.models import IndexingJob, KnowledgeDocument, KnowledgePage
+from knowledgebase.selectors import import_progress
 
 
 class KnowledgeDocumentViewSet(SnippetViewSet):
@@ -50,6 +52,20 @@ class IndexingJobViewSet(ModelViewSet):
     def get_urlpatterns(self) -> list[Any]:
         # Read-only: jobs are written by the pipeline, never by hand.
         return [p for p in super().get_urlpatterns() if p.name in {"index", "index_results", "inspect"}]
+
+    def get_common_view_kwargs(self, **kwargs: Any) -> dict[str, Any]:
+        # The views must not link to the views dropped above: Wagtail reverses "add", "edit" and
+        # "delete" for a user who has those permissions (a superuser), which raised NoReverseMatch.
+        view_kwargs = super().get_common_view_kwargs(**kwargs)
+        for name in (
+            "add_url_name",
+            "edit_url_name",
+            "delete_url_name",
+            "history_url_name",
+            "usage_url_name",
+        ):
+            view_kwargs[name] = None
+        return view_kwargs
 
 
 register_snippet(KnowledgeDocumentViewSet)
@@ -96,3 +112,20 @@ def what_the_bot_sees_document_button(snippet: Any, user: Any, next_url: str | N
             icon_name="view",
             priority=80,
         )
+
+
+class ImportProgressPanel(Component):
+    """The background import's progress on the admin dashboard, until every page is indexed."""
+
+    name = "import_progress"
+    order = 50
+    template_name = "knowledgebase/admin/import_progress_panel.html"
+
+    def get_context_data(self, parent_context: Any = None) -> dict[str, Any]:
+        return {"progress": import_progress()}
+
+
+@hooks.register("construct_homepage_panels")
+def import_progress_panel(request: Any, panels: list[Any]) -> None:
+    if import_progress() is not None:
+        panels.insert(0, ImportProgressPanel())

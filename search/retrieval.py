@@ -39,6 +39,24 @@ VECTOR_LEG = "knn"
 QueryExpander = Callable[..., str]  # (query: str, *, history: Sequence[Mapping[str, str]]) -> str
 
 
+RETRIEVAL_KEYS = {"RERANKER", "CANDIDATES", "FUSION", "FUSION_PARAMS", "MAX_PER_SOURCE", "MAX_QUERY_CHARS"}
+
+
+def _known_keys_check(raw: Mapping[str, Any]) -> None:
+    """A misspelt key would silently keep the default; refuse it instead."""
+    if "EMBEDDER" in raw:
+        raise ImproperlyConfigured(
+            "KNOWLEDGE_RETRIEVAL['EMBEDDER'] is gone: KNOWLEDGE_EMBEDDER names the embedder for indexing and "
+            "retrieval alike."
+        )
+    unknown = sorted(set(raw) - RETRIEVAL_KEYS)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"KNOWLEDGE_RETRIEVAL has unknown key(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(RETRIEVAL_KEYS))}."
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class RetrievalConfig:
     candidates: int = 100  # per leg
@@ -50,6 +68,7 @@ class RetrievalConfig:
     @classmethod
     def from_settings(cls, **overrides: Any) -> RetrievalConfig:
         raw = dict(getattr(settings, "KNOWLEDGE_RETRIEVAL", {}))
+        _known_keys_check(raw)
         values: dict[str, Any] = {
             "candidates": int(raw.get("CANDIDATES", cls.candidates)),
             "fusion": str(raw.get("FUSION", cls.fusion)),

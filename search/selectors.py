@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 
 from search.backends import get_search_backend
-from search.embedders import get_embedder
 from search.rerankers import get_reranker
 from search.retrieval import QueryExpander, RetrievalConfig, RetrievalResult, retrieve
+from search.services import index_embedder
 from search.values import Hit, Principal
 
 
@@ -32,7 +32,7 @@ def retrieval_search(
         k=k,
         scope=scope,
         backend=get_search_backend(backend_alias),
-        embedder=get_embedder(_setting("EMBEDDER", "default")),
+        embedder=index_embedder(),
         reranker=get_reranker(_setting("RERANKER", "default")),
         config=config,
         history=history,

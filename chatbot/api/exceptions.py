@@ -12,6 +12,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from chatbot.logging import request_id_var
 from search.errors import EmbeddingError, IndexMismatch, InvalidQuery, KnowledgeError, SearchUnavailable
 
 logger = logging.getLogger(__name__)
@@ -97,8 +98,11 @@ def _class_status_fallback(error: KnowledgeError) -> int:
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    """The one error shape of the API. `request_id` is the response's X-Request-ID, so a user can quote
+    it and an operator finds the request's log lines."""
     body: dict[str, Any] = {"code": code, "message": message}
     body.update({k: v for k, v in extra.items() if v is not None})
+    body.setdefault("request_id", request_id_var.get())
     return {"error": body}
 
 

@@ -94,9 +94,15 @@ ASGI_APPLICATION = "datacollection.asgi.application"
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the dev server read while an in-process task writes.
-    DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = "PRAGMA journal_mode=WAL;"
-    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+    # The embedded default has three writers on one file (the web server, the worker, beat). WAL lets
+    # readers go on while one writes; IMMEDIATE takes the write lock at BEGIN, so a transaction never
+    # fails half-way on an upgrade from read to write; the busy timeout makes a writer wait for the lock
+    # instead of failing with "database is locked" (no transaction holds it across slow work, see
+    # knowledgebase.services, so the wait is milliseconds).
+    _sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _sqlite_options["init_command"] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    _sqlite_options["transaction_mode"] = "IMMEDIATE"
+    _sqlite_options["timeout"] = env_float("SQLITE_BUSY_TIMEOUT", 30.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "datacollection.User"
@@ -110,7 +116,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Redis, cache, Celery -----------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+# Without Redis the broker is a SQLite file (kombu's SQLAlchemy transport): a real worker process with no
+# server to run. README, "Embedded default", says why this transport and what it measured.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or f"sqla+sqlite:///{VAR_DIR / 'broker.sqlite3'}")
 
 if REDIS_URL:
     CACHES = {
@@ -122,11 +130,20 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Shared by the web server and the worker (rate limits, the answer cache's index version); a
+    # per-process memory cache would keep serving answers the worker's reindex made stale.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
+        }
+    }
 
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
-# Without a broker, tasks run in-process (make run needs no external service).
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Tasks always go through the broker to a worker process: work inside a web request held the request
+# (and SQLite's write lock) for minutes. Only an explicit opt-in runs them in-process.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -135,8 +152,23 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # Retries back off well below this, so a task is never redelivered while it still waits to retry.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+# kombu's SQLAlchemy transport hands every transport option to create_engine(), which refuses unknown
+# ones: it gets none (it has no visibility timeout; jobs a dead worker held are recovered from the job
+# table, see knowledgebase.services.jobs_recover).
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
+    {} if CELERY_BROKER_URL.startswith("sqla+") else {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+)
 CELERY_RESULT_EXPIRES = 3600
+# Below the visibility timeout, so Redis never redelivers a task that is still running; the extraction
+# sandbox has its own, shorter limit (KNOWLEDGE_EXTRACTION_TIMEOUT).
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 1500)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 1800)
+if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "Celery limits must satisfy CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < "
+        "CELERY_VISIBILITY_TIMEOUT, or Redis redelivers running tasks."
+    )
 CELERY_TASK_DEFAULT_QUEUE = "interactive"
 CELERY_TASK_ROUTES = {
     "knowledgebase.reindex_all": {"queue": "bulk"},
@@ -176,6 +208,8 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "static_collected")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# dev.py turns this on; production serves renditions from its web server (or a CDN).
+SERVE_IMAGE_RENDITIONS = False
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -19,10 +19,9 @@ KNOWLEDGE_INDEXING_RETRY_BACKOFF_MAX = env_int("KNOWLEDGE_INDEXING_RETRY_BACKOFF
 # Jobs still queued after this many seconds are sent again by `requeue_stale_jobs` (broker was down).
 KNOWLEDGE_STALE_JOB_SECONDS = env_int("KNOWLEDGE_STALE_JOB_SECONDS", 300)
 
-# The demo knowledge `make run` loads: Wagtail's documentation (BSD-3-Clause, see its LICENSE file).
-DEMO_DOCS_DIR = Path(
-    env_str("DEMO_DOCS_DIR", str(Path(__file__).resolve().parents[3] / "shared/corpus/wagtail-docs"))
-)
+# The demo knowledge `make run` imports in the background: this product's own guide (docs/). Any other
+# Markdown tree works, e.g. DEMO_DOCS_DIR=../shared/corpus/wagtail-docs (relative to the working folder).
+DEMO_DOCS_DIR = Path(env_str("DEMO_DOCS_DIR", str(Path(__file__).resolve().parents[2] / "docs")))
 
 # Whole request bodies above this are refused by the ASGI server wrapper while they arrive: the largest
 # upload plus room for the multipart envelope and form fields.

@@ -56,8 +56,9 @@ KNOWLEDGE_RERANKERS = {
 }
 
 # --- Retrieval pipeline -------------------------------------------------------------------------
+# The one embedder of the index, for writing and for querying (a KNOWLEDGE_EMBEDDERS alias).
+KNOWLEDGE_EMBEDDER = env_str("KNOWLEDGE_EMBEDDER", "default")
 KNOWLEDGE_RETRIEVAL = {
-    "EMBEDDER": "default",
     "RERANKER": "default",
     "CANDIDATES": env_int("RETRIEVAL_CANDIDATES", 100),  # per leg
     "FUSION": env_str("RETRIEVAL_FUSION", "adaptive_convex"),

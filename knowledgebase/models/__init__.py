@@ -1,10 +1,11 @@
 from .documents import KnowledgeDocument
-from .indexing import DocumentVersion, IndexedSource, IndexingJob
+from .indexing import DocumentVersion, ImportRun, IndexedSource, IndexingJob
 from .pages import HomePage, KnowledgeIndexPage, KnowledgePage
 
 __all__ = [
     "DocumentVersion",
     "HomePage",
+    "ImportRun",
     "IndexedSource",
     "IndexingJob",
     "KnowledgeDocument",

@@ -106,3 +106,31 @@ class IndexingJob(models.Model):
             self.Status.SUPERSEDED,
             self.Status.FAILED,
         }
+
+
+class ImportRun(models.Model):
+    """A folder of Markdown imported in the background (the demo knowledge of `make run`, or
+    `import_markdown --background`): the home page and the admin show its progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Imported"
+        FAILED = "failed", "Failed"
+
+    directory = models.CharField(max_length=1000)
+    parent_path = models.CharField(max_length=255, default="/docs/")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    files_total = models.PositiveIntegerField(default=0)
+    files_done = models.PositiveIntegerField(default=0)
+    page_ids = models.JSONField(default=list, blank=True, help_text="Pages this import created or updated.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import {self.directory} ({self.status})"

@@ -21,10 +21,12 @@ class Command(BaseCommand):
             parent_page = parent_page_resolve(parent)
             with tqdm(total=total, unit="file", disable=options["verbosity"] == 0) as bar:
                 report = markdown_folder_import(
-                    directory, parent=parent_page, progress=lambda _: bar.update()
+                    directory, parent=parent_page, progress=lambda *_: bar.update()
                 )
         except KnowledgeError as e:
             raise CommandError(e.message) from e
+        for error in report.errors:
+            self.stderr.write(self.style.WARNING(f"skipped: {error}"))
         self.stdout.write(
             self.style.SUCCESS(
                 f"Imported {directory}: {report.created} created, {report.updated} updated, "

@@ -19,7 +19,6 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from search.embedders import get_embedder
 from search.errors import KnowledgeError
 from search.evaluation import (
     corpus_chunks,
@@ -32,6 +31,7 @@ from search.evaluation import (
 )
 from search.rerankers import get_reranker
 from search.retrieval import RetrievalConfig
+from search.services import index_embedder
 
 
 def _progress(iterable: Any, **kwargs: Any) -> Any:
@@ -66,7 +66,7 @@ class Command(BaseCommand):
             dataset = load_beir(directory, split=options["split"])
         except (ValueError, KeyError) as e:
             raise CommandError(f"Cannot read the dataset in {directory}: {e}") from e
-        embedder = get_embedder(str(settings.KNOWLEDGE_RETRIEVAL.get("EMBEDDER", "default")))
+        embedder = index_embedder()
         reranker = get_reranker(str(settings.KNOWLEDGE_RETRIEVAL.get("RERANKER", "default")))
         config = RetrievalConfig.from_settings()
         cache_dir = None if options["no_cache"] else Path(options["cache_dir"])

@@ -1,0 +1,81 @@
+"""The site's last line of error handling: a JSON body for every `/api/` error, plain pages elsewhere.
+
+Django's `handler400/403/404/500` (set in `datacollection.urls`) call these. Whatever the settings module,
+an API client never gets an HTML page, and no page shows a traceback unless the operator turned DEBUG on
+(then Django's technical pages replace these for 404 and 500, by design)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
+
+_MESSAGES = {
+    400: ("bad_request", "The request could not be understood."),
+    403: ("forbidden", "You do not have permission to do this."),
+    404: ("not_found", "Nothing is here."),
+    500: ("server_error", "Something went wrong on our side; it has been logged. Quote the request id."),
+}
+
+
+def _request_id(request: HttpRequest) -> str:
+    return str(getattr(request, "request_id", "") or "-")
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def api_error(
+    request: HttpRequest, status: int, *, code: str | None = None, message: str | None = None
+) -> JsonResponse:
+    default_code, default_message = _MESSAGES.get(status, ("error", "The request failed."))
+    body = {
+        "error": {
+            "code": code or default_code,
+            "message": message or default_message,
+            "request_id": _request_id(request),
+        }
+    }
+    return JsonResponse(body, status=status)
+
+
+def _page(request: HttpRequest, status: int) -> HttpResponse:
+    code, message = _MESSAGES[status]
+    template = loader.select_template([f"{status}.html", "error.html"])
+    context = {"status": status, "message": message, "request_id": _request_id(request)}
+    return HttpResponse(template.render(context, request), status=status)
+
+
+def _handler(status: int) -> Any:
+    def handler(request: HttpRequest, exception: BaseException | None = None) -> HttpResponse:
+        if is_api(request):
+            return api_error(request, status)
+        return _page(request, status)
+
+    handler.__name__ = f"handler{status}"
+    return handler
+
+
+handler400 = _handler(400)
+handler403 = _handler(403)
+handler404 = _handler(404)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    # Django has logged the traceback already (django.request); the body names only the request id.
+    if is_api(request):
+        return api_error(request, 500)
+    try:
+        return _page(request, 500)
+    except Exception:  # noqa: BLE001 - a failing error page must still answer something
+        logger.exception("the 500 page itself failed")
+        return HttpResponse(
+            "Server error. Request id: " + _request_id(request), status=500, content_type="text/plain"
+        )

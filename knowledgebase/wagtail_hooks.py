@@ -48,6 +48,7 @@ class IndexingJobViewSet(ModelViewSet):
     list_filter = ["status", "source_type", "queue"]
     form_fields = ["status"]
     permission_policy_actions = ["view"]
+    copy_view_enabled = False
 
     def get_urlpatterns(self) -> list[Any]:
         # Read-only: jobs are written by the pipeline, never by hand.

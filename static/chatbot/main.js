@@ -167,9 +167,24 @@ class ChatPage {
   }
 
   async start() {
-    const requested = new URLSearchParams(window.location.search).get("session");
+    const params = new URLSearchParams(window.location.search);
+    const question = (params.get("q") ?? "").trim();
+    // A question (from the home page's ask box) starts a new chat.
+    const requested = question ? null : params.get("session");
+    if (params.has("q")) {
+      // Asked once: a reload or a bookmark of this address does not ask again.
+      const url = new URL(window.location.href);
+      url.searchParams.delete("q");
+      window.history.replaceState(null, "", url);
+    }
     if (!requested) this.newChat({ focus: true }); // usable at once, while the lists load
+    if (question) this.conversation.input.value = question; // shown while the lists load
     await Promise.all([this.sessions.load(), this.documents.load()]);
+    if (question) {
+      // Sent after the session list has loaded, so the new session is added to the list, not lost from it.
+      this.conversation.submit();
+      return;
+    }
     if (!requested) return;
     if (this.sessions.get(requested)) await this.select(requested);
     else this.newChat({ focus: true });

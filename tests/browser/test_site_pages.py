@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote, urlsplit
 import pytest
 from django.test import Client
 
-from tests.browser.conftest import PageWatch, SiteServer, screenshot, wait_for_indexed
+from tests.browser.conftest import SCREENSHOTS, PageWatch, SiteServer, screenshot, wait_for_indexed
 from tests.factories import heading, knowledge_page, paragraph, site_home, user
 
 
@@ -281,7 +281,10 @@ def test_phone_pages_fit_the_screen_and_the_widget_is_a_full_screen_sheet(phone,
     assert "six hours" in (panel.locator(".chat-message--assistant").first.text_content() or "")
     _no_horizontal_overflow(page)
     _inside_viewport(page, panel.get_by_role("button", name="Close chat"))
-    screenshot(page, "site-04-phone-widget-sheet")
+    SCREENSHOTS.mkdir(
+        parents=True, exist_ok=True
+    )  # the screen itself: a full-page shot would show the page behind
+    page.screenshot(path=str(SCREENSHOTS / "site-04-phone-widget-sheet.png"))
     panel.get_by_role("button", name="Close chat").click()
     _inside_viewport(page, launcher)
 

@@ -281,9 +281,8 @@ def test_phone_pages_fit_the_screen_and_the_widget_is_a_full_screen_sheet(phone,
     assert "six hours" in (panel.locator(".chat-message--assistant").first.text_content() or "")
     _no_horizontal_overflow(page)
     _inside_viewport(page, panel.get_by_role("button", name="Close chat"))
-    SCREENSHOTS.mkdir(
-        parents=True, exist_ok=True
-    )  # the screen itself: a full-page shot would show the page behind
+    # The screen itself: a full-page shot would show the page behind the sheet.
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "site-04-phone-widget-sheet.png"))
     panel.get_by_role("button", name="Close chat").click()
     _inside_viewport(page, launcher)

@@ -6,6 +6,7 @@ A missing service fails the run with a message naming it: tests never skip becau
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -203,3 +204,30 @@ class TcpProxy:
         self._closed = True
         self.disable()
         self.listener.close()
+
+
+def uvicorn_on_socket(
+    listener: socket.socket, *, env: dict[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """The site's ASGI app in a uvicorn process serving an already-bound `listener` (no port race); the
+    caller closes its copy of the socket afterwards."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(  # noqa: S603 - fixed argv
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "datacollection.asgi:application",
+                "--fd",
+                str(listener.fileno()),
+                "--lifespan",
+                "off",
+                "--log-level",
+                "warning",
+            ],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=[listener.fileno()],
+        )

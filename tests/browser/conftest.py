@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.services import ARTIFACTS, ROOT, TcpProxy, WorkerProcess, database_url
+from tests.services import ARTIFACTS, ROOT, TcpProxy, WorkerProcess, database_url, uvicorn_on_socket
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -135,26 +135,7 @@ def site_start(environment: SiteEnvironment) -> SiteServer:
         "CHAT_ANSWER_CACHE": "0",
         "LOG_LEVEL": "WARNING",
     }
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "datacollection.asgi:application",
-                "--fd",
-                str(listener.fileno()),
-                "--lifespan",
-                "off",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            pass_fds=[listener.fileno()],
-        )
+    process = uvicorn_on_socket(listener, env=env, log_path=log_path)
     listener.close()
     return SiteServer(
         url=f"http://127.0.0.1:{port}",

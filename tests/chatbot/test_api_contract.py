@@ -14,7 +14,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ import pytest
 
 from tests.chatbot.api_helpers import token_user
 from tests.factories import heading, knowledge_page, paragraph, site_home
-from tests.services import ARTIFACTS, ROOT, WorkerProcess, database_url
+from tests.services import ARTIFACTS, WorkerProcess, database_url, uvicorn_on_socket
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -139,26 +138,7 @@ def api_server_start(db_url: str) -> ApiServer:
         "CHAT_ANSWER_CACHE": "0",
         "LOG_LEVEL": "WARNING",
     }
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "datacollection.asgi:application",
-                "--fd",
-                str(listener.fileno()),
-                "--lifespan",
-                "off",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            pass_fds=[listener.fileno()],
-        )
+    process = uvicorn_on_socket(listener, env=env, log_path=log_path)
     listener.close()
     return ApiServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
 

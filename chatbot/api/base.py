@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import BasePagination, PageNumberPagination
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 
 from .exceptions import api_exception_handler
@@ -29,6 +29,18 @@ class ChatAPIMixin:
 
     def get_exception_handler(self) -> Callable[[Exception, dict[str, Any]], Any]:
         return api_exception_handler
+
+
+class CanViewChatLogs(BasePermission):
+    """Anything that shows other people's questions (or indexing error text) needs the same permission as
+    the admin's chat logs: `is_staff` alone let every Wagtail editor read all users' declined questions."""
+
+    message = "You need the 'Can view chat logs' permission."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        from chatbot.admin_views.permissions import user_can_view_chat_logs
+
+        return user_can_view_chat_logs(request.user)
 
 
 class JSONOnlyNegotiation(DefaultContentNegotiation):

@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,7 +29,7 @@ from chatbot.models import ChatSession, Message, MessageFeedback
 from . import schema
 from .analytics import feedback_summary
 from .answers import answer_complete_function, answer_stream_function, question_check
-from .base import ChatAPIMixin, JSONOnlyNegotiation, request_user
+from .base import CanViewChatLogs, ChatAPIMixin, JSONOnlyNegotiation, request_user
 from .ratelimit import MESSAGES, rate_limit_hit
 from .serializers import (
     CLIENT_METADATA,
@@ -206,10 +206,10 @@ def feedback_save(
 
 
 class FeedbackAnalyticsView(ChatAPIMixin, APIView):
-    permission_classes: Sequence[Any] = [IsAuthenticated, IsAdminUser]
+    permission_classes: Sequence[Any] = [IsAuthenticated, CanViewChatLogs]
 
     @extend_schema(
-        summary="Answer and feedback counts (staff only)",
+        summary="Answer and feedback counts (needs chatbot.view_chat_logs)",
         parameters=[OpenApiParameter("days", int, description="Days of per-day counts (default 30).")],
         responses={200: FeedbackAnalyticsSerializer, 403: ErrorSerializer},
     )

@@ -30,6 +30,17 @@ def token_user(username: str, **extra: Any) -> tuple[Any, str]:
     return account, Token.objects.create(user=account).key
 
 
+def chat_log_reader(username: str, **extra: Any) -> tuple[Any, str]:
+    """A user with `chatbot.view_chat_logs` (what everything showing other people's questions needs)."""
+    from django.contrib.auth.models import Permission
+
+    account, key = token_user(username, **extra)
+    account.user_permissions.add(
+        Permission.objects.get(codename="view_chat_logs", content_type__app_label="chatbot")
+    )
+    return account, key
+
+
 @contextmanager
 def isolated_index() -> Iterator[str]:
     """A throwaway Elasticsearch index for this test (parallel test runs share the default one)."""

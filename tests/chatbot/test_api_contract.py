@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.chatbot.api_helpers import token_user
+from tests.chatbot.api_helpers import chat_log_reader, token_user
 from tests.factories import heading, knowledge_page, paragraph, site_home
 from tests.services import ARTIFACTS, WorkerProcess, database_url, uvicorn_on_socket
 
@@ -262,7 +262,7 @@ def test_create_stream_list_feedback_upload_status_analytics(api_server, client,
     assert detail["processed"] is True and detail["total_chunks"] == status["total_chunks"]
     assert detail["processed_at"] and isinstance(detail["processing_metadata"], dict)
 
-    _, staff_token = token_user("analyst", is_staff=True)
+    _, staff_token = chat_log_reader("analyst")
     staff = SpecClient(api_server.url, staff_token)
     try:
         analytics = staff.http.get("/analytics/feedback/")

@@ -13,7 +13,14 @@ from rest_framework.test import APIClient
 from chatbot.llm.extractive import ExtractiveLLM
 from chatbot.models import ChatSession, Message, MessageFeedback
 from knowledgebase.models import KnowledgeDocument
-from tests.chatbot.api_helpers import api_client, fresh_rate_limits, indexed_page, isolated_index, token_user
+from tests.chatbot.api_helpers import (
+    api_client,
+    chat_log_reader,
+    fresh_rate_limits,
+    indexed_page,
+    isolated_index,
+    token_user,
+)
 from tests.factories import user
 
 pytestmark = pytest.mark.django_db
@@ -190,7 +197,7 @@ def test_message_list_carries_the_askers_own_feedback_for_a_reloaded_chat(alice,
     assert {m["uuid"]: m["feedback"] for m in results}[str(rated.uuid)] == {"rating": "up", "comment": ""}
 
 
-def test_feedback_analytics_are_for_staff_only(alice):
+def test_feedback_analytics_need_the_chat_logs_permission(alice):
     account, client = alice
     session = ChatSession.objects.create(user=account)
     answers = [Message.objects.create(session=session, role="assistant", content=f"A{i}") for i in range(4)]
@@ -199,8 +206,12 @@ def test_feedback_analytics_are_for_staff_only(alice):
         MessageFeedback.objects.create(message=answers[0], user=rater, rating=rating)
 
     assert client.get(f"{API}/analytics/feedback/").status_code == 403
+    # Staff alone is not enough: the analytics carry other users' declined questions (content gaps).
     _, staff_token = token_user("staff", is_staff=True)
-    data = api_client(staff_token).get(f"{API}/analytics/feedback/", {"days": 7}).json()
+    refused = api_client(staff_token).get(f"{API}/analytics/feedback/")
+    assert refused.status_code == 403 and "view chat logs" in refused.json()["error"]["message"]
+    _, reader_token = chat_log_reader("reader")
+    data = api_client(reader_token).get(f"{API}/analytics/feedback/", {"days": 7}).json()
     assert data["total_answers"] == 4
     assert (data["up"], data["down"]) == (2, 1)
     assert data["satisfaction_rate"] == pytest.approx(2 / 3, abs=1e-3)

@@ -1,5 +1,5 @@
 """Admin integration of the chatbot's editorial side: the feedback report, the analytics dashboard,
-resolving feedback, read-only conversations, the edit-view feedback panel and audit log actions."""
+resolving feedback, read-only conversations, the edit-view feedback panel."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from chatbot.admin_views.conversations import ConversationsGroup
 from chatbot.admin_views.dashboard import DashboardView
 from chatbot.admin_views.permissions import user_can_view_chat_logs
 from chatbot.admin_views.reports import FeedbackReportView
-from chatbot.audit import register_knowledge_log_actions
 from chatbot.feedback.selectors import user_may_review_feedback
 from chatbot.feedback.signal_handlers import register_signal_handlers
 from chatbot.panels import feedback_panels_attach
@@ -25,7 +24,6 @@ feedback_panels_attach()
 register_signal_handlers()
 
 modeladmin_register(ConversationsGroup)
-hooks.register("register_log_actions", register_knowledge_log_actions)
 
 
 class _FeedbackReportMenuItem(MenuItem):

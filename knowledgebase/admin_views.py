@@ -9,8 +9,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
-from chatbot.audit import source_reindex_log
 from knowledgebase import services
+from knowledgebase.audit import source_reindex_log
 from knowledgebase.models import DocumentVersion, IndexingJob, KnowledgeDocument, KnowledgePage
 from knowledgebase.models.indexing import SourceType
 from knowledgebase.selectors import source_chunks_indexed, source_status

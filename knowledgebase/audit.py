@@ -32,7 +32,7 @@ _ACTIONS = {
 
 
 def register_knowledge_log_actions(actions: LogActionRegistry) -> None:
-    """The `register_log_actions` hook (chatbot/wagtail_hooks.py)."""
+    """The `register_log_actions` hook (knowledgebase/wagtail_hooks.py)."""
     for action, (label, message) in _ACTIONS.items():
         actions.register_action(action)(_formatter(label, message))
 

@@ -1,7 +1,7 @@
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from chatbot.audit import document_download_log
+from knowledgebase.audit import document_download_log
 from knowledgebase.models import KnowledgeDocument
 from knowledgebase.selectors import document_visible_to, user_can_edit_document
 from search.values import Principal

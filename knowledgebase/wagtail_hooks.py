@@ -14,6 +14,7 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
 from knowledgebase import admin_views
+from knowledgebase.audit import register_knowledge_log_actions
 from knowledgebase.models import IndexingJob, KnowledgeDocument, KnowledgePage
 from knowledgebase.selectors import import_progress
 
@@ -70,6 +71,9 @@ class IndexingJobViewSet(ModelViewSet):
 
 
 register_snippet(KnowledgeDocumentViewSet)
+
+
+hooks.register("register_log_actions", register_knowledge_log_actions)
 
 
 @hooks.register("register_admin_viewset")

@@ -7,3 +7,10 @@ class SearchConfig(AppConfig):
     name = "search"
     verbose_name = "Knowledge search"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Imported here, not at the top: the backends need the app registry, which is ready only now.
+        from datacollection.health import health_check_register
+        from search.health import search_engine_check
+
+        health_check_register("search", search_engine_check)

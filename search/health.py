@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from search.backends import get_search_backend
 
 
@@ -9,3 +11,8 @@ def search_engine_health(*, timeout: float) -> str:
     """The default backend's own description ("elasticsearch 8.19.8, green", "database (postgresql)");
     raises SearchUnavailable when it cannot answer within `timeout` seconds."""
     return get_search_backend("default", TIMEOUT=timeout).health()
+
+
+def search_engine_check() -> str:
+    """The /healthz component (registered in SearchConfig.ready()), bounded by HEALTHZ_TIMEOUT."""
+    return search_engine_health(timeout=settings.HEALTHZ_TIMEOUT)

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatbot.audit import document_delete_log, document_upload_log
+from knowledgebase.audit import document_delete_log, document_upload_log
 from knowledgebase.models import KnowledgeDocument
 from knowledgebase.selectors import document_visible_to
 from knowledgebase.validation import ValidatedUpload, install_upload_limit, upload_rejection, validate_upload

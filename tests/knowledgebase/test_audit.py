@@ -8,7 +8,7 @@ import pytest
 from wagtail.log_actions import registry
 from wagtail.models import ModelLogEntry, PageLogEntry
 
-from chatbot import audit
+from knowledgebase import audit
 from tests.chatbot.test_feedback_data import document, page, section
 from tests.factories import user
 

@@ -35,7 +35,7 @@ from .extraction.errors import (
     too_large,
 )
 from .extraction.limits import ExtractionLimits
-from .extraction.ocr import check_pixels, image_size
+from .extraction.ocr import image_size, pixels_allowed, skipped_image
 from .extraction.pdf_safety import check_pdf_catalog, open_pdf
 from .extraction.sniff import FileKind, file_extension, sniff_kind
 from .extraction.text import decode_text, looks_like_text
@@ -67,19 +67,34 @@ def validate_upload(
     kind = sniff_kind(fileobj, filename=filename, limits=limits)
     warnings: list[str] = []
     try:
-        if kind == FileKind.PDF:
-            _check_pdf(fileobj, limits=limits)
-        elif kind == FileKind.DOCX:
-            _check_docx(fileobj, limits=limits)
-        else:
-            warning = _check_text(fileobj)
-            if warning:
-                warnings.append(warning)
+        warnings.extend(_check_structure(fileobj, kind=kind, limits=limits))
     finally:
         fileobj.seek(0)
     return ValidatedUpload(
         kind=kind, extension=file_extension(filename), size=measured, sha256=digest, warnings=tuple(warnings)
     )
+
+
+def _check_structure(fileobj: IO[bytes], *, kind: FileKind, limits: ExtractionLimits) -> list[str]:
+    """Parsers of hostile input fail in any way (``BadZipFile``, pypdf's ``LimitReachedError``, a
+    ``struct.error``...): every failure is a refusal with a reason, never an exception that escapes
+    as a 500."""
+    try:
+        if kind == FileKind.PDF:
+            _check_pdf(fileobj, limits=limits)
+            return []
+        if kind == FileKind.DOCX:
+            return _check_docx(fileobj, limits=limits)
+        warning = _check_text(fileobj)
+        return [warning] if warning else []
+    except ExtractionError:
+        raise
+    except RecursionError as e:
+        raise CorruptFile("The file is nested too deeply to be read.", code="corrupt") from e
+    except Exception as e:  # noqa: BLE001 - see the docstring; the reason names the parser's complaint
+        raise CorruptFile(
+            f"The file could not be read ({type(e).__name__}); it may be damaged.", code="corrupt"
+        ) from e
 
 
 def _check_size(size: int | None, *, limits: ExtractionLimits) -> None:
@@ -114,20 +129,27 @@ def _check_pdf(fileobj: IO[bytes], *, limits: ExtractionLimits) -> None:
         )
 
 
-def _check_docx(fileobj: IO[bytes], *, limits: ExtractionLimits) -> None:
+def _check_docx(fileobj: IO[bytes], *, limits: ExtractionLimits) -> list[str]:
+    """Bombs and active content refuse the file; an image past the pixel limit only costs that image
+    (extraction skips it), so it is a warning."""
+    warnings: list[str] = []
     with open_docx_zip(fileobj) as archive:
         check_docx(archive, limits=limits)
         for info in archive.infolist():
             if info.filename.lower().startswith("word/media/") and info.filename.lower().endswith(
                 _IMAGE_EXTENSIONS
             ):
-                _check_image(archive, info, limits=limits)
+                warning = _check_image(archive, info, limits=limits)
+                if warning:
+                    warnings.append(warning)
+    return warnings
 
 
-def _check_image(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, limits: ExtractionLimits) -> None:
+def _check_image(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, limits: ExtractionLimits) -> str | None:
     size = image_size(read_member(archive, info.filename, limits=limits))
-    if size is not None:
-        check_pixels(*size, limits=limits, what=f"The image “{info.filename}”")
+    if size is not None and not pixels_allowed(*size, limits=limits):
+        return skipped_image(f"The image “{info.filename}”", *size)
+    return None
 
 
 def _check_text(fileobj: IO[bytes]) -> str | None:

@@ -19,7 +19,7 @@ from .builder import DocumentBuilder
 from .docx_safety import check_docx, open_docx_zip
 from .errors import CorruptFile, ExtractionLimitExceeded, NoTextFound
 from .limits import ExtractionLimits
-from .ocr import check_pixels, image_size, ocr_image_bytes, worth_ocr
+from .ocr import image_size, ocr_image_bytes, pixels_allowed, skipped_image, worth_ocr
 
 _HEADING_STYLE = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
 _BLIP_XPATH = ".//a:blip/@r:embed"
@@ -84,7 +84,9 @@ class _DocxExtractor:
         size = image_size(blob)
         if size is None or not worth_ocr(*size, limits=self.limits):
             return
-        check_pixels(*size, limits=self.limits, what="An image in the document")
+        if not pixels_allowed(*size, limits=self.limits):
+            self.builder.warn(skipped_image("An image in the document", *size))
+            return
         if self.images_left <= 0:
             self.builder.warn(f"Only the first {self.limits.ocr_max_images} images were read with OCR.")
             return

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 from typing import IO
 
-from .archive import check_zip, read_member
+from .archive import ZIP_READ_ERRORS, check_zip, read_member, verify_entries
 from .errors import CorruptFile, UnsafeFile, UnsupportedFile
 from .limits import ExtractionLimits
 
@@ -28,7 +28,7 @@ _OLE_REL = re.compile(rb"relationships/(oleObject|control|activeXControlBinary)\
 def open_docx_zip(source: Path | IO[bytes]) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as e:
+    except ZIP_READ_ERRORS as e:
         raise CorruptFile(
             "The DOCX file is damaged: it is not a readable zip archive.", code="corrupt"
         ) from e
@@ -36,6 +36,7 @@ def open_docx_zip(source: Path | IO[bytes]) -> zipfile.ZipFile:
 
 def check_docx(archive: zipfile.ZipFile, *, limits: ExtractionLimits) -> None:
     check_zip(archive, limits=limits)
+    verify_entries(archive, limits=limits)
     names = {info.filename for info in archive.infolist()}
     if "[Content_Types].xml" not in names or "word/document.xml" not in names:
         raise UnsupportedFile(

@@ -12,6 +12,7 @@ Codes (stable, shown in the admin and the API):
 ``ole_embedded``       a DOCX embedding OLE objects (``word/embeddings/*.bin``)
 ``xml_entities``       DTDs / entity declarations in DOCX XML (billion laughs, XXE)
 ``zip_bomb``           a DOCX whose zip expands past the entry-count / size / ratio limits
+``zip_entry_names``    a DOCX zip with ``..``, absolute, duplicate or control-character entry names
 ``image_bomb``         an image whose pixel count is past ``KNOWLEDGE_IMAGE_MAX_PIXELS``
 ``corrupt``            the file cannot be parsed
 ``no_text``            parsed fine, but no text at all (not even from OCR)

@@ -35,8 +35,17 @@ def image_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
+def pixels_allowed(width: int, height: int, *, limits: ExtractionLimits) -> bool:
+    return width * height <= limits.image_max_pixels
+
+
+def skipped_image(what: str, width: int, height: int) -> str:
+    """The warning for an image too large to decode safely: the rest of the file is still read."""
+    return f"{what} is {width}x{height} pixels, too large to read safely; it was skipped and the rest kept."
+
+
 def check_pixels(width: int, height: int, *, limits: ExtractionLimits, what: str) -> None:
-    if width * height > limits.image_max_pixels:
+    if not pixels_allowed(width, height, limits=limits):
         raise UnsafeFile(
             f"{what} is {width}x{height} pixels, past the limit of {limits.image_max_pixels:,} pixels "
             "(a possible decompression bomb).",

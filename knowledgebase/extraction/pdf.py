@@ -14,7 +14,7 @@ from .base import BlockKind, ExtractedDocument
 from .builder import DocumentBuilder
 from .errors import CorruptFile, ExtractionError, ExtractionLimitExceeded, FileTooLarge, NoTextFound
 from .limits import ExtractionLimits
-from .ocr import check_pixels, ocr_image, render_pdf_page, worth_ocr
+from .ocr import ocr_image, pixels_allowed, render_pdf_page, skipped_image, worth_ocr
 from .pdf_safety import check_pdf_catalog, check_pdf_objects, open_pdf
 
 # A page with fewer visible characters than this and an image (or nothing at all) is treated as a scan.
@@ -237,14 +237,17 @@ def _image_size(page: PageObject, key: Any) -> tuple[int, int] | None:
         return None  # inline image: small by construction (it lives in the content stream)
     obj: Any = page
     for name in [key] if isinstance(key, str) else list(key):
-        resources = _resolve(_resolve(obj).get("/Resources")) or {}
-        obj = _resolve(_resolve(resources.get("/XObject")) or {}).get(name)
+        try:
+            resources = _resolve(_resolve(obj).get("/Resources")) or {}
+            obj = _resolve(_resolve(resources.get("/XObject")) or {}).get(name)
+        except (AttributeError, TypeError):  # a malformed resource tree: size unknown
+            return None
         if obj is None:
             return None
     image = _resolve(obj)
     try:
         return int(image["/Width"]), int(image["/Height"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         return None
 
 
@@ -277,7 +280,10 @@ def _ocr_images(
     for key in keys:
         size = _image_size(page, key)
         if size is not None:
-            check_pixels(*size, limits=limits, what=f"An image on page {builder.page_number}")
+            # One oversized image (a 93-megapixel plate in a 352-page book) costs that image, not the book.
+            if not pixels_allowed(*size, limits=limits):
+                builder.warn(skipped_image(f"An image on page {builder.page_number}", *size))
+                continue
             if not worth_ocr(*size, limits=limits):
                 continue
         if budget.images <= 0:
@@ -289,6 +295,9 @@ def _ocr_images(
             builder.warn(f"An image on page {builder.page_number} could not be decoded for OCR.")
             continue
         if image is None or not worth_ocr(image.width, image.height, limits=limits):
+            continue
+        if not pixels_allowed(image.width, image.height, limits=limits):
+            builder.warn(skipped_image(f"An image on page {builder.page_number}", image.width, image.height))
             continue
         budget.images -= 1
         builder.document.images_ocrd += 1

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pypdf import PdfReader
-from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError, PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
 from .errors import CorruptFile, EncryptedFile, UnsafeFile
@@ -35,7 +35,8 @@ def open_pdf(source: Path | IO[bytes]) -> PdfReader:
         return reader
     except EncryptedFile:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as e:
+    # PyPdfError covers PdfReadError and LimitReachedError (a huge xref subsection, for one).
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as e:
         raise CorruptFile(f"The PDF is damaged and cannot be read ({e}).", code="corrupt") from e
 
 

@@ -436,9 +436,12 @@ def test_images_inside_text_pdfs_are_ocrd(tmp_path):
     assert any("text layer" in b.text for b in document.blocks if b.kind == BlockKind.PARAGRAPH)
 
 
-def test_pdf_image_past_the_pixel_limit_is_refused_before_decoding(tmp_path):
+def test_pdf_image_past_the_pixel_limit_is_skipped_before_decoding_and_the_text_kept(tmp_path):
     path = picture_pdf(tmp_path / "picture.pdf", "A picture of 176,000 pixels")  # 1100x160
-    assert reject_code(path, limits=ExtractionLimits(image_max_pixels=100_000)) == "image_bomb"
+    document = extract(path, limits=ExtractionLimits(image_max_pixels=100_000))
+    assert document.images_ocrd == 0
+    assert any("text layer" in b.text for b in document.blocks)
+    assert any("1100x160 pixels" in w and "skipped" in w for w in document.warnings), document.warnings
     assert extract(path).images_ocrd == 1
 
 
@@ -563,15 +566,17 @@ def test_docx_macros_ole_and_entities_are_refused(tmp_path):
     assert info.value.code == "xml_entities"
 
 
-def test_docx_zip_bomb_and_image_bomb_are_refused(tmp_path):
+def test_docx_zip_bomb_is_refused_and_an_oversized_image_skipped(tmp_path):
     clean = sample_docx(tmp_path / "clean.docx")
     bomb = rewrite_zip(clean, tmp_path / "bomb.docx", add={"word/media/filler.xml": b"\0" * 5_000_000})
     assert reject_code(bomb) == "zip_bomb"
     assert reject_code(clean, limits=ExtractionLimits(zip_max_entries=5)) == "zip_bomb"
 
-    big = Image.new("1", (3000, 3000), 1)
+    big = text_image("Too big to read", size=(3000, 3000))
     with_big_image = sample_docx(tmp_path / "big.docx", image=png_bytes(big))
-    assert reject_code(with_big_image, limits=ExtractionLimits(image_max_pixels=1_000_000)) == "image_bomb"
+    document = extract(with_big_image, limits=ExtractionLimits(image_max_pixels=1_000_000))
+    assert document.images_ocrd == 0 and any("3000x3000" in w for w in document.warnings)
+    assert any("Book trains" in b.text for b in document.blocks)
 
 
 def test_damaged_docx_is_refused_as_corrupt(tmp_path):

@@ -1,0 +1,124 @@
+"""Hostile files (tests/fixtures/hostile.py) are refused with a reason an editor can read: by validation,
+by extraction, and through the upload API (4xx JSON, or a failed job with its reason), never a 500."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from knowledgebase.extraction import ExtractionError, ExtractionLimits, extract_file
+from knowledgebase.validation import validate_bytes
+from tests.chatbot.api_helpers import api_client, fresh_rate_limits, token_user
+from tests.fixtures.hostile import HOSTILE, SECRET, hostile_set, nested_script_pdf
+
+LIMITS = ExtractionLimits()
+API = "/api/chatbot"
+
+# The code each hostile file is refused with (stable: the admin and the API show it).
+EXPECTED_CODES = {
+    "docx_dotdot_entry": "zip_entry_names",
+    "docx_absolute_entry": "zip_entry_names",
+    "docx_duplicate_entry": "zip_entry_names",
+    "docx_case_duplicate": "zip_entry_names",
+    # zipfile cuts a name at its NUL, so this one reads as a second "word/document.xml".
+    "docx_nul_entry": "zip_entry_names",
+    "docx_backslash_entry": "zip_entry_names",
+    "docx_bad_crc": "corrupt",
+    "docx_lying_size": "corrupt",
+    "docx_truncated": "unsupported_type",
+    "pdf_huge_xref": "corrupt",
+    "pdf_garbage": "corrupt",
+}
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, Path, str]]:
+    return hostile_set(tmp_path_factory.mktemp("hostile"))
+
+
+def test_every_hostile_class_has_an_expected_code():
+    assert set(EXPECTED_CODES) == set(HOSTILE)
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_file_is_refused_by_validation_and_by_extraction(name, hostile):
+    path = next(path for found, path, _ in hostile if found == name)
+    for step in (
+        lambda: validate_bytes(path.read_bytes(), filename=path.name, limits=LIMITS),
+        lambda: extract_file(path, filename=path.name, limits=LIMITS, isolated=False),
+    ):
+        with pytest.raises(ExtractionError) as info:
+            step()
+        assert info.value.code == EXPECTED_CODES[name]
+        assert len(info.value.message) > 20 and "Traceback" not in info.value.message
+
+
+def test_smuggled_entry_never_reaches_the_text(hostile):
+    """The second ``word/document.xml`` is what zipfile and python-docx would read: refused, not indexed."""
+    path = next(path for name, path, _ in hostile if name == "docx_duplicate_entry")
+    with pytest.raises(ExtractionError) as info:
+        extract_file(path, filename=path.name, limits=LIMITS, isolated=True)
+    assert info.value.code == "zip_entry_names" and SECRET not in info.value.message
+    assert "appears twice" in info.value.message
+
+
+def test_huge_xref_pdf_reason_names_the_damage(hostile):
+    path = next(path for name, path, _ in hostile if name == "pdf_huge_xref")
+    with pytest.raises(ExtractionError, match="PDF is damaged"):
+        validate_bytes(path.read_bytes(), filename=path.name, limits=LIMITS)
+
+
+# --- Through the upload API -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def _fresh_limits() -> Iterator[None]:
+    with fresh_rate_limits():
+        yield
+
+
+def _upload(client: Any, path: Path) -> Any:
+    file = SimpleUploadedFile(path.name, path.read_bytes(), content_type="application/octet-stream")
+    return client.post(f"{API}/documents/", {"file": file}, format="multipart")
+
+
+@pytest.mark.django_db
+def test_hostile_uploads_get_a_4xx_json_reason_never_a_500(hostile, _fresh_limits):
+    _, token = token_user("hostile")
+    client = api_client(token)
+    for name, path, _ in hostile:
+        response = _upload(client, path)
+        assert 400 <= response.status_code < 500, (name, response.status_code, response.content[:300])
+        error = response.json()["error"]
+        assert error["code"] == EXPECTED_CODES[name], (name, error)
+        assert error["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_refused_only_by_extraction_fails_its_job_with_the_reason(
+    celery_worker, tmp_path, _fresh_limits
+):
+    """Validation is the cheap pass; what only the full walk finds surfaces as a failed job whose
+    status says why."""
+    from knowledgebase.models import IndexingJob
+
+    _, token = token_user("nested")
+    client = api_client(token)
+    response = _upload(client, nested_script_pdf(tmp_path / "nested.pdf"))
+    assert response.status_code == 201, response.json()
+    document_id = response.json()["id"]
+    deadline = time.monotonic() + 90
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status = client.get(f"{API}/documents/{document_id}/status/").json()
+        if status["status"] in {IndexingJob.Status.INDEXED, IndexingJob.Status.FAILED}:
+            break
+        time.sleep(0.3)
+    assert status["status"] == IndexingJob.Status.FAILED, status
+    assert status["error_code"] == "pdf_active_content"
+    assert "JavaScript" in status["error"]

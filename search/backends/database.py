@@ -125,8 +125,10 @@ def visibility_q(principal: Principal) -> Q:
     if principal.user_id is not None:
         own = Q(visibility=Visibility.OWNER.value, owner_id=principal.user_id)
     if principal.is_superuser and own is not None:
-        shared = [Visibility.PUBLIC.value, Visibility.LOGIN.value, Visibility.GROUPS.value]
-        return Q(visibility__in=shared) | own
+        # Every group, but not a group restriction to no group at all (a password-protected page): Wagtail
+        # asks superusers for the password too, and a chat cannot.
+        shared = Q(visibility__in=[Visibility.PUBLIC.value, Visibility.LOGIN.value])
+        return shared | (Q(visibility=Visibility.GROUPS.value) & ~Q(group_keys="")) | own
     q = Q(visibility=Visibility.PUBLIC.value)
     if not principal.is_anonymous:
         q |= Q(visibility=Visibility.LOGIN.value)

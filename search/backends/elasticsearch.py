@@ -145,15 +145,21 @@ def document_chunk(source: dict[str, Any]) -> Chunk:
 
 def visibility_filter(principal: Principal) -> dict[str, Any]:
     """What `principal` may see: public always; login if signed in; groups if one of the chunk's groups
-    is the principal's; owner if it is theirs. Superusers see everything but other users' own files."""
+    is the principal's; owner if it is theirs. Superusers see every group's chunks, never password-protected
+    ones (groups, but none) nor other users' own files."""
     own = (
         [{"bool": {"filter": [{"term": {"visibility": "owner"}}, {"term": {"owner_id": principal.user_id}}]}}]
         if principal.user_id is not None
         else []
     )
     if principal.is_superuser and principal.user_id is not None:
-        shared = [Visibility.PUBLIC, Visibility.LOGIN, Visibility.GROUPS]
-        return {"bool": {"should": [{"terms": {"visibility": [str(v) for v in shared]}}, *own]}}
+        # Every group, but not a group restriction to no group at all (a password-protected page): Wagtail
+        # asks superusers for the password too, and a chat cannot. `exists` is false for an empty list.
+        shared = {"terms": {"visibility": [str(Visibility.PUBLIC), str(Visibility.LOGIN)]}}
+        grouped = {
+            "bool": {"filter": [{"term": {"visibility": "groups"}}, {"exists": {"field": "group_ids"}}]}
+        }
+        return {"bool": {"should": [shared, grouped, *own]}}
     should: list[dict[str, Any]] = [{"term": {"visibility": "public"}}]
     if not principal.is_anonymous:
         should.append({"term": {"visibility": "login"}})

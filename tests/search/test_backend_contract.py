@@ -68,8 +68,9 @@ VISIBLE = {
     "other group": (OTHER_GROUP, {A.chunk_id, B.chunk_id, E.chunk_id}),
     "owner": (OWNER, {A.chunk_id, B.chunk_id, D.chunk_id}),
     "other user": (OTHER_USER, {A.chunk_id, B.chunk_id}),
-    "superuser": (SUPERUSER, ALL - {D.chunk_id}),
-    "superuser owning": (SUPERUSER_OWNER, ALL),
+    # Password-protected content (F) is hidden from superusers too: Wagtail asks them for the password.
+    "superuser": (SUPERUSER, ALL - {D.chunk_id, F.chunk_id}),
+    "superuser owning": (SUPERUSER_OWNER, ALL - {F.chunk_id}),
 }
 WEIRD_QUERIES = [
     '"foo" AND (bar OR',

@@ -1,0 +1,82 @@
+"""Security fixes of issue 17, each proven by the attack that found the leak (README, "Security")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.core.cache import cache
+from wagtail.models import PageViewRestriction
+
+from chatbot.models import ChatSession
+from knowledgebase.models import IndexingJob
+from knowledgebase.services import source_sync
+from tests.chatbot.api_helpers import (
+    api_client,
+    asgi_request,
+    fresh_rate_limits,
+    indexed_page,
+    isolated_index,
+    token_user,
+)
+
+pytestmark = pytest.mark.django_db
+
+API = "/api/chatbot"
+VAULT_QUESTION = "What is the obsidian vault combination?"
+VAULT_SECRET = "kumquat"
+
+
+@pytest.fixture(autouse=True)
+def _isolated() -> Iterator[None]:
+    # The answer cache lives in Redis across runs, and a fresh test database gives the same user ids
+    # again: a stale entry of an earlier run would answer for this one.
+    cache.clear()
+    with fresh_rate_limits(), isolated_index():
+        yield
+
+
+def _reindex(page: Any) -> None:
+    """Run the indexing job the last change recorded (in a test transaction on_commit never sends it)."""
+    job = IndexingJob.objects.filter(source_type="page", source_id=page.pk).order_by("-pk").first()
+    assert job is not None
+    assert source_sync(job).status == IndexingJob.Status.INDEXED
+
+
+def _ask(client: Any, session: str) -> dict[str, Any]:
+    response = client.post(f"{API}/sessions/{session}/messages/", {"message": VAULT_QUESTION}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_password_protected_page_is_hidden_from_superusers_in_every_channel():
+    page = indexed_page(
+        "Vault", [("Combination", f"The obsidian vault combination is {VAULT_SECRET} seven nine.")]
+    )
+    _, token = token_user("root", is_superuser=True, is_staff=True)
+    client = api_client(token)
+    session = client.post(f"{API}/sessions/", {}, format="json").json()["uuid"]
+    # Before the password, the superuser gets the answer: the question does reach the page.
+    assert VAULT_SECRET in _ask(client, session)["content"]
+
+    PageViewRestriction.objects.create(
+        page=page, restriction_type=PageViewRestriction.PASSWORD, password="open sesame"
+    )
+    _reindex(page)
+    fresh = client.post(f"{API}/sessions/", {}, format="json").json()["uuid"]
+    first, repeat = _ask(client, fresh), _ask(client, fresh)  # the second may come from the answer cache
+    for answer in (first, repeat):
+        assert VAULT_SECRET not in answer["content"]
+        assert page.pk not in [s["source_id"] for s in answer["sources"]]
+
+    streamed = async_to_sync(asgi_request)(
+        f"{API}/sessions/{fresh}/messages/stream/", token=token, json_body={"message": VAULT_QUESTION}
+    )
+    assert streamed.status == 200
+    assert VAULT_SECRET not in streamed.text and '"Vault"' not in streamed.text
+
+    saved = client.get(f"{API}/sessions/{fresh}/messages/").json()["results"]
+    assert len(saved) == 6 and all(VAULT_SECRET not in m["content"] for m in saved)
+    assert not ChatSession.objects.get(uuid=fresh).messages.filter(content__contains=VAULT_SECRET).exists()

@@ -22,6 +22,7 @@ from chatbot.feedback.selectors import (
     source_rollups_decorate,
 )
 from chatbot.models import MessageSource
+from datacollection.spreadsheets import cell_neutralise
 
 
 def _sections(request: Any) -> QuerySet[Page]:
@@ -109,6 +110,12 @@ class FeedbackReportView(ReportView):
         "last_feedback_at": "Last feedback",
         "key": "Source",
     }
+
+    def preprocess_field_value(self, field: str, value: Any, export_format: str) -> Any:
+        value = super().preprocess_field_value(field, value, export_format)
+        # Titles are editors' (and uploaders') text. Wagtail types XLSX cells that look like formulas as
+        # strings already; in a CSV only the leading `'` keeps them text.
+        return cell_neutralise(value) if export_format == self.FORMAT_CSV else value
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         from chatbot.feedback.selectors import user_may_review_feedback

@@ -23,6 +23,7 @@ from chatbot.feedback.selectors import (
     source_rollups_decorate,
 )
 from chatbot.models import Message
+from datacollection.spreadsheets import row_neutralise
 
 FORMATS = ("md", "csv")
 _DURATION = re.compile(r"(\d+)\s*([dhw])")
@@ -153,9 +154,19 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").strip()
 
 
+class _NeutralisingWriter:
+    """csv.writer whose every cell goes through `cell_neutralise` (titles and questions are user text)."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self._writer = csv.writer(out)
+
+    def writerow(self, row: list[Any]) -> None:
+        self._writer.writerow(row_neutralise(row))
+
+
 def improvement_report_csv(report: ImprovementReport) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = _NeutralisingWriter(out)
     writer.writerow(
         [
             "section",

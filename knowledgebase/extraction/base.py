@@ -38,11 +38,15 @@ class ExtractedDocument:
     characters: int = 0
     images_ocrd: int = 0
     warnings: list[str] = field(default_factory=list)
+    encoding: str = ""  # text files: the encoding they were read in ("UTF-16", "Shift_JIS")
 
     def stats(self) -> dict[str, object]:
-        return {
+        stats: dict[str, object] = {
             "pages": self.pages,
             "characters": self.characters,
             "images_ocrd": self.images_ocrd,
             "warnings": list(self.warnings),
         }
+        if self.encoding:
+            stats["encoding"] = self.encoding
+        return stats

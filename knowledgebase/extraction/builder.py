@@ -10,13 +10,17 @@ from .base import Block, BlockKind, ExtractedDocument
 
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _BLANKS = re.compile(r"\n{3,}")
+# Glyph forms a PDF's fonts leave in extracted text (the "ﬁ" ligature of LaTeX, Arabic presentation
+# forms): nobody typed them, so they become the letters they draw. Every other compatibility character
+# (full-width digits and colons, "№", "㎡") is the source's own and is stored as written; folding them
+# (NFKC) is for matching only, never for the text a citation quotes.
+_GLYPH_FORMS = re.compile("[\ufb00-\ufb06\ufb50-\ufdff\ufe70-\ufefc]+")
 
 
 def clean_text(text: str) -> str:
-    """Normalise whitespace without joining lines (code and tables keep their line structure), and
-    compatibility characters (NFKC: the "ﬁ" ligature of LaTeX PDFs, Arabic presentation forms,
-    full-width letters) so that search matches what people type."""
-    text = unicodedata.normalize("NFKC", text).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    """Normalise whitespace without joining lines (code and tables keep their line structure)."""
+    text = _GLYPH_FORMS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     lines = [_clean_line(line) for line in text.split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 

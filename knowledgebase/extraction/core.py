@@ -6,10 +6,11 @@ import logging
 from pathlib import Path, PurePath
 
 from .base import ExtractedDocument
+from .encoding import read_text
 from .errors import CorruptFile, ExtractionError, ExtractionLimitExceeded, NoTextFound, too_large
 from .limits import ExtractionLimits
 from .sniff import FileKind, sniff_kind
-from .text import decode_text, extract_markdown, extract_text, looks_like_text
+from .text import extract_markdown, extract_text
 
 logger = logging.getLogger(__name__)
 
@@ -57,15 +58,13 @@ def _extract(path: Path, *, filename: str, limits: ExtractionLimits) -> Extracte
 
 
 def _extract_text_file(path: Path, *, kind: FileKind, title_hint: str) -> ExtractedDocument:
-    text, warning = decode_text(path.read_bytes())
-    if not looks_like_text(text):
-        raise CorruptFile("The file does not contain readable text.", code="unsupported_type")
+    decoded = read_text(path.read_bytes())
     if kind == FileKind.MARKDOWN:
-        document = extract_markdown(text, title_hint=title_hint)
+        document = extract_markdown(decoded.text, title_hint=title_hint)
     else:
-        document = extract_text(text, title_hint=title_hint)
-    if warning:
-        document.warnings.insert(0, warning)
+        document = extract_text(decoded.text, title_hint=title_hint)
+    document.warnings[:0] = decoded.warnings
+    document.encoding = decoded.encoding
     if not document.characters:
         raise NoTextFound("The file contains no text.", code="no_text")
     document.pages = 0

@@ -32,4 +32,5 @@ def document_from_dict(data: dict[str, Any]) -> ExtractedDocument:
         characters=data.get("characters", 0),
         images_ocrd=data.get("images_ocrd", 0),
         warnings=list(data.get("warnings", [])),
+        encoding=data.get("encoding", ""),
     )

@@ -7,6 +7,7 @@ from enum import StrEnum
 from pathlib import PurePath
 from typing import IO
 
+from .encoding import is_wide_unicode
 from .errors import UnsupportedFile
 from .limits import ExtractionLimits
 
@@ -55,7 +56,9 @@ def sniff_kind(fileobj: IO[bytes], *, filename: str, limits: ExtractionLimits) -
     elif kind == FileKind.DOCX:
         if not head.startswith(b"PK\x03\x04") or not _is_docx_zip(fileobj):
             _mismatch(filename, "a Word (.docx) document")
-    elif b"\x00" in head or head.startswith((b"%PDF-", b"PK\x03\x04", b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
+    elif (b"\x00" in head and not is_wide_unicode(head)) or head.startswith(
+        (b"%PDF-", b"PK\x03\x04", b"\x89PNG", b"\xff\xd8\xff", b"GIF8")
+    ):
         _mismatch(filename, "a text file")
     return kind
 

@@ -16,9 +16,7 @@ from mdit_py_plugins.myst_role import myst_role_plugin
 
 from .base import BlockKind, ExtractedDocument
 from .builder import DocumentBuilder
-from .errors import UnsupportedFile
 
-_CONTROL = re.compile(r"[\x01-\x08\x0b\x0e-\x1f\x7f]")
 _TAGS = re.compile(r"<[^>]+>")
 _OPTION_LINE = re.compile(r"^:[\w-]+:.*$")
 _DIRECTIVE = re.compile(r"^\{([\w:.-]+)\}\s*(.*)$")
@@ -40,31 +38,6 @@ _VERSION_DIRECTIVES = {
     "versionchanged": "Changed in version",
     "deprecated": "Deprecated since version",
 }
-
-
-def decode_text(data: bytes) -> tuple[str, str | None]:
-    """UTF-8 (with or without BOM), else Windows-1252, else Latin-1; returns (text, warning)."""
-    if b"\x00" in data:
-        raise UnsupportedFile(
-            "The file contains NUL bytes, so it is not a text file.", code="unsupported_type"
-        )
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError:
-        pass
-    for encoding, label in (("cp1252", "Windows-1252"), ("latin-1", "Latin-1")):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return text, f"The file is not valid UTF-8; it was read as {label}, so some characters may be wrong."
-    raise AssertionError("latin-1 decodes any byte string")  # pragma: no cover
-
-
-def looks_like_text(text: str) -> bool:
-    """Binary data decoded as Latin-1 is full of control characters; real text has almost none."""
-    sample = text[:65536]
-    return not sample or len(_CONTROL.findall(sample)) <= len(sample) // 100
 
 
 def extract_text(text: str, *, title_hint: str = "") -> ExtractedDocument:

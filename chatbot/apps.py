@@ -9,8 +9,11 @@ class ChatbotConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported here: these modules import models, which exist only once the app registry is ready.
+        from chatbot.conf import settings_check
         from chatbot.feedback.signal_handlers import register_signal_handlers
 
+        settings_check()
         register_signal_handlers()
 
         from knowledgebase.signals import source_index_changed

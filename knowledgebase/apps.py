@@ -9,6 +9,9 @@ class KnowledgebaseConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported here: these modules import models, which exist only once the app registry is ready.
+        from knowledgebase.conf import settings_check
         from knowledgebase.signal_handlers import register_signal_handlers
 
+        settings_check()
         register_signal_handlers()

@@ -12,11 +12,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from knowledgebase.chunking import chunk_blocks
+from knowledgebase.conf import chunking_options
 from knowledgebase.extraction.base import Block, BlockKind
 from knowledgebase.models import (
     DocumentVersion,
@@ -155,7 +155,7 @@ def source_chunks(source_type: str, source_id: int, content: SourceContent) -> l
     """Chunks of a source with deterministic ids: the hash of what is embedded, so unchanged passages keep
     their id (and their vector) across revisions."""
     embedder = search_services.index_embedder()
-    options = settings.KNOWLEDGE_CHUNKING
+    options = chunking_options()
     drafts = chunk_blocks(
         content.blocks,
         title=content.title,

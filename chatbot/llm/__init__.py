@@ -31,11 +31,16 @@ __all__ = [
     "LLMUnavailable",
     "Usage",
     "get_llm",
+    "llms_check",
 ]
 
 _registry: BackendRegistry[BaseLLM] = BackendRegistry(
     "CHATBOT_LLM_BACKENDS", attribute="LLMBackend", base=BaseLLM
 )
+
+
+def llms_check() -> None:
+    _registry.check()
 
 
 def get_llm(alias: str = "default", **overrides: Any) -> BaseLLM:

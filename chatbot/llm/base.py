@@ -72,6 +72,12 @@ class BaseLLM(ABC):
     # False for providers that cannot write text (the extractive default): the chat service then composes
     # an answer from retrieved sentences instead of calling `stream()`.
     supports_generation: bool = True
+    # The keys of a CHATBOT_LLM_BACKENDS entry: the settings give every provider the same ones, so each
+    # reads its own and ignores the others'; any other key is refused (datacollection.backends).
+    settings_keys: frozenset[str] = frozenset(
+        {"MODEL", "CONTEXT_TOKENS", "BASE_URL", "API_KEY", "TIMEOUT", "MAX_RETRIES", "MODEL_PATH", "THREADS"}
+    )
+    option_keys: frozenset[str] | None = None
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         self.alias = alias

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from datacollection.conf import settings_dict
+
 from .base import BaseLLM, ChatMessage, GenerationChunk, LLMBadRequest, Usage
 from .sentences import markdown_sentences, terms
 
@@ -44,6 +46,7 @@ RELATIVE_CUTOFF = 0.75
 # often (must_contain 0.271 → 0.343); weights 0.65-0.75 all move the trade-off the same way.
 _W_LEXICAL = 0.7
 DEFAULT_SEMANTIC_MIN_SCORE = 0.30
+EXTRACTIVE_KEYS = frozenset({"MIN_SCORE", "EMBEDDER", "SEMANTIC_MIN_SCORE"})
 _MIN_WORDS = 4
 _LONG_WORDS = 60
 _EMBEDDER_CANDIDATES = 10
@@ -179,10 +182,10 @@ def _embedding_scores(embedder: Any, question: str, texts: Sequence[str]) -> lis
     return [float(v) for v in passages @ query]
 
 
-def _settings() -> dict[str, Any]:
+def extractive_settings() -> dict[str, Any]:
     from django.conf import settings
 
-    return dict(getattr(settings, "CHATBOT_EXTRACTIVE", {})) if settings.configured else {}
+    return settings_dict("CHATBOT_EXTRACTIVE", known=EXTRACTIVE_KEYS) if settings.configured else {}
 
 
 def extractive_answer(
@@ -205,7 +208,7 @@ def extractive_answer(
     still be answered. Without one, lexical support must reach `min_score` (CHATBOT_EXTRACTIVE
     ["MIN_SCORE"]).
     """
-    config = _settings()
+    config = extractive_settings()
     threshold = config.get("MIN_SCORE", DEFAULT_MIN_SCORE) if min_score is None else min_score
     question_terms = terms(question)
     candidates = _candidates(sources)

@@ -60,6 +60,8 @@ def map_openai_error(error: openai.OpenAIError, *, alias: str) -> LLMError:
 
 
 class OpenAICompatibleLLM(BaseLLM):
+    option_keys = frozenset({"STREAM_USAGE", "EXTRA_BODY"})
+
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)
         self.model_name = str(params.get("MODEL") or "")

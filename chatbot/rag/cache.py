@@ -19,9 +19,9 @@ import re
 from collections.abc import Collection
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import caches
 
+from datacollection.conf import settings_dict
 from search.values import Principal
 
 logger = logging.getLogger(__name__)
@@ -30,16 +30,19 @@ VERSION_KEY = "chatbot:rag:index-version"
 _KEY_PREFIX = "chatbot:rag:answer:"
 
 
-def _config() -> dict[str, Any]:
-    return dict(getattr(settings, "CHATBOT_ANSWER_CACHE", {}))
+ANSWER_CACHE_KEYS = frozenset({"ENABLED", "CACHE", "TIMEOUT"})
+
+
+def answer_cache_settings() -> dict[str, Any]:
+    return settings_dict("CHATBOT_ANSWER_CACHE", known=ANSWER_CACHE_KEYS)
 
 
 def _cache() -> Any:
-    return caches[_config().get("CACHE", "default")]
+    return caches[answer_cache_settings().get("CACHE", "default")]
 
 
 def enabled() -> bool:
-    return bool(_config().get("ENABLED", True))
+    return bool(answer_cache_settings().get("ENABLED", True))
 
 
 def index_version() -> int:
@@ -110,7 +113,7 @@ def answer_set(key: str, value: dict[str, Any]) -> None:
     if not enabled():
         return
     try:
-        _cache().set(key, value, timeout=int(_config().get("TIMEOUT", 3600)))
+        _cache().set(key, value, timeout=int(answer_cache_settings().get("TIMEOUT", 3600)))
     except Exception as e:  # noqa: BLE001 - see index_version
         logger.warning("answer cache: write failed: %s", e)
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from django.conf import settings
 
+from datacollection.conf import settings_dict
+
 # A session's `answer_length` → caps on (model answer tokens, extractive sentences). "long" is the
 # configured budget itself (CHATBOT_RAG ANSWER_TOKENS / EXTRACTIVE_SENTENCES); a cap never raises it.
 ANSWER_LENGTHS: dict[str, tuple[int, int] | None] = {"short": (128, 1), "medium": (256, 2), "long": None}
@@ -51,9 +53,9 @@ class RagConfig:
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> RagConfig:
-        raw = {k.lower(): v for k, v in dict(getattr(settings, "CHATBOT_RAG", {})).items()}
-        known = {f.name: f.type for f in fields(cls)}
-        values: dict[str, Any] = {k: v for k, v in raw.items() if k in known}
+        known = {f.name.upper() for f in fields(cls)}
+        raw = settings_dict("CHATBOT_RAG", known=known)
+        values: dict[str, Any] = {k.lower(): v for k, v in raw.items()}
         values["max_question_chars"] = int(
             getattr(settings, "CHAT_MAX_QUESTION_CHARS", values.get("max_question_chars", 4000))
         )

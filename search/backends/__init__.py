@@ -9,11 +9,15 @@ from datacollection.backends import BackendRegistry
 
 from .base import BaseSearchBackend, IndexItem, ScoredChunk
 
-__all__ = ["BaseSearchBackend", "IndexItem", "ScoredChunk", "get_search_backend"]
+__all__ = ["BaseSearchBackend", "IndexItem", "ScoredChunk", "get_search_backend", "search_backends_check"]
 
 _registry: BackendRegistry[BaseSearchBackend] = BackendRegistry(
     "KNOWLEDGE_SEARCH_BACKENDS", attribute="SearchBackend", base=BaseSearchBackend
 )
+
+
+def search_backends_check() -> None:
+    _registry.check()
 
 
 def get_search_backend(alias: str = "default", **overrides: Any) -> BaseSearchBackend:

@@ -35,6 +35,10 @@ class BaseSearchBackend(ABC):
     # search_vector (an HTTP engine). Database backends keep False: a Django connection is per thread,
     # and a second one would not see the caller's open transaction.
     concurrent_legs: bool = False
+    # The keys of its KNOWLEDGE_SEARCH_BACKENDS entry and of OPTIONS it reads (datacollection.backends
+    # refuses any other; None: OPTIONS unchecked).
+    settings_keys: frozenset[str] = frozenset({"INDEX"})
+    option_keys: frozenset[str] | None = None
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         self.alias = alias

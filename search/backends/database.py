@@ -228,6 +228,9 @@ _matrices = _MatrixCache()
 
 
 class DatabaseSearchBackend(BaseSearchBackend):
+    settings_keys = frozenset({"INDEX", "DATABASE"})
+    option_keys = frozenset({"text_search_config", "batch_size"})
+
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)
         self.using: str = params.get("DATABASE", "default")

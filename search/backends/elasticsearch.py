@@ -190,6 +190,19 @@ def _vector(values: Sequence[float]) -> list[float]:
 
 class ElasticsearchSearchBackend(BaseSearchBackend):
     concurrent_legs = True  # the client is thread-safe; the BM25 leg overlaps query embedding + kNN
+    settings_keys = frozenset({"INDEX", "URLS", "TIMEOUT"})
+    option_keys = frozenset(
+        {
+            "vector_index_type",
+            "multi_match_type",
+            "rescore_oversample",
+            "batch_size",
+            "refresh",
+            "text_language",
+            "max_retries",
+            "num_candidates",
+        }
+    )
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)

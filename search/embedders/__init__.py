@@ -19,7 +19,7 @@ from datacollection.backends import BackendRegistry
 from .base import BaseEmbedder, Vectors
 from .cache import DEFAULT_LRU_SIZE, CachedEmbedder, DjangoCacheStore, LRUStore, VectorStore
 
-__all__ = ["BaseEmbedder", "Vectors", "get_embedder"]
+__all__ = ["BaseEmbedder", "Vectors", "embedders_check", "get_embedder"]
 
 
 def _store(alias: str, params: dict[str, Any]) -> VectorStore | None:
@@ -43,8 +43,16 @@ def _cached(alias: str, params: dict[str, Any], embedder: BaseEmbedder) -> BaseE
 
 
 _registry: BackendRegistry[BaseEmbedder] = BackendRegistry(
-    "KNOWLEDGE_EMBEDDERS", attribute="Embedder", base=BaseEmbedder, wrap=_cached
+    "KNOWLEDGE_EMBEDDERS",
+    attribute="Embedder",
+    base=BaseEmbedder,
+    wrap=_cached,
+    wrap_keys={"CACHE", "CACHE_SIZE", "CACHE_ALIAS"},
 )
+
+
+def embedders_check() -> None:
+    _registry.check()
 
 
 def get_embedder(alias: str = "default", **overrides: Any) -> BaseEmbedder:

@@ -17,6 +17,10 @@ class BaseEmbedder(ABC):
     dimensions: int
     # The most tokens of a passage the model reads; chunking keeps every passage within it.
     max_tokens: int
+    # The keys of its KNOWLEDGE_EMBEDDERS entry and of OPTIONS it reads (datacollection.backends refuses
+    # any other; None: OPTIONS unchecked). CACHE, CACHE_SIZE and CACHE_ALIAS are the registry's own.
+    settings_keys: frozenset[str] = frozenset()
+    option_keys: frozenset[str] | None = None
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         self.alias = alias

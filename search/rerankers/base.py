@@ -10,6 +10,10 @@ from typing import Any
 class BaseReranker(ABC):
     #: How many fused candidates to re-score (the rest keep their fused order below them).
     top_n: int = 0
+    # The keys of its KNOWLEDGE_RERANKERS entry and of OPTIONS it reads (datacollection.backends refuses
+    # any other; None: OPTIONS unchecked).
+    settings_keys: frozenset[str] = frozenset({"TOP_N"})
+    option_keys: frozenset[str] | None = None
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         self.alias = alias

@@ -22,6 +22,8 @@ _TRANSIENT = {408, 429, 500, 502, 503, 504}
 
 
 class HttpReranker(BaseReranker):
+    option_keys = frozenset({"URL", "TIMEOUT", "MAX_RETRIES", "API_KEY", "MODEL", "TOP_N"})
+
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)
         self.url = self.options.get("URL", "")

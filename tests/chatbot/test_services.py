@@ -308,6 +308,7 @@ class ScriptedLLM(BaseLLM):
     cite a number it was not given on demand, and that is the behaviour under test."""
 
     model_name = "scripted"
+    settings_keys = BaseLLM.settings_keys | {"SCRIPT"}
     prompts: list[list[ChatMessage]] = []
 
     async def stream(

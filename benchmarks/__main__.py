@@ -8,7 +8,7 @@ A failing benchmark does not stop the others; the exit status says whether all o
 
 from __future__ import annotations
 
-import subprocess  # noqa: S404 - fixed argv
+import subprocess  # fixed argv
 import sys
 import time
 

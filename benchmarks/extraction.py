@@ -16,7 +16,7 @@ import platform
 import random
 import shutil
 import statistics
-import subprocess  # noqa: S404 - fixed argv
+import subprocess  # fixed argv
 import sys
 import tempfile
 import time

@@ -31,7 +31,7 @@ from benchmarks.paths import corpus, eval_dir
 # `dev` (SQLite, database search backend). This benchmark measures the production stack.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datacollection.settings.test")
 
-from chatbot.llm import BaseLLM, ChatMessage, GenerationChunk  # noqa: E402
+from chatbot.llm import BaseLLM, ChatMessage, GenerationChunk
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = corpus("wagtail-docs")

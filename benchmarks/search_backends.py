@@ -37,7 +37,7 @@ import numpy as np
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datacollection.settings.test")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

@@ -197,7 +197,7 @@ async def answer_stream(
         # Shielded: a second cancellation must not lose what was already streamed.
         await asyncio.shield(sync_to_async(_partial_save)(session, run))
         raise
-    except Exception as e:  # noqa: BLE001 - a bug mid-stream still ends the stream with an error event
+    except Exception as e:  # a bug mid-stream still ends the stream with an error event
         logger.exception("answering failed")
         run.fail("internal_error", INTERNAL, f"{type(e).__name__}: {e}")
     message = await sync_to_async(_finish)(session, run)

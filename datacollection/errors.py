@@ -74,7 +74,7 @@ def handler500(request: HttpRequest) -> HttpResponse:
         return api_error(request, 500)
     try:
         return _page(request, 500)
-    except Exception:  # noqa: BLE001 - a failing error page must still answer something
+    except Exception:  # a failing error page must still answer something
         logger.exception("the 500 page itself failed")
         return HttpResponse(
             "Server error. Request id: " + _request_id(request), status=500, content_type="text/plain"

@@ -93,6 +93,22 @@ def _fence(token: Token, md: MarkdownIt) -> tuple[str, Any] | None:
     return ("paragraph", f"<p><b>{label}:</b></p>{html}" if html else f"<p><b>{label}</b></p>")
 
 
+def _front_matter_read(token: Token, parsed: ParsedMarkdown) -> None:
+    try:
+        meta = yaml.safe_load(token.content) or {}
+    except yaml.YAMLError:
+        meta = {}
+    if isinstance(meta, dict):
+        parsed.meta = meta
+        parsed.title = str(meta.get("title") or "")
+        parsed.summary = str(meta.get("description") or meta.get("summary") or "")
+
+
+def heading_text(source: str) -> str:
+    """A heading's inline Markdown as plain text: MyST roles give their text."""
+    return _ROLE.sub(lambda m: _role_text(m).strip("`"), source).strip()
+
+
 def parse_markdown(text: str, *, fallback_title: str) -> ParsedMarkdown:
     md = _markdown()
     source = _LABEL_LINE.sub("", text)
@@ -110,18 +126,11 @@ def parse_markdown(text: str, *, fallback_title: str) -> ParsedMarkdown:
     while i < len(tokens):
         token = tokens[i]
         if token.type == "front_matter":
-            try:
-                meta = yaml.safe_load(token.content) or {}
-            except yaml.YAMLError:
-                meta = {}
-            if isinstance(meta, dict):
-                parsed.meta = meta
-                parsed.title = str(meta.get("title") or "")
-                parsed.summary = str(meta.get("description") or meta.get("summary") or "")
+            _front_matter_read(token, parsed)
             i += 1
         elif token.type == "heading_open":
             level = int(token.tag[1])
-            heading = _ROLE.sub(lambda m: _role_text(m).strip("`"), tokens[i + 1].content).strip()
+            heading = heading_text(tokens[i + 1].content)
             if level == 1 and not parsed.title:
                 parsed.title = heading
             else:

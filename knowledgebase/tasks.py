@@ -34,7 +34,7 @@ def _job(job_id: int) -> IndexingJob | None:
     return job
 
 
-def _sync(task, job_id: int) -> str:  # noqa: ANN001
+def _sync(task, job_id: int) -> str:
     job = _job(job_id)
     if job is None:
         return "missing"
@@ -69,12 +69,12 @@ def _indexing_task(name: str) -> Any:
 
 
 @_indexing_task("knowledgebase.index_source")
-def index_source(self, job_id: int) -> str:  # noqa: ANN001
+def index_source(self, job_id: int) -> str:
     return _sync(self, job_id)
 
 
 @_indexing_task("knowledgebase.remove_source")
-def remove_source(self, job_id: int) -> str:  # noqa: ANN001
+def remove_source(self, job_id: int) -> str:
     # The same sync as indexing: it removes the source because it is no longer live.
     return _sync(self, job_id)
 

@@ -90,7 +90,7 @@ def _check_structure(fileobj: IO[bytes], *, kind: FileKind, limits: ExtractionLi
         raise
     except RecursionError as e:
         raise CorruptFile("The file is nested too deeply to be read.", code="corrupt") from e
-    except Exception as e:  # noqa: BLE001 - see the docstring; the reason names the parser's complaint
+    except Exception as e:  # see the docstring; the reason names the parser's complaint
         raise CorruptFile(
             f"The file could not be read ({type(e).__name__}); it may be damaged.", code="corrupt"
         ) from e
@@ -120,7 +120,7 @@ def _check_pdf(fileobj: IO[bytes], *, limits: ExtractionLimits) -> None:
     check_pdf_catalog(reader)
     try:
         pages = len(reader.pages)
-    except Exception as e:  # noqa: BLE001 - pypdf raises anything on a broken page tree
+    except Exception as e:  # pypdf raises anything on a broken page tree
         raise CorruptFile(f"The PDF is damaged and its pages cannot be read ({e}).", code="corrupt") from e
     if pages > limits.pdf_max_pages:
         raise FileTooLarge(
@@ -195,7 +195,7 @@ class KnowledgeUploadHandler(FileUploadHandler):
     def handle_raw_input(
         self,
         input_data: IO[bytes],
-        META: dict[str, Any],  # noqa: N803 - Django's signature
+        META: dict[str, Any],  # Django's signature
         content_length: int,
         boundary: str,
         encoding: str | None = None,

@@ -261,6 +261,24 @@ def _forget_pool_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
+def _query_prepare(
+    query: str | bytes,
+    *,
+    config: RetrievalConfig,
+    history: Sequence[Mapping[str, str]],
+    expanders: Sequence[QueryExpander] | None,
+) -> str:
+    """The query as searched: cleaned, then rewritten by the expanders (the configured ones by default)."""
+    text = clean_query(query, max_chars=config.max_query_chars)
+    if expanders is None:
+        expanders = configured_expanders()
+    if expanders:
+        text = clean_query(
+            expand_query(text, history=history, expanders=expanders), max_chars=config.max_query_chars
+        )
+    return text
+
+
 def retrieve(
     query: str | bytes,
     *,
@@ -277,13 +295,7 @@ def retrieve(
     config = config or RetrievalConfig.from_settings()
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    text = clean_query(query, max_chars=config.max_query_chars)
-    if expanders is None:
-        expanders = configured_expanders()
-    if expanders:
-        text = clean_query(
-            expand_query(text, history=history, expanders=expanders), max_chars=config.max_query_chars
-        )
+    text = _query_prepare(query, config=config, history=history, expanders=expanders)
     timings["expand"] = time.perf_counter() - started
 
     candidates = max(config.candidates, k)

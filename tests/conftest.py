@@ -33,7 +33,7 @@ def elasticsearch_proxy() -> Iterator[TcpProxy]:
 @pytest.fixture(scope="session")
 def celery_worker(
     django_db_setup: None, django_db_blocker, elasticsearch_proxy: TcpProxy
-) -> Iterator[WorkerProcess]:  # noqa: ANN001
+) -> Iterator[WorkerProcess]:
     """A real worker process consuming from Redis and writing to the test database."""
     from django.db import connection
 

@@ -19,7 +19,7 @@ class JsonServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:  # http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 status, payload = respond(self.path, body, self.headers)
                 raw = json.dumps(payload).encode()

@@ -212,7 +212,7 @@ def uvicorn_on_socket(
     """The site's ASGI app in a uvicorn process serving an already-bound `listener` (no port race); the
     caller closes its copy of the socket afterwards."""
     with log_path.open("ab") as log:
-        return subprocess.Popen(  # noqa: S603 - fixed argv
+        return subprocess.Popen(  # fixed argv
             [
                 sys.executable,
                 "-m",

@@ -31,7 +31,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def stack(tmp_path_factory: pytest.TempPathFactory):
     var = tmp_path_factory.mktemp("embedded-var")
     port = _free_port()
     env = {

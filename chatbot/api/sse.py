@@ -82,7 +82,7 @@ async def event_stream(
                 event = task.result()
             except StopAsyncIteration:
                 return
-            except Exception as e:  # noqa: BLE001 - any failure of the answer becomes one error event
+            except Exception as e:  # any failure of the answer becomes one error event
                 logger.exception("Answer stream failed")
                 event_id += 1
                 yield sse_event(event_id, _error_event(e))
@@ -109,7 +109,7 @@ async def _close(answer: AsyncIterator[StreamEvent], pending: asyncio.Task[Strea
     if aclose is not None:
         try:
             await aclose()
-        except Exception:  # noqa: BLE001 - closing must not mask why the stream ended
+        except Exception:  # closing must not mask why the stream ended
             logger.exception("Closing the answer stream failed")
 
 

@@ -170,7 +170,7 @@ class LlamaCppLLM(BaseLLM):
             generation.put(
                 LLMBadRequest(f"The local model rejected the request: {e}", extra={"alias": self.alias})
             )
-        except Exception as e:  # noqa: BLE001 - a native failure must reach the consumer, not kill the thread silently
+        except Exception as e:  # a native failure must reach the consumer, not kill the thread silently
             logger.exception("local generation failed")
             generation.put(LLMError(f"The local model failed: {e}", extra={"alias": self.alias}))
         finally:

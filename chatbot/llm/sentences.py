@@ -71,54 +71,62 @@ def clean_inline(text: str) -> str:
 
 def prose_blocks(markdown: str) -> Iterator[str]:
     """Paragraphs, list items, quotes and table rows of prose; code, headings and directives dropped."""
-    block: list[str] = []
-    fence: str | None = None  # the closing marker of the fence we are in
-    keep_fence = False
+    reader = _ProseReader()
     for line in markdown.splitlines():
-        if fence is not None:
-            if line.strip().startswith(fence) and line.strip().strip(fence[0]) == "":
-                fence = None
-                if block:
-                    yield " ".join(block)
-                    block = []
-                continue
-            if keep_fence and not re.match(r"^\s*:[\w-]+:", line):  # skip directive options (:class: x)
-                if line.strip():
-                    block.append(line.strip())
-                elif block:
-                    yield " ".join(block)
-                    block = []
-            continue
+        yield from reader.read(line)
+    yield from reader.flush()
+
+
+class _ProseReader:
+    """The line-by-line state of `prose_blocks`: the block being gathered and the fence we are in."""
+
+    def __init__(self) -> None:
+        self.block: list[str] = []
+        self.fence: str | None = None  # the closing marker of the fence we are in
+        self.keep_fence = False  # the fence is a prose directive (a note, a tip): its lines are prose
+
+    def flush(self) -> Iterator[str]:
+        if self.block:
+            yield " ".join(self.block)
+            self.block = []
+
+    def read(self, line: str) -> Iterator[str]:
+        if self.fence is not None:
+            yield from self._fenced(line)
+            return
         opening = _FENCE.match(line)
         if opening:
-            if block:
-                yield " ".join(block)
-                block = []
-            fence = opening.group(1)
-            keep_fence = (opening.group(3) or "") in _PROSE_DIRECTIVES
-            continue
+            yield from self.flush()
+            self.fence = opening.group(1)
+            self.keep_fence = (opening.group(3) or "") in _PROSE_DIRECTIVES
+            return
         stripped = line.strip()
         if not stripped or _HEADING.match(line) or _SKIP_LINE.match(line) or _TABLE_RULE.match(line):
-            if block:
-                yield " ".join(block)
-                block = []
-            continue
-        if line.startswith("    ") and not block:  # an indented code block
-            continue
+            yield from self.flush()
+            return
+        if line.startswith("    ") and not self.block:  # an indented code block
+            return
         if stripped.startswith("|"):
-            if block:
-                yield " ".join(block)
-                block = []
+            yield from self.flush()
             cells = [c.strip() for c in stripped.strip("|").split("|") if c.strip()]
             if cells:
                 yield "; ".join(cells) + "."
-            continue
-        if _BLOCK_START.match(line) and block:
-            yield " ".join(block)
-            block = []
-        block.append(_BLOCK_START.sub("", line, count=1).strip() if not block else stripped)
-    if block:
-        yield " ".join(block)
+            return
+        if _BLOCK_START.match(line) and self.block:
+            yield from self.flush()
+        self.block.append(_BLOCK_START.sub("", line, count=1).strip() if not self.block else stripped)
+
+    def _fenced(self, line: str) -> Iterator[str]:
+        fence = self.fence or ""
+        if line.strip().startswith(fence) and line.strip().strip(fence[0]) == "":
+            self.fence = None
+            yield from self.flush()
+            return
+        if self.keep_fence and not re.match(r"^\s*:[\w-]+:", line):  # skip directive options (:class: x)
+            if line.strip():
+                self.block.append(line.strip())
+            else:
+                yield from self.flush()
 
 
 def split_sentences(text: str) -> list[str]:

@@ -11,8 +11,8 @@ os.environ.setdefault("LOG_FORMAT", "plain")
 # A fixed key keeps sessions valid across restarts of `make run`; production requires its own.
 os.environ.setdefault("SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production")
 
-from .base import *  # noqa: E402,F403
-from .env import env_str  # noqa: E402
+from .base import *  # noqa: F403
+from .env import env_str
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 # Static files come straight from the app folders (no collectstatic) and are re-read when they change.

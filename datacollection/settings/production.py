@@ -4,8 +4,8 @@ import os
 
 os.environ.setdefault("DEBUG", "0")
 
-from .base import *  # noqa: E402,F403
-from .env import env_bool, env_int  # noqa: E402
+from .base import *  # noqa: F403
+from .env import env_bool, env_int
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)

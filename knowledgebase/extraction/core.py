@@ -27,7 +27,7 @@ def extract_path(path: Path, *, filename: str, limits: ExtractionLimits) -> Extr
         ) from e
     except RecursionError as e:
         raise CorruptFile("The file is nested too deeply to be read.", code="corrupt") from e
-    except Exception as e:  # noqa: BLE001 - parsers of hostile input fail in any way; say so plainly
+    except Exception as e:  # parsers of hostile input fail in any way; say so plainly
         logger.warning("extraction of %s failed", filename, exc_info=True)
         raise CorruptFile(
             f"The file could not be read ({type(e).__name__}); it may be damaged.", code="corrupt"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess  # noqa: S404 - fixed argv: this interpreter and our own module
+import subprocess  # fixed argv: this interpreter and our own module
 import sys
 from pathlib import Path
 
@@ -33,7 +33,7 @@ def extract_isolated(path: Path, *, filename: str, limits: ExtractionLimits) -> 
         "OPENBLAS_NUM_THREADS": "1",
         "PYTHONPATH": str(_PROJECT_ROOT),
     }
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [sys.executable, "-m", "knowledgebase.extraction.worker"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

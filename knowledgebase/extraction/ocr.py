@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess  # noqa: S404 - fixed argv, no shell
+import subprocess  # fixed argv, no shell
 import tempfile
 from pathlib import Path
 

@@ -41,7 +41,7 @@ def extract_pdf(path: Path, *, limits: ExtractionLimits) -> ExtractedDocument:
     check_pdf_objects(reader)
     try:
         page_count = len(reader.pages)
-    except Exception as e:  # noqa: BLE001 - pypdf raises anything on a broken page tree
+    except Exception as e:  # pypdf raises anything on a broken page tree
         raise _corrupt(e) from e
     if page_count > limits.pdf_max_pages:
         raise FileTooLarge(

@@ -63,7 +63,7 @@ class MiniLMEmbedder(BaseEmbedder):
                     path = self.options.get("TOKENIZER_PATH") or default_tokenizer_path()
                     try:
                         tokenizer = Tokenizer.from_file(path)
-                    except Exception as e:  # noqa: BLE001 - tokenizers raises plain Exception
+                    except Exception as e:  # tokenizers raises plain Exception
                         raise EmbeddingError(f"Cannot load the MiniLM tokenizer from {path}: {e}") from e
                     # The file ships with fixed 128-token truncation and padding: we pad per batch and
                     # truncate ourselves (so count_tokens sees the whole text).
@@ -87,7 +87,7 @@ class MiniLMEmbedder(BaseEmbedder):
                         self._session = ort.InferenceSession(
                             path, sess_options=options, providers=["CPUExecutionProvider"]
                         )
-                    except Exception as e:  # noqa: BLE001 - onnxruntime raises its own non-exported types
+                    except Exception as e:  # onnxruntime raises its own non-exported types
                         raise EmbeddingError(f"Cannot load the MiniLM model from {path}: {e}") from e
         return self._session
 
@@ -151,7 +151,7 @@ class MiniLMEmbedder(BaseEmbedder):
                 None,
                 {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)},
             )
-        except Exception as e:  # noqa: BLE001 - onnxruntime errors have no public base class
+        except Exception as e:  # onnxruntime errors have no public base class
             raise EmbeddingError(f"MiniLM inference failed: {e}") from e
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)

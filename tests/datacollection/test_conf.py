@@ -34,7 +34,7 @@ def test_a_misspelt_rag_key_is_refused() -> None:
         chatbot_settings_check()
 
 
-def test_a_misspelt_backend_key_or_option_names_the_alias(settings) -> None:  # noqa: ANN001
+def test_a_misspelt_backend_key_or_option_names_the_alias(settings) -> None:
     backend = dict(settings.KNOWLEDGE_SEARCH_BACKENDS["default"])
     with override_settings(KNOWLEDGE_SEARCH_BACKENDS={"default": {**backend, "INDX": "x"}}):
         with pytest.raises(ImproperlyConfigured, match=r"KNOWLEDGE_SEARCH_BACKENDS\['default'\].*INDX"):
@@ -45,7 +45,7 @@ def test_a_misspelt_backend_key_or_option_names_the_alias(settings) -> None:  # 
             get_search_backend()
 
 
-def test_misspelt_keys_in_other_dicts_are_refused(settings) -> None:  # noqa: ANN001
+def test_misspelt_keys_in_other_dicts_are_refused(settings) -> None:
     embedders = {"default": {**settings.KNOWLEDGE_EMBEDDERS["default"], "CACHE_SIZ": 3}}
     cases = [
         ({"KNOWLEDGE_EMBEDDERS": embedders}, search_settings_check, "CACHE_SIZ"),

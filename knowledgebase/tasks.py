@@ -8,6 +8,7 @@ from typing import Any
 
 import redis.exceptions
 from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
@@ -41,31 +42,37 @@ def _sync(task, job_id: int) -> str:
     try:
         return services.source_sync(job).status
     except TRANSIENT as e:
-        if task.request.retries >= task.max_retries:
+        # The retry settings are read now, not when the task was registered, so a changed setting (and a
+        # test's override) takes effect without re-importing the tasks.
+        max_retries = settings.KNOWLEDGE_INDEXING_MAX_RETRIES
+        if task.request.retries >= max_retries:
             services.job_fail(
                 job, code="unavailable", message=f"Gave up after {task.request.retries} retries: {e}"
             )
-        else:
-            services.job_requeued(job, message=str(e))
-        raise
+            raise
+        services.job_requeued(job, message=str(e))
+        raise task.retry(
+            exc=e, countdown=_retry_countdown(task.request.retries), max_retries=max_retries
+        ) from e
     except Exception as e:
         # Not retried (it would fail the same way), but never left "processing": editors see the reason.
         services.job_fail(job, code="error", message=f"{type(e).__name__}: {e}"[:2000])
         raise
 
 
-def _indexing_task(name: str) -> Any:
-    """Indexing tasks retry only transient failures, with backoff kept below the visibility timeout."""
-    return shared_task(
-        bind=True,
-        name=name,
-        autoretry_for=TRANSIENT,
-        retry_backoff=2,
-        retry_backoff_max=settings.KNOWLEDGE_INDEXING_RETRY_BACKOFF_MAX,
-        retry_jitter=True,
-        max_retries=settings.KNOWLEDGE_INDEXING_MAX_RETRIES,
-        acks_late=True,
+def _retry_countdown(retries: int) -> int:
+    """Exponential backoff (2, 4, 8 ... s, full jitter) capped well below the broker's visibility timeout,
+    so a waiting retry is never redelivered as a duplicate."""
+    return int(
+        get_exponential_backoff_interval(
+            factor=2, retries=retries, maximum=settings.KNOWLEDGE_INDEXING_RETRY_BACKOFF_MAX, full_jitter=True
+        )
     )
+
+
+def _indexing_task(name: str) -> Any:
+    """Indexing tasks retry only transient failures (`_sync`), acknowledged once done."""
+    return shared_task(bind=True, name=name, acks_late=True)
 
 
 @_indexing_task("knowledgebase.index_source")

@@ -6,7 +6,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN useradd --system --create-home app && mkdir -p /data/media && chown app /data/media
+RUN useradd --system --create-home app && mkdir -p /data/media /data/private && chown app /data/media /data/private
 USER app
 EXPOSE 8000
 CMD ["uvicorn", "datacollection.asgi:application", "--host", "0.0.0.0", "--port", "8000"]

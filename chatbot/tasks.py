@@ -25,7 +25,7 @@ def feedback_act_task(feedback_id: int, action: str) -> list[str]:
 
 @shared_task(name="chatbot.feedback_report_write")
 def feedback_report_write_task(days: int = 30) -> list[str]:
-    """The improvement report of the last `days` days, as Markdown and CSV under MEDIA_ROOT/reports/."""
+    """The improvement report of the last `days` days, as Markdown and CSV under PRIVATE_ROOT/reports/."""
     from chatbot.feedback.report import FORMATS, improvement_report_build, improvement_report_write
 
     until = timezone.now()

@@ -11,6 +11,7 @@ from wagtail.admin.menu import MenuItem
 from wagtail_modeladmin.options import modeladmin_register
 
 from chatbot.admin_views import feedback as feedback_views
+from chatbot.admin_views import report_files
 from chatbot.admin_views.conversations import ConversationsGroup
 from chatbot.admin_views.dashboard import DashboardView
 from chatbot.admin_views.permissions import user_can_view_chat_logs
@@ -46,6 +47,12 @@ def chatbot_admin_urls() -> list[Any]:
             FeedbackReportView.as_view(results_only=True),
             name="chatbot_feedback_report_results",
         ),
+        path("reports/improvement/", report_files.report_files_view, name="chatbot_report_files"),
+        path(
+            "reports/improvement/<str:name>",
+            report_files.report_file_download,
+            name="chatbot_report_file",
+        ),
         path(
             "chatbot/feedback/<int:feedback_id>/resolve/",
             feedback_views.feedback_resolve_view,
@@ -67,6 +74,13 @@ def feedback_report_menu_item() -> MenuItem:
         name="answer-feedback",
         icon_name="comment",
         order=1300,
+    )
+
+
+@hooks.register("register_reports_menu_item")
+def report_files_menu_item() -> MenuItem:
+    return _DashboardMenuItem(
+        "Improvement reports", reverse("chatbot_report_files"), name="improvement-reports", order=1310
     )
 
 

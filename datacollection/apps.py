@@ -7,3 +7,10 @@ class DatacollectionConfig(AppConfig):
     name = "datacollection"
     verbose_name = "Platform"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.core.checks import Tags, register
+
+        from datacollection.storage import private_root_check
+
+        register(private_root_check, Tags.security)

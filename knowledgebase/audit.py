@@ -60,7 +60,11 @@ def document_upload_log(document: Any, *, user: Any) -> Any:
     return _log(document, DOCUMENT_UPLOAD, user=user, detail=document.filename, size=document.file_size)
 
 
-def document_download_log(document: Any, *, user: Any) -> Any:
+def document_download_log(document: Any, *, user: Any, reason: str = "") -> Any:
+    """`reason`: a superuser opening another user's private file says why (kept in the entry)."""
+    if reason:
+        detail = f"{document.filename} (another user's private file; reason: {reason})"
+        return _log(document, DOCUMENT_DOWNLOAD, user=user, detail=detail, private_access=True, reason=reason)
     return _log(document, DOCUMENT_DOWNLOAD, user=user, detail=document.filename)
 
 

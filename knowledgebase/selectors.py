@@ -61,6 +61,15 @@ def sources_visible_to(keys: set[tuple[str, int]], principal: Principal) -> set[
     return visible
 
 
+def document_readable_by(user: Any, document: KnowledgeDocument) -> bool:
+    """Who may open a document's page and download its file. A private upload: its owner only (editors
+    with change_knowledgedocument could download everyone's; superusers go through the audited
+    `document_private_access`). Shared knowledge: whoever may retrieve it, and its editors."""
+    if document.audience == KnowledgeDocument.Audience.PRIVATE:
+        return bool(user.is_authenticated and document.owner_id == user.pk)
+    return document_visible_to(document, Principal.from_user(user)) or user_can_edit_document(user, document)
+
+
 def user_can_edit_document(user: Any, document: KnowledgeDocument) -> bool:
     return bool(
         user.is_authenticated

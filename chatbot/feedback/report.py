@@ -214,8 +214,9 @@ def improvement_report_render(report: ImprovementReport, *, fmt: str) -> str:
 
 
 def improvement_report_write(report: ImprovementReport, *, fmt: str, directory: Path | None = None) -> Path:
-    """Writes the report to MEDIA_ROOT/<CHAT_FEEDBACK_REPORT_DIR>/feedback-<until>.<fmt>; returns the path."""
-    directory = directory or Path(settings.MEDIA_ROOT) / settings.CHAT_FEEDBACK_REPORT_DIR
+    """Writes the report to PRIVATE_ROOT/<CHAT_FEEDBACK_REPORT_DIR>/feedback-<until>.<fmt>; returns the
+    path. Private: it quotes other users' questions (Reports › Improvement reports serves it)."""
+    directory = directory or Path(settings.PRIVATE_ROOT) / settings.CHAT_FEEDBACK_REPORT_DIR
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"feedback-{report.until:%Y-%m-%d}.{fmt}"
     path.write_text(improvement_report_render(report, fmt=fmt), encoding="utf-8")

@@ -210,8 +210,11 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 # dev.py turns this on; production serves renditions from its web server (or a CDN).
 SERVE_IMAGE_RENDITIONS = False
+# Uploaded knowledge files and feedback reports: never under a served folder (datacollection/storage.py).
+PRIVATE_ROOT = Path(env_str("PRIVATE_ROOT", str(VAR_DIR / "private")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "private": {"BACKEND": "datacollection.storage.PrivateFileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 

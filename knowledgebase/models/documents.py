@@ -3,6 +3,9 @@ workflows, so an upload goes through the same approval as a page before it becom
 
 from __future__ import annotations
 
+import re
+import uuid
+from pathlib import PurePath
 from typing import Any
 
 from django.conf import settings
@@ -19,12 +22,18 @@ from wagtail.models import (
 )
 from wagtail.search import index
 
+from datacollection.storage import private_storage
 from knowledgebase.forms import KnowledgeDocumentForm
 from knowledgebase.panels import IndexingStatusPanel
 
 
 def document_upload_to(instance: KnowledgeDocument, filename: str) -> str:
-    return f"knowledge/{filename}"
+    """A random name in the private storage: the uploader's file name made stored files' URLs guessable.
+    The name the uploader gave is kept on the row (downloads and the API show it)."""
+    instance.original_filename = PurePath(filename).name[:255]
+    suffix = PurePath(filename).suffix.lower()
+    suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
+    return f"knowledge/{uuid.uuid4().hex}{suffix}"
 
 
 class KnowledgeDocument(
@@ -42,7 +51,8 @@ class KnowledgeDocument(
 
     title = models.CharField(max_length=255)
     description = models.TextField(blank=True)
-    file = models.FileField(upload_to=document_upload_to, max_length=500)
+    file = models.FileField(upload_to=document_upload_to, storage=private_storage, max_length=500)
+    original_filename = models.CharField(max_length=255, blank=True, editable=False)
     kind = models.CharField(max_length=8, choices=Kind.choices, editable=False, blank=True)
     file_size = models.PositiveBigIntegerField(default=0, editable=False)
     file_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
@@ -86,7 +96,8 @@ class KnowledgeDocument(
 
     @property
     def filename(self) -> str:
-        return (self.file.name or "").rsplit("/", 1)[-1]
+        """The name the uploader gave the file (the stored name is random)."""
+        return self.original_filename or (self.file.name or "").rsplit("/", 1)[-1]
 
     def get_url(self) -> str:
         """The document's page on the site (cited by answers)."""

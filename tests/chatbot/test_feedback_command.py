@@ -1,4 +1,4 @@
-"""The improvement report: `manage.py feedback_report` and the beat task writing it under MEDIA_ROOT."""
+"""The improvement report: `manage.py feedback_report` and the beat task writing it under PRIVATE_ROOT."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_beat_task_writes_both_formats(rated: dict[str, Any], tmp_path: Path) ->
     from chatbot.tasks import feedback_report_write_task
 
     assert settings.CELERY_BEAT_SCHEDULE["chatbot-feedback-report"]["task"] == feedback_report_write_task.name
-    with override_settings(MEDIA_ROOT=tmp_path):
+    with override_settings(PRIVATE_ROOT=tmp_path):
         paths = [Path(p) for p in feedback_report_write_task(days=30)]
     assert [p.suffix for p in paths] == [".md", ".csv"]
     assert all(p.parent == tmp_path / "reports" for p in paths)

@@ -137,3 +137,42 @@ def test_answer_feedback_by_page_csv_export_neutralises_formulas(client):
     cells = _cells(b"".join(response.streaming_content).decode())
     assert {"'" + title for title in FORMULAS[:4]} <= set(cells)
     assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+
+
+# --- Improvement reports: private files, chat-log readers only -------------------------------------
+
+
+def test_improvement_reports_are_private_and_for_chat_log_readers_only(client, tmp_path):
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.test import override_settings
+
+    from chatbot.tasks import feedback_report_write_task
+    from tests.chatbot.test_feedback_data import answer, chat_log_reader, days_ago, editor
+    from tests.factories import user
+
+    answer(user("ana"), question="How do I reach the CEO's home address?", declined=True, at=days_ago(1))
+    private, media = tmp_path / "private", tmp_path / "media"
+    with override_settings(PRIVATE_ROOT=private, MEDIA_ROOT=media):
+        paths = [Path(p) for p in feedback_report_write_task(days=30)]
+        assert all(p.is_relative_to(private / settings.CHAT_FEEDBACK_REPORT_DIR) for p in paths)
+        assert not media.exists()
+        name = paths[0].name
+        listing, download = "/admin/reports/improvement/", f"/admin/reports/improvement/{name}"
+
+        client.force_login(editor())
+        assert client.get(listing).status_code == 403 and client.get(download).status_code == 403
+        client.force_login(chat_log_reader())
+        assert name in client.get(listing).content.decode()
+        response = client.get(download)
+        assert response.status_code == 200
+        assert "CEO's home address" in b"".join(response.streaming_content).decode()
+        assert response["Content-Disposition"].startswith("attachment;")
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["Content-Security-Policy"].startswith("default-src 'none'")
+        (private / "secret.txt").write_text("not a report")
+        for bad in ("secret.txt", "feedback-2026-01-01.md"):
+            assert client.get(f"/admin/reports/improvement/{bad}").status_code == 404
+        # No route takes a slash in the name (Django's APPEND_SLASH redirect, then 404).
+        assert client.get("/admin/reports/improvement/..%2Fsecret.txt", follow=True).status_code == 404

@@ -1,0 +1,604 @@
+"""Knowledge index on Elasticsearch 8: dense_vector kNN + BM25 behind an alias.
+
+The alias (`params["INDEX"]`) points at exactly one concrete index `<alias>-<timestamp>-<random>`; a
+rebuild writes a new concrete index and swaps the alias in one `update_aliases` call, so search never
+goes dark. Both legs put the visibility/scope filter inside the engine query (for kNN inside the `knn`
+clause, i.e. pre-filtering), so a filtered-out chunk never takes a slot of the top k.
+
+OPTIONS (all optional):
+- `vector_index_type`: "int8_hnsw" (default; 4x smaller graph) or "hnsw" (float32), for benchmarks.
+- `num_candidates`: kNN candidates per shard; default max(100, 4 * k), capped at 10,000 (the engine's limit).
+- `rescore_oversample`: the kNN leg re-scores its top k × this many candidates with the stored float32
+  vectors (`rescore_vector`, Elasticsearch ≥ 8.18), so its order and scores are exact cosine rather than
+  int8 approximations that shift with segment merges; default 2.0, 0 turns it off. Measured on
+  dbpedia-entity: int8 alone 0.5192 nDCG@10, rescored 0.5196 = exact numpy search (search/RETRIEVAL.md).
+- `multi_match_type`: "cross_fields" (default) or "best_fields" / "most_fields". Measured on the 40 judged
+  dbpedia-entity queries (benchmarks/search_backends.py): nDCG@10 cross_fields 0.347, most_fields 0.313,
+  best_fields 0.305: a question's words spread over title and body, which cross_fields scores as one field.
+- `text_language`: the Snowball language of the stemmed text fields (default "english"; "none" turns
+  stemming off). The core distribution has no stemmers, so title, headings and body are also stored
+  analysed by `search.analysis` (`*_stemmed` fields) and BM25 matches the query, analysed the same way,
+  against those. The analysis is recorded in the mapping's `_meta`; an index built with another one (or
+  none) is still searched, on its plain fields, until `manage.py reindex --all` rebuilds it.
+- `batch_size`: chunks per bulk request (default 500, see BULK_BATCH_SIZE).
+- `refresh`: make writes visible to the next search (default True: the product and tests read their
+  writes; one refresh per call, not per batch, so bulk indexing stays fast).
+- `max_retries`: client retries on connection errors (default 1).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cached_property
+from itertools import islice
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from elasticsearch import (
+    ApiError,
+    BadRequestError,
+    ConnectionError,
+    ConnectionTimeout,
+    Elasticsearch,
+    NotFoundError,
+)
+
+from search.analysis import TextAnalyzer, get_analyzer
+from search.backends.base import BaseSearchBackend, IndexItem, ScoredChunk
+from search.errors import IndexMismatch, InvalidQuery, SearchError, SearchUnavailable
+from search.values import Chunk, Principal, Visibility
+
+logger = logging.getLogger(__name__)
+
+# One bulk request carries ~6 KB per chunk (a 384-dim vector is ~4 KB of JSON plus ~1-2 KB of text and
+# metadata), so 500 chunks make ~3 MB: inside the 5-15 MB Elasticsearch recommends per bulk request and far
+# below http.max_content_length (100 MB). benchmarks/search_backends.py measured 250/500/1000 at 5,000
+# chunks on 2 cores, in two runs: 435/358/347 and 656/813/636 chunks/s, i.e. no size wins beyond the noise
+# of a shared machine; 500 keeps each request a few MB, 10 requests per 5,000 chunks.
+BULK_BATCH_SIZE = 500
+# Page size when listing a source's chunks (stored_hashes): one source rarely has more.
+SCROLL_PAGE_SIZE = 1000
+# A query is matched on its first MAX_QUERY_CHARS characters: a pasted 10,000-character text would
+# otherwise expand to thousands of term clauses (the server caps a bool query at 4,096).
+MAX_QUERY_CHARS = 2000
+MAX_NUM_CANDIDATES = 10_000
+# While the served index predates the configured text analysis, searches re-read its mapping at most this
+# often to notice a rebuild by another process (writes always do).
+ANALYSIS_RECHECK_SECONDS = 30.0
+# Title and headings say what a passage is about in a few words; a match there counts more.
+TEXT_FIELDS = ["title^3", "headings^2", "body"]
+# The same fields analysed in the application (stemmed, stop words removed); see `text_language`.
+STEMMED = {"title": "title_stemmed", "headings": "headings_stemmed", "body": "body_stemmed"}
+STEMMED_TEXT_FIELDS = ["title_stemmed^3", "headings_stemmed^2", "body_stemmed"]
+SOURCE_EXCLUDES = ["vector", *STEMMED.values()]
+
+KEYWORD_FIELDS = (
+    "source_type",
+    "source_id",
+    "source_key",
+    "visibility",
+    "group_ids",
+    "owner_id",
+    "language",
+    "content_hash",
+    "chunk_id",
+    "source_path",
+    "url",
+    "anchor",
+)
+
+
+def index_mapping(
+    *, dimensions: int, vector_index_type: str, analyzer: TextAnalyzer | None = None
+) -> dict[str, Any]:
+    properties: dict[str, Any] = {name: {"type": "keyword"} for name in KEYWORD_FIELDS}
+    if analyzer is not None:
+        # Already analysed text: the standard analyzer only splits it at the spaces.
+        properties.update({field: {"type": "text", "analyzer": "standard"} for field in STEMMED.values()})
+    properties.update(
+        {
+            "title": {"type": "text", "analyzer": "standard"},
+            "headings": {"type": "text", "analyzer": "standard"},
+            "body": {"type": "text", "analyzer": "standard"},
+            # Returned with the chunk, never searched: the LLM's wider context around the passage.
+            "context": {"type": "text", "index": False},
+            "heading_path": {"type": "keyword", "index": False, "doc_values": False},
+            "page_number": {"type": "integer"},
+            "revision": {"type": "long"},
+            "position": {"type": "integer"},
+            "vector": {
+                "type": "dense_vector",
+                "dims": dimensions,
+                "index": True,
+                "similarity": "cosine",
+                "index_options": {"type": vector_index_type},
+            },
+        }
+    )
+    # strict: a misspelt field fails the write instead of silently growing the mapping.
+    mapping: dict[str, Any] = {"dynamic": "strict", "properties": properties}
+    if analyzer is not None:
+        mapping["_meta"] = {"text_analysis": analyzer.name}
+    return mapping
+
+
+def chunk_document(chunk: Chunk, *, analyzer: TextAnalyzer | None = None) -> dict[str, Any]:
+    doc = chunk.as_dict()
+    doc["body"] = doc.pop("text")
+    doc["headings"] = chunk.section
+    doc["source_key"] = chunk.source_key
+    if analyzer is not None:
+        for field, stemmed in STEMMED.items():
+            doc[stemmed] = analyzer.analyze(doc[field] or "")
+    return doc
+
+
+def document_chunk(source: dict[str, Any]) -> Chunk:
+    return Chunk.from_dict({**source, "text": source.get("body", "")})
+
+
+def visibility_filter(principal: Principal) -> dict[str, Any]:
+    """What `principal` may see: public always; login if signed in; groups if one of the chunk's groups
+    is the principal's; owner if it is theirs. Superusers see every group's chunks, never password-protected
+    ones (groups, but none) nor other users' own files."""
+    own = (
+        [{"bool": {"filter": [{"term": {"visibility": "owner"}}, {"term": {"owner_id": principal.user_id}}]}}]
+        if principal.user_id is not None
+        else []
+    )
+    if principal.is_superuser and principal.user_id is not None:
+        # Every group, but not a group restriction to no group at all (a password-protected page): Wagtail
+        # asks superusers for the password too, and a chat cannot. `exists` is false for an empty list.
+        shared = {"terms": {"visibility": [str(Visibility.PUBLIC), str(Visibility.LOGIN)]}}
+        grouped = {
+            "bool": {"filter": [{"term": {"visibility": "groups"}}, {"exists": {"field": "group_ids"}}]}
+        }
+        return {"bool": {"should": [shared, grouped, *own]}}
+    should: list[dict[str, Any]] = [{"term": {"visibility": "public"}}]
+    if not principal.is_anonymous:
+        should.append({"term": {"visibility": "login"}})
+    if principal.group_ids:
+        groups = sorted(principal.group_ids)
+        should.append(
+            {"bool": {"filter": [{"term": {"visibility": "groups"}}, {"terms": {"group_ids": groups}}]}}
+        )
+    return {"bool": {"should": [*should, *own]}}
+
+
+def query_filters(principal: Principal, scope: Collection[str] | None) -> list[dict[str, Any]]:
+    filters = [visibility_filter(principal)]
+    if scope is not None:
+        filters.append({"terms": {"source_key": sorted(scope)}})
+    return filters
+
+
+def _batches(items: Iterable[IndexItem], size: int) -> Iterator[list[IndexItem]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _vector(values: Sequence[float]) -> list[float]:
+    return [float(v) for v in values]
+
+
+class ElasticsearchSearchBackend(BaseSearchBackend):
+    concurrent_legs = True  # the client is thread-safe; the BM25 leg overlaps query embedding + kNN
+    settings_keys = frozenset({"INDEX", "URLS", "TIMEOUT"})
+    option_keys = frozenset(
+        {
+            "vector_index_type",
+            "multi_match_type",
+            "rescore_oversample",
+            "batch_size",
+            "refresh",
+            "text_language",
+            "max_retries",
+            "num_candidates",
+        }
+    )
+
+    def __init__(self, alias: str, params: dict[str, Any]) -> None:
+        super().__init__(alias, params)
+        self.urls: list[str] = list(params.get("URLS") or ["http://127.0.0.1:9200"])
+        self.timeout = float(params.get("TIMEOUT", 10.0))
+        self.vector_index_type: str = self.options.get("vector_index_type", "int8_hnsw")
+        self.multi_match_type: str = self.options.get("multi_match_type", "cross_fields")
+        self.rescore_oversample = float(self.options.get("rescore_oversample", 2.0) or 0.0)
+        if self.rescore_oversample and self.rescore_oversample < 1.0:
+            raise ImproperlyConfigured(
+                f"Search backend {alias!r}: rescore_oversample must be 0 (off) or at least 1.0, "
+                f"not {self.rescore_oversample}."
+            )
+        self.batch_size = int(self.options.get("batch_size", BULK_BATCH_SIZE))
+        self.refresh = bool(self.options.get("refresh", True))
+        self.analyzer = get_analyzer(self.options.get("text_language", "english"))
+        self._dims: int | None = None  # read from the mapping once; reset by rebuild/drop
+        self._analysis: str | None = None  # the mapping's text analysis, read with the dimensions
+        self._mapping_read_at = 0.0  # time.monotonic() of that read
+        self._warned_analysis = False
+
+    @cached_property
+    def client(self) -> Elasticsearch:
+        return Elasticsearch(
+            self.urls,
+            request_timeout=self.timeout,
+            max_retries=int(self.options.get("max_retries", 1)),
+            retry_on_timeout=False,
+        )
+
+    # --- errors ----------------------------------------------------------------------------------
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        where = ", ".join(self.urls)
+        try:
+            yield
+        except (ConnectionError, ConnectionTimeout) as e:
+            raise SearchUnavailable(
+                f"Elasticsearch at {where} is unreachable while {action}: {e}", extra={"urls": self.urls}
+            ) from e
+        except ApiError as e:
+            if e.status_code >= 500 or e.status_code == 429:
+                raise SearchUnavailable(
+                    f"Elasticsearch at {where} failed while {action} (HTTP {e.status_code}): {e}",
+                    extra={"urls": self.urls, "status": e.status_code},
+                ) from e
+            if isinstance(e, BadRequestError) and "dimension" in str(e).lower():
+                self._dims = None
+                raise self._mismatch(f"Elasticsearch rejected a vector while {action}: {e}") from e
+            raise
+
+    def _mismatch(self, detail: str) -> IndexMismatch:
+        return IndexMismatch(
+            f"{detail}. The index {self.index_name!r} was built for other vector dimensions: rebuild it "
+            "with `manage.py reindex --all`.",
+            extra={"index": self.index_name, "dimensions": self._dims},
+        )
+
+    # --- index lifecycle -------------------------------------------------------------------------
+    def _new_index_name(self) -> str:
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        return f"{self.index_name}-{stamp}-{uuid.uuid4().hex[:6]}".lower()
+
+    def _concrete_indices(self) -> list[str]:
+        """The concrete indices behind the alias (normally one); [] when nothing was written yet."""
+        with self._errors("reading the alias"):
+            try:
+                return sorted(self.client.indices.get_alias(name=self.index_name))
+            except NotFoundError:
+                return []
+
+    def _bare_index(self) -> bool:
+        """Whether a concrete index holds the alias's name (made by a write that found no alias, before
+        writes required one): a rebuild replaces it and drop() deletes it."""
+        with self._errors("reading the index"):
+            found = self.client.indices.get(index=self.index_name, ignore_unavailable=True)
+        return self.index_name in found
+
+    def _stored_dims(self) -> int | None:
+        if self._dims is None:
+            with self._errors("reading the mapping"):
+                try:
+                    mappings = self.client.indices.get_mapping(index=self.index_name)
+                except NotFoundError:
+                    return None
+            for name, body in mappings.items():
+                vector = body["mappings"].get("properties", {}).get("vector", {})
+                if vector.get("type") != "dense_vector":
+                    # e.g. an index Elasticsearch auto-created under the alias's name from a stray write.
+                    raise self._mismatch(f"The index {name!r} has no dense_vector mapping")
+                self._dims = int(vector["dims"])
+                self._analysis = body["mappings"].get("_meta", {}).get("text_analysis")
+                self._mapping_read_at = time.monotonic()
+        return self._dims
+
+    def _stemming_pending(self, *, max_age: float = 0.0) -> bool:
+        """Whether the served index was built without the configured analysis (a rebuild adds it).
+
+        Another process may have rebuilt the index since this one cached the mapping, so while stemming
+        is pending the mapping is read again when the cached copy is older than `max_age` seconds:
+        always for writes (or this process would keep writing chunks without their stemmed fields),
+        at most every ANALYSIS_RECHECK_SECONDS for searches (a stale copy only costs them stemming)."""
+        if self.analyzer is None or self._stored_dims() is None:
+            return False
+        if self._analysis != self.analyzer.name and time.monotonic() - self._mapping_read_at >= max_age:
+            self._dims = None
+            self._stored_dims()
+        return self._analysis != self.analyzer.name
+
+    def _index_analyzer(self, *, max_age: float = 0.0) -> TextAnalyzer | None:
+        """The configured analyzer if the served index was built with it, else None: an index built with
+        another analysis (or before stemming) keeps working on its plain fields until it is rebuilt."""
+        if self.analyzer is None or self._stored_dims() is None:
+            return None
+        if not self._stemming_pending(max_age=max_age):
+            return self.analyzer
+        if not self._warned_analysis:
+            self._warned_analysis = True
+            logger.warning(
+                "The index %r was built with text analysis %r, not %r: BM25 runs on unstemmed fields "
+                "until `manage.py reindex --all` rebuilds it.",
+                self.index_name,
+                self._analysis,
+                self.analyzer.name,
+            )
+        return None
+
+    def _create_index(self, name: str, *, dimensions: int, aliased: bool) -> None:
+        with self._errors("creating the index"):
+            self.client.indices.create(
+                index=name,
+                mappings=index_mapping(
+                    dimensions=dimensions, vector_index_type=self.vector_index_type, analyzer=self.analyzer
+                ),
+                settings={"number_of_shards": 1, "number_of_replicas": 0},
+                aliases={self.index_name: {}} if aliased else None,
+            )
+
+    def _ensure_index(self, dimensions: int) -> None:
+        stored = self._stored_dims()
+        if stored is None:
+            name = self._new_index_name()
+            self._create_index(name, dimensions=dimensions, aliased=True)
+            # Two workers writing the first chunk at once each create an index; the alias then points
+            # at both and writes fail. The later names step back, keeping the first (names sort by time).
+            indices = self._concrete_indices()
+            if len(indices) > 1 and name != indices[0]:
+                with self._errors("removing a duplicate index"):
+                    self.client.indices.delete(index=name)
+            self._dims = None
+            stored = self._stored_dims()
+        if stored != dimensions:
+            raise self._mismatch(f"Vectors have {dimensions} dimensions but the index has {stored}")
+
+    def _refresh(self, index: str) -> None:
+        if self.refresh:
+            with self._errors("refreshing"):
+                self.client.indices.refresh(index=index)
+
+    # --- writing ---------------------------------------------------------------------------------
+    def _actions(
+        self, batch: Sequence[IndexItem], *, dimensions: int, analyzer: TextAnalyzer | None
+    ) -> list[dict[str, Any]]:
+        operations: list[dict[str, Any]] = []
+        for item in batch:
+            doc = chunk_document(item.chunk, analyzer=analyzer)
+            if item.vector is None:
+                # Metadata only: a partial update leaves the stored vector as it is.
+                operations += [{"update": {"_id": item.chunk.chunk_id}}, {"doc": doc}]
+                continue
+            if len(item.vector) != dimensions:
+                raise self._mismatch(
+                    f"Chunk {item.chunk.chunk_id} has a {len(item.vector)}-dimensional vector, "
+                    f"expected {dimensions}"
+                )
+            doc["vector"] = _vector(item.vector)
+            operations += [{"index": {"_id": item.chunk.chunk_id}}, doc]
+        return operations
+
+    def _bulk(
+        self, index: str, batch: Sequence[IndexItem], *, dimensions: int, analyzer: TextAnalyzer | None
+    ) -> None:
+        operations = self._actions(batch, dimensions=dimensions, analyzer=analyzer)
+        with self._errors("indexing"):
+            # require_alias: a write racing a drop() must fail, not auto-create a concrete index with a
+            # dynamic mapping under the alias's name (a rebuild writes to its concrete index by name).
+            response = self.client.bulk(
+                index=index, operations=operations, require_alias=index == self.index_name
+            )
+        if not response["errors"]:
+            return
+        failures = [next(iter(entry.values())) for entry in response["items"]]
+        failures = [f for f in failures if f.get("error")]
+        first = failures[0]
+        if first["error"].get("type") == "index_not_found_exception":
+            self._dims = None
+            raise SearchUnavailable(
+                f"The index {self.index_name!r} was dropped while chunks were written to it; retry.",
+                extra={"index": self.index_name},
+            )
+        if "dimension" in str(first["error"]).lower():
+            # Another process rebuilt the index with other dimensions since the mapping was cached.
+            self._dims = None
+            raise self._mismatch(f"Elasticsearch rejected chunk {first['_id']}: {first['error']}")
+        if first["status"] == 404:
+            raise IndexMismatch(
+                f"Chunk {first['_id']} is not in the index, so its metadata cannot be updated without a "
+                "vector (was the index rebuilt meanwhile?). Re-index its source with vectors.",
+                extra={"chunk_ids": [f["_id"] for f in failures]},
+            )
+        raise SearchError(
+            f"Elasticsearch refused {len(failures)} of {len(batch)} chunks; first: {first['error']}",
+            extra={"chunk_ids": [f["_id"] for f in failures]},
+        )
+
+    def index_chunks(self, items: Sequence[IndexItem], *, dimensions: int) -> int:
+        if not items:
+            return 0
+        self._ensure_index(dimensions)
+        # The stemmed fields only where the mapping has them (it is strict): not in an older index.
+        analyzer = self._index_analyzer()
+        for batch in _batches(items, self.batch_size):
+            self._bulk(self.index_name, batch, dimensions=dimensions, analyzer=analyzer)
+        self._refresh(self.index_name)
+        return len(items)
+
+    def delete_source(self, source_type: str, source_id: int, *, keep_chunk_ids: Collection[str] = ()) -> int:
+        # Listed, then deleted by id in bulk: _delete_by_query lives in the reindex module, which the
+        # core-only distribution lacks, and one source has few chunks.
+        doomed = sorted(set(self.stored_hashes(source_type, source_id)) - set(keep_chunk_ids))
+        for start in range(0, len(doomed), self.batch_size):
+            operations = [
+                {"delete": {"_id": chunk_id}} for chunk_id in doomed[start : start + self.batch_size]
+            ]
+            with self._errors("deleting a source"):
+                response = self.client.bulk(index=self.index_name, operations=operations)
+            failures = [i["delete"] for i in response["items"] if i["delete"].get("error")]
+            if failures:
+                raise SearchError(f"Elasticsearch could not delete chunks: {failures[0]['error']}")
+        if doomed:
+            self._refresh(self.index_name)
+        return len(doomed)
+
+    def stored_hashes(self, source_type: str, source_id: int) -> dict[str, str]:
+        source = [{"term": {"source_type": source_type}}, {"term": {"source_id": source_id}}]
+        query = {"bool": {"filter": source}}
+        hashes: dict[str, str] = {}
+        after: list[Any] | None = None
+        while True:
+            with self._errors("reading content hashes"):
+                try:
+                    response = self.client.search(
+                        index=self.index_name,
+                        query=query,
+                        source_includes=["chunk_id", "content_hash"],
+                        sort=[{"chunk_id": "asc"}],
+                        size=SCROLL_PAGE_SIZE,
+                        search_after=after,
+                    )
+                except NotFoundError:
+                    return {}
+            hits = response["hits"]["hits"]
+            hashes.update({h["_source"]["chunk_id"]: h["_source"].get("content_hash", "") for h in hits})
+            if len(hits) < SCROLL_PAGE_SIZE:
+                return hashes
+            after = hits[-1]["sort"]
+
+    def rebuild(self, items: Iterable[IndexItem], *, dimensions: int) -> int:
+        new = self._new_index_name()
+        self._create_index(new, dimensions=dimensions, aliased=False)
+        written = 0
+        try:
+            for batch in _batches(items, self.batch_size):
+                if any(item.vector is None for item in batch):
+                    raise ValueError("rebuild needs a vector for every chunk (the new index has none yet)")
+                self._bulk(new, batch, dimensions=dimensions, analyzer=self.analyzer)
+                written += len(batch)
+            with self._errors("refreshing"):
+                self.client.indices.refresh(index=new)
+        except BaseException:
+            with self._errors("removing the unfinished index"):
+                self.client.indices.delete(index=new, ignore_unavailable=True)
+            raise
+        old = self._concrete_indices()
+        actions: list[dict[str, Any]] = [{"remove": {"index": i, "alias": self.index_name}} for i in old]
+        if self._bare_index():
+            actions.append({"remove_index": {"index": self.index_name}})  # replaced in the same swap
+        actions.append({"add": {"index": new, "alias": self.index_name}})
+        with self._errors("switching the alias"):
+            self.client.indices.update_aliases(actions=actions)
+            if old:
+                self.client.indices.delete(index=",".join(old), ignore_unavailable=True)
+        self._dims = None  # re-read with the new index's analysis
+        return written
+
+    def drop(self) -> None:
+        indices = self._concrete_indices() + ([self.index_name] if self._bare_index() else [])
+        if indices:
+            with self._errors("dropping the index"):
+                self.client.indices.delete(index=",".join(indices), ignore_unavailable=True)
+        self._dims = None
+
+    # --- reading ---------------------------------------------------------------------------------
+    def _search(self, action: str, **body: Any) -> list[ScoredChunk]:
+        with self._errors(action):
+            try:
+                response = self.client.search(
+                    index=self.index_name, source_excludes=SOURCE_EXCLUDES, ignore_unavailable=True, **body
+                )
+            except BadRequestError as e:
+                if "dimension" in str(e).lower():
+                    self._dims = None
+                    raise self._mismatch(f"Elasticsearch rejected the {action}: {e}") from e
+                raise InvalidQuery(f"Elasticsearch could not run the {action}: {e}") from e
+        return [
+            ScoredChunk(chunk=document_chunk(hit["_source"]), score=float(hit["_score"]))
+            for hit in response["hits"]["hits"]
+        ]
+
+    def search_text(
+        self, query: str, *, principal: Principal, k: int, scope: Collection[str] | None = None
+    ) -> list[ScoredChunk]:
+        """BM25; an empty (or whitespace) query or an empty scope matches nothing and returns []."""
+        text = query.strip()[:MAX_QUERY_CHARS]
+        if not text or k <= 0 or (scope is not None and not scope):
+            return []
+        fields = TEXT_FIELDS
+        analyzer = self._index_analyzer(max_age=ANALYSIS_RECHECK_SECONDS)
+        if analyzer is not None and (analysed := analyzer.analyze(text)):
+            # A query of stop words only ("what is this?") falls back to the plain fields.
+            text, fields = analysed, STEMMED_TEXT_FIELDS
+        match = {"multi_match": {"query": text, "fields": fields, "type": self.multi_match_type}}
+        return self._search(
+            "text search",
+            query={"bool": {"must": [match], "filter": query_filters(principal, scope)}},
+            size=k,
+        )
+
+    def search_vector(
+        self, vector: Sequence[float], *, principal: Principal, k: int, scope: Collection[str] | None = None
+    ) -> list[ScoredChunk]:
+        """kNN by cosine; score = (1 + cosine) / 2. An index not created yet holds nothing: []."""
+        if k <= 0 or (scope is not None and not scope):
+            return []
+        dims = self._stored_dims()
+        if dims is None:
+            return []
+        if len(vector) != dims:
+            raise self._mismatch(f"The query vector has {len(vector)} dimensions but the index has {dims}")
+        oversample = self.rescore_oversample
+        candidates = int(self.options.get("num_candidates") or max(100, 4 * k))
+        candidates = min(max(candidates, k, math.ceil(k * oversample)), MAX_NUM_CANDIDATES)
+        knn: dict[str, Any] = {
+            "field": "vector",
+            "query_vector": _vector(vector),
+            "k": k,
+            "num_candidates": candidates,
+            "filter": query_filters(principal, scope),
+        }
+        if oversample > 0:
+            knn["rescore_vector"] = {"oversample": oversample}
+        return self._search("vector search", knn=knn, size=k)
+
+    def get_chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        if not chunk_ids:
+            return []
+        with self._errors("fetching chunks"):
+            try:
+                response = self.client.mget(
+                    index=self.index_name, ids=list(chunk_ids), source_excludes=SOURCE_EXCLUDES
+                )
+            except NotFoundError:
+                return []
+        found = {d["_id"]: document_chunk(d["_source"]) for d in response["docs"] if d.get("found")}
+        return [found[i] for i in chunk_ids if i in found]
+
+    def count(self) -> int:
+        with self._errors("counting"):
+            try:
+                return int(self.client.count(index=self.index_name)["count"])
+            except NotFoundError:
+                return 0
+
+    def health(self) -> str:
+        client = self.client.options(max_retries=0, request_timeout=self.timeout)
+        with self._errors("checking health"):
+            health = client.cluster.health()
+            # GET / lives in the rest-root module, which the core-only distribution lacks.
+            nodes = client.nodes.info(node_id="_local", filter_path="nodes.*.version")
+        if health["status"] == "red":
+            raise SearchUnavailable(f"Elasticsearch at {', '.join(self.urls)}: cluster status is red")
+        version = next(iter(nodes["nodes"].values()))["version"]
+        status = f"elasticsearch {version}, {health['status']}"
+        if self._stemming_pending():
+            status += ", BM25 unstemmed until `manage.py reindex --all`"
+        return status
+
+
+SearchBackend = ElasticsearchSearchBackend

@@ -4,7 +4,8 @@
 the request and echoes it in the response; `RequestIdFilter` copies it onto each log record, and
 `PIIMaskingFilter` replaces e-mail addresses, phone numbers, card numbers (Luhn-checked) and IBANs
 (mod-97-checked) in the message and in string extras. `mask_pii()` is the same masking for callers that
-store or log user text themselves (questions).
+store or log user text themselves; questions are logged through `question_for_log()` (the configured
+policy: masked and truncated, hashed or off).
 """
 
 from __future__ import annotations
@@ -124,6 +125,26 @@ def mask_pii(text: str) -> str:
     text = _IBAN.sub(_mask_iban, text)
     text = _CARD.sub(_mask_card, text)
     return _PHONE.sub(_mask_phone, text)
+
+
+def question_for_log(text: str) -> str:
+    """A question as settings.CHATBOT_LOG_QUESTIONS says logs may show it: masked and truncated (the
+    default), an HMAC keyed with SECRET_KEY (a short question cannot be found by hashing guesses without
+    the key), or nothing."""
+    import hashlib
+    import hmac
+
+    from django.conf import settings
+
+    mode = getattr(settings, "CHATBOT_LOG_QUESTIONS", "masked")
+    if mode == "off":
+        return "[question not logged]"
+    if mode == "hashed":
+        digest = hmac.new(settings.SECRET_KEY.encode(), text.encode("utf-8"), hashlib.sha256).hexdigest()
+        return f"sha256:{digest[:16]} ({len(text)} chars)"
+    limit = max(int(getattr(settings, "CHATBOT_LOG_QUESTION_CHARS", 60)), 0)
+    masked = " ".join(mask_pii(text).split())
+    return masked if len(masked) <= limit else f"{masked[:limit]}… ({len(text)} chars)"
 
 
 # --- Logging filters ----------------------------------------------------------------------------

@@ -51,6 +51,8 @@ class Message(models.Model):
     first_token_time = models.FloatField(null=True, blank=True, help_text="Seconds until the first token.")
     model = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
+    # What the asker is told (internal detail is logged, never stored here): a code and a message.
+    error_code = models.CharField(max_length=40, blank=True)
     error = models.CharField(max_length=500, blank=True)
     cache_hit = models.BooleanField(default=False)
     declined = models.BooleanField(default=False, help_text="The knowledge base did not cover the question.")

@@ -19,7 +19,7 @@ from django.db import transaction
 
 from chatbot.events import StreamEvent
 from chatbot.llm import get_llm
-from chatbot.logging import mask_pii
+from chatbot.logging import question_for_log
 from chatbot.metrics import answer_observe
 from chatbot.models import ChatSession, Message, MessageSource
 from chatbot.rag.config import RagConfig
@@ -99,6 +99,7 @@ def _answer_save(session: ChatSession, run: AnswerRun) -> Message:
             first_token_time=run.first_token_time,
             model=run.model[:200],
             status=run.status,
+            error_code=run.error_code[:40],
             error=run.error[:500],
             cache_hit=run.cache_hit,
             declined=run.declined,
@@ -123,7 +124,7 @@ def _answer_save(session: ChatSession, run: AnswerRun) -> Message:
         message.status,
         message.declined,
         len(run.citations),
-        mask_pii(run.question),
+        question_for_log(run.question),
     )
     return message
 

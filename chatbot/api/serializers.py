@@ -241,6 +241,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "content",
             "sources",
             "status",
+            "error_code",
             "error",
             "declined",
             "model",

@@ -23,6 +23,7 @@ from chatbot.events import StreamEvent
 from chatbot.llm import BaseLLM, GenerationChunk, LLMError
 from chatbot.llm.base import approximate_token_count
 from chatbot.llm.extractive import SourcePassage, extractive_answer, sentences_stream
+from chatbot.logging import question_for_log
 from search.errors import KnowledgeError, SearchUnavailable
 from search.values import Hit, Principal
 
@@ -94,7 +95,10 @@ class AnswerRun:
         return StreamEvent(type="token", data={"content": text, "message_id": self.message_id})
 
     def fail(self, code: str, message: str, detail: str) -> None:
-        self.status, self.error_code, self.error = "error", code, detail[:500] or message
+        """The saved message and the API carry the code and the user-facing message; the internal detail
+        (exception text, hosts, paths) goes to the log only."""
+        self.status, self.error_code, self.error = "error", code, message
+        logger.warning("answer %s failed (%s): %s", self.message_id, code, detail[:2000])
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -264,9 +268,9 @@ async def answer_events(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
         )
         run.timings["before_generation"] = run.elapsed()
         logger.debug(
-            "answer %s: query=%r hits=%d sources=%d relevance=%.3f",
+            "answer %s: query=%s hits=%d sources=%d relevance=%.3f",
             run.message_id,
-            run.query,
+            question_for_log(run.query),
             len(hits),
             len(run.sources),
             relevance(hits),

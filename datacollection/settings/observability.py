@@ -28,7 +28,7 @@ if CHAT_FEEDBACK_ACTION not in {"none", "comment", "notify"}:
 CHAT_FEEDBACK_NOTIFY_FROM = env_str("CHAT_FEEDBACK_NOTIFY_FROM")
 
 # --- Improvement report -------------------------------------------------------------------------
-# Written by the beat task under MEDIA_ROOT/<this folder>; `manage.py feedback_report` prints it.
+# Written by the beat task under PRIVATE_ROOT/<this folder>; `manage.py feedback_report` prints it.
 CHAT_FEEDBACK_REPORT_DIR = env_str("CHAT_FEEDBACK_REPORT_DIR", "reports")
 CHAT_FEEDBACK_REPORT_DAYS = env_int("CHAT_FEEDBACK_REPORT_DAYS", 30)
 CELERY_BEAT_SCHEDULE = {
@@ -67,6 +67,15 @@ MIDDLEWARE.insert(_auth_index + 1, "chatbot.metrics.MetricsEndpointMiddleware")
 LOG_FORMAT = env_str("LOG_FORMAT", "json")
 if LOG_FORMAT not in {"json", "plain"}:
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not one of: json, plain.")
+# How askers' questions appear in logs (chatbot.logging.question_for_log): "masked" (PII masked, then cut
+# to CHATBOT_LOG_QUESTION_CHARS characters), "hashed" (an HMAC of the question: repeats are recognisable,
+# nothing is readable) or "off". Whole questions at INFO put every asker's wording in the log store.
+CHATBOT_LOG_QUESTIONS = env_str("CHATBOT_LOG_QUESTIONS", "masked")
+if CHATBOT_LOG_QUESTIONS not in {"masked", "hashed", "off"}:
+    raise ImproperlyConfigured(
+        f"CHATBOT_LOG_QUESTIONS={CHATBOT_LOG_QUESTIONS!r} is not one of: masked, hashed, off."
+    )
+CHATBOT_LOG_QUESTION_CHARS = env_int("CHATBOT_LOG_QUESTION_CHARS", 60)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

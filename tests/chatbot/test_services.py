@@ -241,7 +241,7 @@ def test_task_cancelled_mid_stream_saves_the_partial_answer(pages, asker):
     assert len(message.content.split()) < 6, "stopped after the first words"
 
 
-def test_search_down_ends_with_an_error_event_and_saves_the_error(asker):
+def test_search_down_ends_with_an_error_event_and_saves_the_error(asker, caplog):
     down = {
         "default": {
             **settings.KNOWLEDGE_SEARCH_BACKENDS["default"],
@@ -250,13 +250,18 @@ def test_search_down_ends_with_an_error_event_and_saves_the_error(asker):
         }
     }
     session = _session(asker)
-    with override_settings(KNOWLEDGE_SEARCH_BACKENDS=down):
+    with override_settings(KNOWLEDGE_SEARCH_BACKENDS=down), caplog.at_level("WARNING"):
         events = ask(session, asker, "How long does the zanzibarite cache tag keep a fragment?")
     assert [e.type for e in events] == ["error"]
     error = events[0].data
     assert error["code"] == "search_unavailable" and "try again" in error["message"]
     message = Message.objects.get(uuid=error["message_id"])
-    assert message.status == Message.Status.ERROR and "127.0.0.1:1" in message.error or message.error
+    # The asker's copy carries the code and the user-facing message; the internal detail only the log.
+    assert message.status == Message.Status.ERROR and message.error_code == "search_unavailable"
+    assert message.error == error["message"] and "127.0.0.1" not in message.error
+    assert any(
+        "127.0.0.1:1" in r.getMessage() and "search_unavailable" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_repeated_question_hits_the_cache_until_the_index_version_changes(pages, asker):
@@ -397,3 +402,20 @@ def test_answers_are_measured_and_logged_with_the_question_masked(pages, asker, 
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "QUOKKA_URL" in logged
     assert "jane.doe@example.org" not in logged and "[email]" in logged
+
+
+def test_logged_questions_follow_the_configured_policy(pages, asker, caplog):
+    question = "Mail jane.doe@example.org: what does QUOKKA_URL point at, and which version is needed?"
+    logged: dict[str, str] = {}
+    for mode in ("masked", "hashed", "off"):
+        caplog.clear()
+        with override_settings(CHATBOT_LOG_QUESTIONS=mode), caplog.at_level("DEBUG", logger="chatbot"):
+            answer_complete(session=_session(asker), user=asker, question=question)
+        logged[mode] = "\n".join(record.getMessage() for record in caplog.records)
+    assert "[email]: what does QUOKKA_URL" in logged["masked"] and "(86 chars)" in logged["masked"]
+    assert "which version is needed" not in logged["masked"], "truncated at CHATBOT_LOG_QUESTION_CHARS"
+    assert "sha256:" in logged["hashed"]
+    for mode in ("hashed", "off"):
+        assert "QUOKKA_URL" not in logged[mode] and "jane.doe" not in logged[mode]
+    for text in logged.values():
+        assert "jane.doe@example.org" not in text

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from rest_framework.authentication import BaseAuthentication, SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 
 from .exceptions import api_exception_handler
+from .tokens import ExpiringTokenAuthentication
 
 
 class ChatPagination(PageNumberPagination):
@@ -22,8 +23,11 @@ class ChatPagination(PageNumberPagination):
 
 class ChatAPIMixin:
     # Token first: an anonymous request gets 401 with `WWW-Authenticate: Token`. Session authentication
-    # enforces CSRF on unsafe methods.
-    authentication_classes: Sequence[type[BaseAuthentication]] = [TokenAuthentication, SessionAuthentication]
+    # enforces CSRF on unsafe methods. Tokens expire (chatbot.api.tokens).
+    authentication_classes: Sequence[type[BaseAuthentication]] = [
+        ExpiringTokenAuthentication,
+        SessionAuthentication,
+    ]
     permission_classes: Sequence[Any] = [IsAuthenticated]
     pagination_class: type[BasePagination] | None = ChatPagination
 

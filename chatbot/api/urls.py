@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import documents, views
+from . import documents, token_views, views
 
 urlpatterns = [
     path("sessions/", views.SessionListCreateView.as_view(), name="session-list"),
@@ -26,4 +26,6 @@ urlpatterns = [
         name="document-status",
     ),
     path("analytics/feedback/", views.FeedbackAnalyticsView.as_view(), name="feedback-analytics"),
+    path("auth/token/", token_views.TokenRevokeView.as_view(), name="token-revoke"),
+    path("auth/token/rotate/", token_views.TokenRotateView.as_view(), name="token-rotate"),
 ]

@@ -229,18 +229,24 @@ WAGTAIL_SITE_NAME = env_str("WAGTAIL_SITE_NAME", "Knowledge")
 WAGTAILADMIN_BASE_URL = env_str("WAGTAILADMIN_BASE_URL", "http://127.0.0.1:8000")
 WAGTAILDOCS_EXTENSIONS = ["pdf", "docx", "txt", "md"]
 WAGTAIL_WORKFLOW_ENABLED = True
+# No calls out of the admin: avatars from gravatar.com and the release check leak who uses the admin and
+# hang an offline install's pages.
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
+WAGTAIL_ENABLE_UPDATE_CHECK = False
 
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "chatbot.api.tokens.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
 }
+# API tokens older than this are refused (0: never expire); POST /api/chatbot/auth/token/rotate/ renews.
+API_TOKEN_TTL_HOURS = env_int("API_TOKEN_TTL_HOURS", 24 * 30)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Knowledge chatbot API",
     "VERSION": "1.0.0",

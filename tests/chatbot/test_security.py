@@ -176,3 +176,50 @@ def test_improvement_reports_are_private_and_for_chat_log_readers_only(client, t
             assert client.get(f"/admin/reports/improvement/{bad}").status_code == 404
         # No route takes a slash in the name (Django's APPEND_SLASH redirect, then 404).
         assert client.get("/admin/reports/improvement/..%2Fsecret.txt", follow=True).status_code == 404
+
+
+# --- API tokens expire and can be rotated or revoked -----------------------------------------------
+
+
+def test_api_tokens_expire_after_the_configured_time():
+    from datetime import timedelta
+
+    from django.test import override_settings
+    from rest_framework.authtoken.models import Token
+
+    account, key = token_user("tokened")
+    assert api_client(key).get(f"{API}/sessions/").status_code == 200
+    Token.objects.filter(key=key).update(created=Token.objects.get(key=key).created - timedelta(hours=25))
+    with override_settings(API_TOKEN_TTL_HOURS=24):
+        expired = api_client(key).get(f"{API}/sessions/")
+        assert expired.status_code == 401
+        assert expired.json()["error"]["code"] == "authentication_failed"
+        assert "expired" in expired.json()["error"]["message"]
+    with override_settings(API_TOKEN_TTL_HOURS=0):  # 0: tokens never expire
+        assert api_client(key).get(f"{API}/sessions/").status_code == 200
+
+
+def test_api_token_rotation_and_revocation():
+    _, old = token_user("rotator")
+    rotated = api_client(old).post(f"{API}/auth/token/rotate/")
+    assert rotated.status_code == 201 and rotated.json()["expires_at"]
+    new = rotated.json()["token"]
+    assert new != old
+    assert api_client(old).get(f"{API}/sessions/").status_code == 401, "the old key stops at once"
+    assert api_client(new).get(f"{API}/sessions/").status_code == 200
+    assert api_client(new).delete(f"{API}/auth/token/").status_code == 204
+    assert api_client(new).get(f"{API}/sessions/").status_code == 401
+    assert api_client().post(f"{API}/auth/token/rotate/").status_code == 401
+
+
+# --- The admin calls out to nobody -----------------------------------------------------------------
+
+
+def test_admin_pages_make_no_calls_to_gravatar_or_the_release_check(client):
+    from tests.factories import user
+
+    client.force_login(user("root", is_superuser=True, is_staff=True, email="root@example.com"))
+    for url in ("/admin/", "/admin/account/", "/admin/users/"):
+        html = client.get(url).content.decode()
+        assert "gravatar" not in html, url
+        assert "releases.wagtail" not in html and "w-upgrade" not in html, url

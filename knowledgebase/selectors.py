@@ -16,25 +16,9 @@ from knowledgebase.models import (
     KnowledgePage,
 )
 from knowledgebase.models.indexing import SourceType
-from knowledgebase.sources import Access, document_access, page_access
-from search.values import Principal, Visibility
-
-
-def access_allows(access: Access, principal: Principal) -> bool:
-    """The same rule the search backends apply inside their queries."""
-    if access.visibility == Visibility.OWNER:
-        return principal.user_id is not None and principal.user_id == access.owner_id
-    if access.visibility == Visibility.PUBLIC:
-        return True
-    if access.visibility == Visibility.GROUPS and not access.group_ids:
-        # Password-protected (see knowledgebase.sources): nobody, superusers included, as Wagtail asks them
-        # for the password too and a chat cannot.
-        return False
-    if principal.is_superuser:
-        return True
-    if access.visibility == Visibility.LOGIN:
-        return not principal.is_anonymous
-    return bool(set(access.group_ids) & principal.group_ids)
+from knowledgebase.sources import document_access, page_access
+from search.values import Principal
+from search.visibility import access_allows
 
 
 def document_visible_to(document: KnowledgeDocument, principal: Principal) -> bool:

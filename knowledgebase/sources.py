@@ -3,8 +3,6 @@ see it. Everything the indexer needs is read here from the live, published state
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bs4 import BeautifulSoup
 from wagtail.models import Page
 
@@ -12,13 +10,7 @@ from knowledgebase.extraction.base import Block, BlockKind
 from knowledgebase.models import KnowledgeDocument, KnowledgePage
 from knowledgebase.models.indexing import SourceType
 from search.values import Visibility
-
-
-@dataclass(frozen=True, kw_only=True)
-class Access:
-    visibility: Visibility
-    group_ids: tuple[int, ...] = ()
-    owner_id: int | None = None
+from search.visibility import Access
 
 
 def _restrictions_access(restrictions: list) -> Access:

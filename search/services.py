@@ -6,13 +6,12 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from itertools import islice
 from typing import Any
 
 from django.conf import settings
 
 from search.backends import get_search_backend
-from search.backends.base import IndexItem
+from search.backends.base import IndexItem, batched
 from search.embedders import get_embedder
 from search.embedders.base import BaseEmbedder
 from search.values import Chunk, embedding_text, source_key, text_hash
@@ -35,12 +34,6 @@ def header_tokens(chunk: Chunk, *, embedder: BaseEmbedder) -> int:
 
 def _with_hash(chunk: Chunk) -> Chunk:
     return chunk if chunk.content_hash else replace(chunk, content_hash=text_hash(embedding_text(chunk)))
-
-
-def _batches(items: Iterable[Chunk], size: int) -> Iterator[list[Chunk]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 def index_embedder() -> BaseEmbedder:
@@ -120,10 +113,10 @@ def chunks_write(
     if progress:
         progress(0, total)
     written = embedded = 0
-    for batch in _batches(chunks, INDEX_BATCH_SIZE):
+    for batch in batched(chunks, INDEX_BATCH_SIZE):
         items: list[IndexItem] = []
         # Embedded in slices, so a batch of 256 shows its progress while it runs.
-        for part in _batches(batch, EMBED_BATCH_SIZE):
+        for part in batched(batch, EMBED_BATCH_SIZE):
             part_items = index_items(part, embedder=embedder, unchanged=unchanged)
             items.extend(part_items)
             embedded += sum(1 for item in part_items if item.vector is not None)
@@ -174,7 +167,7 @@ def index_rebuild(
 
     def items() -> Iterator[IndexItem]:
         for chunks in sources:
-            for batch in _batches(chunks, EMBED_BATCH_SIZE):
+            for batch in batched(chunks, EMBED_BATCH_SIZE):
                 yield from index_items(batch, embedder=embedder)
 
     return get_search_backend(backend_alias).rebuild(items(), dimensions=embedder.dimensions)

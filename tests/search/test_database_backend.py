@@ -5,6 +5,7 @@ whole contract on SQLite)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,8 +38,10 @@ def corpus(backend: DatabaseSearchBackend) -> None:
     )
 
 
-def test_selected_by_settings_and_healthy() -> None:
-    backend = get_search_backend(BACKEND="search.backends.database", INDEX=throwaway_index_name())
+def test_selected_by_settings_and_healthy(settings: Any) -> None:
+    index = throwaway_index_name()
+    settings.KNOWLEDGE_SEARCH_BACKENDS = {"default": {"BACKEND": "search.backends.database", "INDEX": index}}
+    backend = get_search_backend()
     assert isinstance(backend, DatabaseSearchBackend)
     assert backend.health() == "database (postgresql)"
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from search.backends import elasticsearch as backend_module
 from search.backends import get_search_backend
 from search.backends.elasticsearch import ElasticsearchSearchBackend
+from search.backends.elasticsearch import backend as backend_module
 from search.errors import IndexMismatch, SearchUnavailable
 from tests.search.factories import ANONYMOUS, make_chunk, make_item, throwaway_index_name
 

@@ -1,42 +1,15 @@
-"""Knowledge index on Elasticsearch 8: dense_vector kNN + BM25 behind an alias.
-
-The alias (`params["INDEX"]`) points at exactly one concrete index `<alias>-<timestamp>-<random>`; a
-rebuild writes a new concrete index and swaps the alias in one `update_aliases` call, so search never
-goes dark. Both legs put the visibility/scope filter inside the engine query (for kNN inside the `knn`
-clause, i.e. pre-filtering), so a filtered-out chunk never takes a slot of the top k.
-
-OPTIONS (all optional):
-- `vector_index_type`: "int8_hnsw" (default; 4x smaller graph) or "hnsw" (float32), for benchmarks.
-- `num_candidates`: kNN candidates per shard; default max(100, 4 * k), capped at 10,000 (the engine's limit).
-- `rescore_oversample`: the kNN leg re-scores its top k × this many candidates with the stored float32
-  vectors (`rescore_vector`, Elasticsearch ≥ 8.18), so its order and scores are exact cosine rather than
-  int8 approximations that shift with segment merges; default 2.0, 0 turns it off. Measured on
-  dbpedia-entity: int8 alone 0.5192 nDCG@10, rescored 0.5196 = exact numpy search (search/RETRIEVAL.md).
-- `multi_match_type`: "cross_fields" (default) or "best_fields" / "most_fields". Measured on the 40 judged
-  dbpedia-entity queries (benchmarks/search_backends.py): nDCG@10 cross_fields 0.347, most_fields 0.313,
-  best_fields 0.305: a question's words spread over title and body, which cross_fields scores as one field.
-- `text_language`: the Snowball language of the stemmed text fields (default "english"; "none" turns
-  stemming off). The core distribution has no stemmers, so title, headings and body are also stored
-  analysed by `search.analysis` (`*_stemmed` fields) and BM25 matches the query, analysed the same way,
-  against those. The analysis is recorded in the mapping's `_meta`; an index built with another one (or
-  none) is still searched, on its plain fields, until `manage.py reindex --all` rebuilds it.
-- `batch_size`: chunks per bulk request (default 500, see BULK_BATCH_SIZE).
-- `refresh`: make writes visible to the next search (default True: the product and tests read their
-  writes; one refresh per call, not per batch, so bulk indexing stays fast).
-- `max_retries`: client retries on connection errors (default 1).
-"""
+"""The Elasticsearch index behind its alias: client and error mapping, the alias lifecycle (create, rebuild
+and swap, drop) and the writes (bulk with per-item triage, deletes). Reading is in backend.py."""
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
-from itertools import islice
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -50,9 +23,11 @@ from elasticsearch import (
 )
 
 from search.analysis import TextAnalyzer, get_analyzer
-from search.backends.base import BaseSearchBackend, IndexItem, ScoredChunk
-from search.errors import IndexMismatch, InvalidQuery, SearchError, SearchUnavailable
-from search.values import Chunk, Principal, Visibility
+from search.backends.base import BaseSearchBackend, IndexItem, batched
+from search.errors import IndexMismatch, SearchError, SearchUnavailable
+
+from .mapping import chunk_document, index_mapping
+from .queries import as_floats
 
 logger = logging.getLogger(__name__)
 
@@ -64,131 +39,14 @@ logger = logging.getLogger(__name__)
 BULK_BATCH_SIZE = 500
 # Page size when listing a source's chunks (stored_hashes): one source rarely has more.
 SCROLL_PAGE_SIZE = 1000
-# A query is matched on its first MAX_QUERY_CHARS characters: a pasted 10,000-character text would
-# otherwise expand to thousands of term clauses (the server caps a bool query at 4,096).
-MAX_QUERY_CHARS = 2000
-MAX_NUM_CANDIDATES = 10_000
 # While the served index predates the configured text analysis, searches re-read its mapping at most this
 # often to notice a rebuild by another process (writes always do).
 ANALYSIS_RECHECK_SECONDS = 30.0
-# Title and headings say what a passage is about in a few words; a match there counts more.
-TEXT_FIELDS = ["title^3", "headings^2", "body"]
-# The same fields analysed in the application (stemmed, stop words removed); see `text_language`.
-STEMMED = {"title": "title_stemmed", "headings": "headings_stemmed", "body": "body_stemmed"}
-STEMMED_TEXT_FIELDS = ["title_stemmed^3", "headings_stemmed^2", "body_stemmed"]
-SOURCE_EXCLUDES = ["vector", *STEMMED.values()]
-
-KEYWORD_FIELDS = (
-    "source_type",
-    "source_id",
-    "source_key",
-    "visibility",
-    "group_ids",
-    "owner_id",
-    "language",
-    "content_hash",
-    "chunk_id",
-    "source_path",
-    "url",
-    "anchor",
-)
 
 
-def index_mapping(
-    *, dimensions: int, vector_index_type: str, analyzer: TextAnalyzer | None = None
-) -> dict[str, Any]:
-    properties: dict[str, Any] = {name: {"type": "keyword"} for name in KEYWORD_FIELDS}
-    if analyzer is not None:
-        # Already analysed text: the standard analyzer only splits it at the spaces.
-        properties.update({field: {"type": "text", "analyzer": "standard"} for field in STEMMED.values()})
-    properties.update(
-        {
-            "title": {"type": "text", "analyzer": "standard"},
-            "headings": {"type": "text", "analyzer": "standard"},
-            "body": {"type": "text", "analyzer": "standard"},
-            # Returned with the chunk, never searched: the LLM's wider context around the passage.
-            "context": {"type": "text", "index": False},
-            "heading_path": {"type": "keyword", "index": False, "doc_values": False},
-            "page_number": {"type": "integer"},
-            "revision": {"type": "long"},
-            "position": {"type": "integer"},
-            "vector": {
-                "type": "dense_vector",
-                "dims": dimensions,
-                "index": True,
-                "similarity": "cosine",
-                "index_options": {"type": vector_index_type},
-            },
-        }
-    )
-    # strict: a misspelt field fails the write instead of silently growing the mapping.
-    mapping: dict[str, Any] = {"dynamic": "strict", "properties": properties}
-    if analyzer is not None:
-        mapping["_meta"] = {"text_analysis": analyzer.name}
-    return mapping
+class ElasticsearchIndex(BaseSearchBackend):
+    """The index lifecycle and writes of the Elasticsearch backend (abstract: backend.py adds reading)."""
 
-
-def chunk_document(chunk: Chunk, *, analyzer: TextAnalyzer | None = None) -> dict[str, Any]:
-    doc = chunk.as_dict()
-    doc["body"] = doc.pop("text")
-    doc["headings"] = chunk.section
-    doc["source_key"] = chunk.source_key
-    if analyzer is not None:
-        for field, stemmed in STEMMED.items():
-            doc[stemmed] = analyzer.analyze(doc[field] or "")
-    return doc
-
-
-def document_chunk(source: dict[str, Any]) -> Chunk:
-    return Chunk.from_dict({**source, "text": source.get("body", "")})
-
-
-def visibility_filter(principal: Principal) -> dict[str, Any]:
-    """What `principal` may see: public always; login if signed in; groups if one of the chunk's groups
-    is the principal's; owner if it is theirs. Superusers see every group's chunks, never password-protected
-    ones (groups, but none) nor other users' own files."""
-    own = (
-        [{"bool": {"filter": [{"term": {"visibility": "owner"}}, {"term": {"owner_id": principal.user_id}}]}}]
-        if principal.user_id is not None
-        else []
-    )
-    if principal.is_superuser and principal.user_id is not None:
-        # Every group, but not a group restriction to no group at all (a password-protected page): Wagtail
-        # asks superusers for the password too, and a chat cannot. `exists` is false for an empty list.
-        shared = {"terms": {"visibility": [str(Visibility.PUBLIC), str(Visibility.LOGIN)]}}
-        grouped = {
-            "bool": {"filter": [{"term": {"visibility": "groups"}}, {"exists": {"field": "group_ids"}}]}
-        }
-        return {"bool": {"should": [shared, grouped, *own]}}
-    should: list[dict[str, Any]] = [{"term": {"visibility": "public"}}]
-    if not principal.is_anonymous:
-        should.append({"term": {"visibility": "login"}})
-    if principal.group_ids:
-        groups = sorted(principal.group_ids)
-        should.append(
-            {"bool": {"filter": [{"term": {"visibility": "groups"}}, {"terms": {"group_ids": groups}}]}}
-        )
-    return {"bool": {"should": [*should, *own]}}
-
-
-def query_filters(principal: Principal, scope: Collection[str] | None) -> list[dict[str, Any]]:
-    filters = [visibility_filter(principal)]
-    if scope is not None:
-        filters.append({"terms": {"source_key": sorted(scope)}})
-    return filters
-
-
-def _batches(items: Iterable[IndexItem], size: int) -> Iterator[list[IndexItem]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
-def _vector(values: Sequence[float]) -> list[float]:
-    return [float(v) for v in values]
-
-
-class ElasticsearchSearchBackend(BaseSearchBackend):
     concurrent_legs = True  # the client is thread-safe; the BM25 leg overlaps query embedding + kNN
     settings_keys = frozenset({"INDEX", "URLS", "TIMEOUT"})
     option_keys = frozenset(
@@ -378,7 +236,7 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
                     f"Chunk {item.chunk.chunk_id} has a {len(item.vector)}-dimensional vector, "
                     f"expected {dimensions}"
                 )
-            doc["vector"] = _vector(item.vector)
+            doc["vector"] = as_floats(item.vector)
             operations += [{"index": {"_id": item.chunk.chunk_id}}, doc]
         return operations
 
@@ -424,7 +282,7 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
         self._ensure_index(dimensions)
         # The stemmed fields only where the mapping has them (it is strict): not in an older index.
         analyzer = self._index_analyzer()
-        for batch in _batches(items, self.batch_size):
+        for batch in batched(items, self.batch_size):
             self._bulk(self.index_name, batch, dimensions=dimensions, analyzer=analyzer)
         self._refresh(self.index_name)
         return len(items)
@@ -475,7 +333,7 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
         self._create_index(new, dimensions=dimensions, aliased=False)
         written = 0
         try:
-            for batch in _batches(items, self.batch_size):
+            for batch in batched(items, self.batch_size):
                 if any(item.vector is None for item in batch):
                     raise ValueError("rebuild needs a vector for every chunk (the new index has none yet)")
                 self._bulk(new, batch, dimensions=dimensions, analyzer=self.analyzer)
@@ -504,101 +362,3 @@ class ElasticsearchSearchBackend(BaseSearchBackend):
             with self._errors("dropping the index"):
                 self.client.indices.delete(index=",".join(indices), ignore_unavailable=True)
         self._dims = None
-
-    # --- reading ---------------------------------------------------------------------------------
-    def _search(self, action: str, **body: Any) -> list[ScoredChunk]:
-        with self._errors(action):
-            try:
-                response = self.client.search(
-                    index=self.index_name, source_excludes=SOURCE_EXCLUDES, ignore_unavailable=True, **body
-                )
-            except BadRequestError as e:
-                if "dimension" in str(e).lower():
-                    self._dims = None
-                    raise self._mismatch(f"Elasticsearch rejected the {action}: {e}") from e
-                raise InvalidQuery(f"Elasticsearch could not run the {action}: {e}") from e
-        return [
-            ScoredChunk(chunk=document_chunk(hit["_source"]), score=float(hit["_score"]))
-            for hit in response["hits"]["hits"]
-        ]
-
-    def search_text(
-        self, query: str, *, principal: Principal, k: int, scope: Collection[str] | None = None
-    ) -> list[ScoredChunk]:
-        """BM25; an empty (or whitespace) query or an empty scope matches nothing and returns []."""
-        text = query.strip()[:MAX_QUERY_CHARS]
-        if not text or k <= 0 or (scope is not None and not scope):
-            return []
-        fields = TEXT_FIELDS
-        analyzer = self._index_analyzer(max_age=ANALYSIS_RECHECK_SECONDS)
-        if analyzer is not None and (analysed := analyzer.analyze(text)):
-            # A query of stop words only ("what is this?") falls back to the plain fields.
-            text, fields = analysed, STEMMED_TEXT_FIELDS
-        match = {"multi_match": {"query": text, "fields": fields, "type": self.multi_match_type}}
-        return self._search(
-            "text search",
-            query={"bool": {"must": [match], "filter": query_filters(principal, scope)}},
-            size=k,
-        )
-
-    def search_vector(
-        self, vector: Sequence[float], *, principal: Principal, k: int, scope: Collection[str] | None = None
-    ) -> list[ScoredChunk]:
-        """kNN by cosine; score = (1 + cosine) / 2. An index not created yet holds nothing: []."""
-        if k <= 0 or (scope is not None and not scope):
-            return []
-        dims = self._stored_dims()
-        if dims is None:
-            return []
-        if len(vector) != dims:
-            raise self._mismatch(f"The query vector has {len(vector)} dimensions but the index has {dims}")
-        oversample = self.rescore_oversample
-        candidates = int(self.options.get("num_candidates") or max(100, 4 * k))
-        candidates = min(max(candidates, k, math.ceil(k * oversample)), MAX_NUM_CANDIDATES)
-        knn: dict[str, Any] = {
-            "field": "vector",
-            "query_vector": _vector(vector),
-            "k": k,
-            "num_candidates": candidates,
-            "filter": query_filters(principal, scope),
-        }
-        if oversample > 0:
-            knn["rescore_vector"] = {"oversample": oversample}
-        return self._search("vector search", knn=knn, size=k)
-
-    def get_chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
-        if not chunk_ids:
-            return []
-        with self._errors("fetching chunks"):
-            try:
-                response = self.client.mget(
-                    index=self.index_name, ids=list(chunk_ids), source_excludes=SOURCE_EXCLUDES
-                )
-            except NotFoundError:
-                return []
-        found = {d["_id"]: document_chunk(d["_source"]) for d in response["docs"] if d.get("found")}
-        return [found[i] for i in chunk_ids if i in found]
-
-    def count(self) -> int:
-        with self._errors("counting"):
-            try:
-                return int(self.client.count(index=self.index_name)["count"])
-            except NotFoundError:
-                return 0
-
-    def health(self) -> str:
-        client = self.client.options(max_retries=0, request_timeout=self.timeout)
-        with self._errors("checking health"):
-            health = client.cluster.health()
-            # GET / lives in the rest-root module, which the core-only distribution lacks.
-            nodes = client.nodes.info(node_id="_local", filter_path="nodes.*.version")
-        if health["status"] == "red":
-            raise SearchUnavailable(f"Elasticsearch at {', '.join(self.urls)}: cluster status is red")
-        version = next(iter(nodes["nodes"].values()))["version"]
-        status = f"elasticsearch {version}, {health['status']}"
-        if self._stemming_pending():
-            status += ", BM25 unstemmed until `manage.py reindex --all`"
-        return status
-
-
-SearchBackend = ElasticsearchSearchBackend

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from django import template
+from django.conf import settings
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 
@@ -35,6 +36,8 @@ def chat_config(request: HttpRequest, *, mode: str, page: Any = None) -> dict[st
         "page_title": getattr(page, "title", ""),
         "upload_max_bytes": UPLOAD_MAX_BYTES,
         "upload_extensions": ",".join(UPLOAD_EXTENSIONS),
+        # Answer links go to this site or these hosts only (static/chatbot/markdown.js).
+        "link_hosts": ",".join(settings.CHATBOT_ANSWER_LINK_HOSTS),
     }
 
 

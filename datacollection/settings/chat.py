@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_float, env_int, env_str
+from .env import env_float, env_int, env_list, env_str
 
 # --- LLM providers ------------------------------------------------------------------------------
 # LLM_BACKEND picks the provider of the "default" alias:
@@ -103,3 +103,7 @@ CHATBOT_ANSWER_CACHE = {
     "CACHE": "default",  # Redis when REDIS_URL is set
     "TIMEOUT": env_int("CHAT_ANSWER_CACHE_TTL", 3600),
 }
+# Hosts (besides the site's own) that links in answers may point to; any other link is shown as text. A
+# model that follows an injected instruction could otherwise put the conversation into a link's query
+# string, one click from leaving. "docs.example.org" matches that host; ".example.org" its subdomains too.
+CHATBOT_ANSWER_LINK_HOSTS = [h.lower() for h in env_list("CHATBOT_ANSWER_LINK_HOSTS", [])]

@@ -1,8 +1,8 @@
 // A small, safe Markdown renderer for model output.
 //
 // It builds DOM nodes and only ever assigns text through `textContent` / `createTextNode`, so nothing in
-// the answer is parsed as HTML. Links keep only http(s), site-relative and #fragment URLs; images are
-// never loaded (`![alt](src)` stays text). Supported: paragraphs, line breaks, headings (as bold lines),
+// the answer is parsed as HTML. Links keep only http(s), site-relative and #fragment URLs, to this site or
+// the hosts it allows (others are shown as text); images are never loaded (`![alt](src)` stays text). Supported: paragraphs, line breaks, headings (as bold lines),
 // bullet and numbered lists, block quotes, fenced and inline code, bold, italic, links, bare http(s) URLs
 // and citation markers `[1]` / `[1, 2]`, which become links to the answer's source cards.
 
@@ -27,6 +27,31 @@ export function safeUrl(raw) {
     return null;
   }
   return resolved.protocol === "http:" || resolved.protocol === "https:" ? url : null;
+}
+
+/**
+ * Whether an answer may link to `href`: this site's origin, or a host of `hosts` ("docs.example.org", or
+ * ".example.org" for it and its subdomains). Anything else is shown as text: a model following an
+ * injected instruction could put the conversation into a link's query string, one click from leaving.
+ */
+export function linkAllowed(href, hosts = []) {
+  let resolved;
+  try {
+    resolved = new URL(href, document.baseURI);
+  } catch {
+    return false;
+  }
+  if (resolved.origin === window.location.origin) return true;
+  const host = resolved.hostname.toLowerCase();
+  return hosts.some((allowed) =>
+    allowed.startsWith(".") ? host === allowed.slice(1) || host.endsWith(allowed) : host === allowed,
+  );
+}
+
+/** The hosts the site allows answer links to (CHATBOT_ANSWER_LINK_HOSTS, on the chat's container). */
+export function pageLinkHosts() {
+  const root = document.querySelector("[data-chat-root][data-link-hosts]");
+  return (root?.dataset.linkHosts || "").split(",").map((h) => h.trim().toLowerCase()).filter(Boolean);
 }
 
 function el(tag, className) {
@@ -125,7 +150,7 @@ export function renderInline(parent, text, options = {}, depth = 0) {
     if (depth < MAX_INLINE_DEPTH && !options.inLink && (m = LINK.exec(rest))) {
       flush();
       const href = safeUrl(m[2]);
-      if (href) appendLink(parent, href, m[1], options, depth);
+      if (href && linkAllowed(href, options.linkHosts)) appendLink(parent, href, m[1], options, depth);
       else renderInline(parent, m[1], options, depth + 1);
       i += m[0].length;
       continue;
@@ -143,6 +168,11 @@ export function renderInline(parent, text, options = {}, depth = 0) {
     if (!options.inLink && ((m = AUTOLINK.exec(rest)) || (ch === "h" && (m = BARE_URL.exec(rest))))) {
       const url = m[1] ?? m[0];
       const href = safeUrl(url);
+      if (href && !linkAllowed(href, options.linkHosts)) {
+        plain += m[0]; // another site: the address as text, never a link
+        i += m[0].length;
+        continue;
+      }
       if (href && (ch !== "h" || !/\w$/.test(plain))) {
         flush();
         const link = el("a");
@@ -290,8 +320,10 @@ function renderBlocks(parent, lines, options, depth) {
 /**
  * Renders Markdown `text` as a DocumentFragment.
  * options.citationHref(number) -> href string or null (null renders the marker as text).
+ * options.linkHosts: hosts links may go to besides this site (default: the page's data-link-hosts).
  */
 export function renderMarkdown(text, options = {}) {
+  options = { ...options, linkHosts: options.linkHosts ?? pageLinkHosts() };
   const fragment = document.createDocumentFragment();
   const lines = String(text ?? "").replace(/\r\n?/g, "\n").split("\n");
   renderBlocks(fragment, lines, options, 0);

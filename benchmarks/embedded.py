@@ -43,11 +43,11 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-def _login(client: httpx.Client, base: str) -> None:
+def _login(client: httpx.Client, base: str, user: str) -> None:
     client.get("/admin/login/")
     client.post(
         "/admin/login/",
-        data={"username": USER, "password": PASSWORD, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+        data={"username": user, "password": PASSWORD, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
         headers={"Referer": f"{base}/admin/login/"},
     )
     client.headers.update({"X-CSRFToken": client.cookies["csrftoken"], "Referer": f"{base}/"})
@@ -67,7 +67,7 @@ def _rss_mb(pattern: str) -> float:
     return round(total / 1024, 1)
 
 
-def _stack_start(var: Path, port: int) -> subprocess.Popen[bytes]:
+def _stack_env(var: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "ELASTICSEARCH_URL"}}
     env.update(
         DATACOLLECTION_VAR_DIR=str(var),
@@ -75,10 +75,29 @@ def _stack_start(var: Path, port: int) -> subprocess.Popen[bytes]:
         DJANGO_SUPERUSER_USERNAME=USER,
         DJANGO_SUPERUSER_PASSWORD=PASSWORD,
     )
+    return env
+
+
+def _stack_start(var: Path, port: int) -> subprocess.Popen[bytes]:
     log = (var / "run.log").open("wb")
     return subprocess.Popen(  # noqa: S603 - fixed argv
-        [sys.executable, "scripts/run.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
+        [sys.executable, "scripts/run.py", "--port", str(port)],
+        cwd=ROOT,
+        env=_stack_env(var),
+        stdout=log,
+        stderr=log,
     )
+
+
+def _users_create(var: Path, names: list[str]) -> None:
+    """One account per simulated person: the API's rate limits are per user, as they are for real."""
+    code = (
+        "from django.contrib.auth import get_user_model\n"
+        f"for name in {names!r}:\n"
+        f"    get_user_model().objects.create_superuser(name, password={PASSWORD!r})\n"
+    )
+    argv = [sys.executable, "manage.py", "shell", "-c", code]
+    subprocess.run(argv, cwd=ROOT, env=_stack_env(var), check=True, capture_output=True)  # noqa: S603
 
 
 def _first_200(base: str, *, started: float, limit: float = 300) -> float | None:
@@ -142,7 +161,7 @@ class _Load:
 
     def uploader(self, n: int) -> None:
         with httpx.Client(base_url=self.base, timeout=120) as client:
-            _login(client, self.base)
+            _login(client, self.base, f"bench-uploader-{n}")
             for i in range(FILES):
                 size = 20_000_000 if i == 0 else 20_000
                 line = f"Bench note {n}-{i}: the greenhouse valve {n}{i} opens at dawn.\n"
@@ -166,7 +185,7 @@ class _Load:
 
     def chatter(self, n: int) -> None:
         with httpx.Client(base_url=self.base, timeout=120) as client:
-            _login(client, self.base)
+            _login(client, self.base, f"bench-chatter-{n}")
             session = client.post("/api/chatbot/sessions/", json={})
             self._record(self.statuses, session.status_code)
             sid = session.json().get("id")
@@ -212,6 +231,10 @@ def main() -> int:
     try:
         first_200 = _first_200(base, started=started)
         demo = _demo_import(var, started=started)
+        people = [f"bench-uploader-{n}" for n in range(UPLOADERS)] + [
+            f"bench-chatter-{n}" for n in range(CHATTERS)
+        ]
+        _users_create(var, people)
         load = _Load(base)
         peak_worker_rss = load.run(var)
     finally:
@@ -223,6 +246,7 @@ def main() -> int:
         "users": {"uploaders": UPLOADERS, "files_each": FILES, "chatters": CHATTERS, "seconds": DURATION},
         "requests": len(load.statuses),
         "http_5xx": sum(1 for s in load.statuses if s >= 500),
+        "http_429": sum(1 for s in load.statuses if s == 429),
         "first_token_p50_s": _pct(load.first_tokens, 50),
         "first_token_p95_s": _pct(load.first_tokens, 95),
         "answers": len(load.first_tokens),

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.filebased import FileBasedCache
 from django.test import RequestFactory, override_settings
 from django_ratelimit.core import _get_window
 
@@ -185,3 +187,28 @@ def test_rate_limiter_without_redis_fails_closed(asker):
         assert "rate limiter is unavailable" in body["error"]["message"]
     assert refused["Retry-After"]
     assert not Message.objects.exists()
+
+
+class CounterExpiringAfterAdd(FileBasedCache):
+    """The file cache of `make run`, with the window's counter expiring right after django-ratelimit's
+    `add` found it, as it does at a window boundary: its `incr` then finds no key."""
+
+    expirations = 0
+
+    def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> bool:
+        added = super().add(key, value, timeout, version)
+        if not added and CounterExpiringAfterAdd.expirations:
+            CounterExpiringAfterAdd.expirations -= 1
+            self.delete(key, version=version)
+        return bool(added)
+
+
+def test_a_window_rolling_over_between_add_and_incr_counts_in_the_new_window(tmp_path, django_user_model):
+    files = {"BACKEND": f"{__name__}.CounterExpiringAfterAdd", "LOCATION": str(tmp_path)}
+    request = RequestFactory().post("/")
+    request.user = django_user_model.objects.create_user("rollover")
+    with override_settings(CACHES={**settings.CACHES, "files": files}, RATELIMIT_USE_CACHE="files"):
+        rate_limit_hit(request, group=MESSAGES)  # starts the window's counter
+        CounterExpiringAfterAdd.expirations = 1
+        rate_limit_hit(request, group=MESSAGES)  # was a 503 "rate limiter unavailable"
+    assert CounterExpiringAfterAdd.expirations == 0, "the counter did expire between add and incr"

@@ -11,6 +11,8 @@ class DatacollectionConfig(AppConfig):
     def ready(self) -> None:
         from django.core.checks import Tags, register
 
+        from datacollection.security import api_schema_check
         from datacollection.storage import private_root_check
 
         register(private_root_check, Tags.security)
+        register(api_schema_check, deploy=True)

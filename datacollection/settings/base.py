@@ -23,6 +23,8 @@ if not SECRET_KEY and not DEBUG:
     )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+# Origins besides the site itself that may frame its pages (CSP frame-ancestors; datacollection/security.py).
+FRAME_ANCESTORS = env_list("FRAME_ANCESTORS", [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -66,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "datacollection.security.FrameAncestorsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
 ]
 
@@ -248,6 +251,8 @@ REST_FRAMEWORK = {
 # API tokens older than this are refused (0: never expire); POST /api/chatbot/auth/token/rotate/ renews.
 API_TOKEN_TTL_HOURS = env_int("API_TOKEN_TTL_HOURS", 24 * 30)
 SPECTACULAR_SETTINGS = {
+    # `check --deploy` checks the published schema instead (datacollection.security.api_schema_check).
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
     "TITLE": "Knowledge chatbot API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

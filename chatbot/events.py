@@ -25,3 +25,11 @@ class StreamEvent:
 
     type: EventType
     data: dict[str, Any] = field(default_factory=dict)
+
+
+def error_event(*, code: str, message: str, message_id: str | None = None) -> StreamEvent:
+    """The one builder of `error` events: a failed answer (chatbot.rag.run) and a stream that raised
+    (chatbot.api.sse) end the same way."""
+    return StreamEvent(
+        type="error", data={"code": code, "message": message, "message_id": message_id, "retry_after": None}
+    )

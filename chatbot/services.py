@@ -1,7 +1,8 @@
 """Writes of the chatbot: answering a question in a session (streamed or whole) and what it stores.
 
-The pipeline itself is in `chatbot.rag.pipeline`; this module validates, persists the user's question and
-the assistant's answer with the sources it cites, and turns the run into the stream's final events.
+The pipeline (`chatbot.rag.pipeline`) streams tokens into an `AnswerRun` (`chatbot.rag.run`), which finishes
+itself and builds the final events; this module validates, and is the one place that saves the question,
+the answer with the sources it cites, and the answer cache entry.
 """
 
 from __future__ import annotations
@@ -22,24 +23,16 @@ from chatbot.llm import get_llm
 from chatbot.logging import question_for_log
 from chatbot.metrics import answer_observe
 from chatbot.models import ChatSession, Message, MessageSource
+from chatbot.rag import cache
 from chatbot.rag.config import RagConfig
-from chatbot.rag.pipeline import (
-    INTERNAL,
-    LLM_DOWN,
-    SEARCH_DOWN,
-    AnswerRun,
-    answer_events,
-    cache_store,
-    citations_finalise,
-    scope_of,
-)
+from chatbot.rag.pipeline import answer_events, scope_of
+from chatbot.rag.run import INTERNAL, AnswerRun
 from chatbot.selectors import session_history
 from search.errors import KnowledgeError
 from search.values import Principal
 
 logger = logging.getLogger(__name__)
 
-_HUMAN_ERRORS = {"search_unavailable": SEARCH_DOWN, "llm_unavailable": LLM_DOWN}
 _TITLE_CHARS = 60
 
 
@@ -130,43 +123,16 @@ def _answer_save(session: ChatSession, run: AnswerRun) -> Message:
 
 
 def _finish(session: ChatSession, run: AnswerRun) -> Message:
-    citations_finalise(run)
+    run.finalise()
     message = _answer_save(session, run)
-    cache_store(run)
+    if run.cacheable:
+        cache.answer_set(run.cache_key, run.cache_payload())
     return message
 
 
 def _partial_save(session: ChatSession, run: AnswerRun) -> Message:
-    citations_finalise(run)
+    run.finalise()
     return _answer_save(session, run)
-
-
-def _complete_event(run: AnswerRun, message: Message) -> StreamEvent:
-    return StreamEvent(
-        type="complete",
-        data={
-            "message_id": str(message.uuid),
-            "content": message.content,
-            "sources": run.citations,
-            "status": message.status,
-            "tokens_used": message.tokens_used,
-            "response_time": round(message.response_time or 0.0, 3),
-            "model": message.model,
-            "declined": message.declined,
-        },
-    )
-
-
-def _error_event(run: AnswerRun) -> StreamEvent:
-    return StreamEvent(
-        type="error",
-        data={
-            "code": run.error_code,
-            "message": _HUMAN_ERRORS.get(run.error_code, INTERNAL),
-            "message_id": run.message_id,
-            "retry_after": None,
-        },
-    )
 
 
 async def answer_stream(
@@ -203,11 +169,15 @@ async def answer_stream(
         run.fail("internal_error", INTERNAL, f"{type(e).__name__}: {e}")
     message = await sync_to_async(_finish)(session, run)
     if run.status == "error":
-        yield _error_event(run)
+        yield run.error_event()
         return
-    for source in run.citations:
-        yield StreamEvent(type="source", data=dict(source))
-    yield _complete_event(run, message)
+    for event in run.source_events():
+        yield event
+    yield run.complete_event(
+        message_id=str(message.uuid),
+        tokens_used=message.tokens_used,
+        response_time=message.response_time or 0.0,
+    )
 
 
 def answer_complete(*, session: ChatSession, user: Any, question: str) -> Message:

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.http import StreamingHttpResponse
 
-from chatbot.events import StreamEvent
+from chatbot.events import StreamEvent, error_event
 from search.errors import KnowledgeError
 
 from .shapes import event_data
@@ -55,7 +55,7 @@ def _error_event(error: BaseException) -> StreamEvent:
         code, message = error.code, error.message
     else:
         code, message = "internal_error", "The answer failed unexpectedly."
-    return StreamEvent(type="error", data={"code": code, "message": message, "message_id": None})
+    return error_event(code=code, message=message)
 
 
 async def _next_event(answer: AsyncIterator[StreamEvent]) -> StreamEvent:

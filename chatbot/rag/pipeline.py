@@ -1,9 +1,10 @@
 """The answer pipeline behind `chatbot.services.answer_stream`: condense → cache → retrieve (re-checked
-against the database) → decline or generate → citations.
+against the database) → decline or generate.
 
-It yields `token` events and records everything else on an `AnswerRun`; the service persists the run and
-emits the `source`, `complete` or `error` events. Blocking work (cache, embedder, Elasticsearch, database)
-runs in threads, so the event loop that serves other streams is never blocked.
+It yields `token` events and records everything else on an `AnswerRun` (chatbot/rag/run.py), which
+finishes itself (the cited sources re-checked) and builds the final events; the service saves and caches.
+Blocking work (cache, embedder, Elasticsearch, database) runs in threads, so the event loop that serves
+other streams is never blocked.
 """
 
 from __future__ import annotations
@@ -14,109 +15,39 @@ import re
 import time
 from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
 
 from chatbot.events import StreamEvent
-from chatbot.llm import BaseLLM, GenerationChunk, LLMError
+from chatbot.llm import GenerationChunk, LLMError
 from chatbot.llm.base import approximate_token_count
 from chatbot.llm.extractive import SourcePassage, extractive_answer, sentences_stream
 from chatbot.logging import question_for_log
 from search.errors import KnowledgeError, SearchUnavailable
-from search.values import Hit, Principal
+from search.selectors import hits_search
+from search.values import Hit
 
 from . import cache
-from .citations import MarkerStreamFilter, cited_numbers, markers_filter
+from .citations import MarkerStreamFilter, cited_numbers
 from .condense import question_condense
-from .config import RagConfig
-from .context import ContextSource, context_build
-from .prompts import DONT_KNOW, answer_messages, source_text_neutralise
+from .context import context_build
+from .prompts import answer_messages, source_text_neutralise
+from .run import DECLINE_ANSWER, LLM_DOWN, SEARCH_DOWN, AnswerRun, sources_visible
 
 logger = logging.getLogger(__name__)
 
-DECLINE_ANSWER = f"{DONT_KNOW} I couldn't find anything about it in the pages and documents you can see."
-SEARCH_DOWN = (
-    "Search is temporarily unavailable, so I can't look this up right now. Please try again shortly."
-)
-LLM_DOWN = "The answer service is temporarily unavailable. Please try again shortly."
-INTERNAL = "Something went wrong while answering. Please try again."
 _DONT_KNOW_PHRASES = re.compile(
     r"doesn't cover|does not cover|don't know|do not know|not (?:contain|mention|cover)|no information", re.I
 )
 _WORD_GROUP = re.compile(r"\S+(?:\s+\S+){0,2}\s*")
 
 
-@dataclass
-class AnswerRun:
-    """The state of one answer, filled in as the pipeline goes."""
-
-    question: str
-    history: list[dict[str, str]]
-    principal: Principal
-    scope: list[str] | None
-    message_id: str
-    config: RagConfig
-    llm: BaseLLM
-    started: float = field(default_factory=time.perf_counter)
-    query: str = ""
-    parts: list[str] = field(default_factory=list)
-    sources: list[ContextSource] = field(default_factory=list)
-    citations: list[dict[str, Any]] = field(default_factory=list)
-    retrieval_time: float | None = None
-    first_token_time: float | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cache_key: str = ""
-    cache_hit: bool = False
-    declined: bool = False
-    status: str = "complete"  # chatbot.models.Message.Status values
-    error_code: str = ""
-    error: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def content(self) -> str:
-        return "".join(self.parts).strip()
-
-    @property
-    def tokens_used(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    @property
-    def model(self) -> str:
-        return self.llm.model_name or self.llm.alias
-
-    def token(self, text: str) -> StreamEvent:
-        if self.first_token_time is None:
-            self.first_token_time = time.perf_counter() - self.started
-        self.parts.append(text)
-        return StreamEvent(type="token", data={"content": text, "message_id": self.message_id})
-
-    def fail(self, code: str, message: str, detail: str) -> None:
-        """The saved message and the API carry the code and the user-facing message; the internal detail
-        (exception text, hosts, paths) goes to the log only."""
-        self.status, self.error_code, self.error = "error", code, message
-        logger.warning("answer %s failed (%s): %s", self.message_id, code, detail[:2000])
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
-
-
 # --- blocking steps (run in threads) ------------------------------------------------------------
-
-
-def _visible(keys: set[tuple[str, int]], principal: Principal) -> set[tuple[str, int]]:
-    from knowledgebase.selectors import sources_visible_to
-
-    return sources_visible_to(keys, principal) if keys else set()
 
 
 def retrieve_checked(run: AnswerRun) -> list[Hit]:
     """Hits the asker may see, re-checked against the database (live, still visible to them)."""
-    from search.selectors import hits_search
-
     hits = hits_search(
         run.query,
         principal=run.principal,
@@ -125,7 +56,7 @@ def retrieve_checked(run: AnswerRun) -> list[Hit]:
         backend_alias=run.config.search_alias,
         expanders=[],
     )
-    visible = _visible({(h.chunk.source_type, h.chunk.source_id) for h in hits}, run.principal)
+    visible = sources_visible({(h.chunk.source_type, h.chunk.source_id) for h in hits}, run.principal)
     return [h for h in hits if (h.chunk.source_type, h.chunk.source_id) in visible]
 
 
@@ -147,7 +78,7 @@ def cached_answer(run: AnswerRun) -> dict[str, Any] | None:
     if value is None:
         return None
     keys = {(str(s["source_type"]), int(s["source_id"])) for s in value.get("sources", [])}
-    if keys and _visible(keys, run.principal) != keys:
+    if keys and sources_visible(keys, run.principal) != keys:
         cache.answer_delete(run.cache_key)
         return None
     return value
@@ -303,38 +234,6 @@ def _context_budget(run: AnswerRun) -> int:
     )
     return max(
         0, min(run.config.context_tokens, run.llm.context_tokens - run.config.answer_tokens - overhead)
-    )
-
-
-def citations_finalise(run: AnswerRun) -> None:
-    """The sources the answer cites, re-checked once more against the database; markers of any that fail
-    are removed from the content (blocking: call from a thread)."""
-    if run.cache_hit or run.status == "error":
-        return
-    if run.declined:
-        run.sources, run.citations = [], []
-        return
-    by_number = {s.number: s for s in run.sources}
-    numbers = [n for n in cited_numbers(run.content) if n in by_number]
-    visible = _visible({by_number[n].key for n in numbers}, run.principal)
-    allowed = [n for n in numbers if by_number[n].key in visible]
-    if allowed != numbers:
-        run.parts = [markers_filter(run.content, allowed=set(allowed))]
-    run.citations = [by_number[n].citation() for n in allowed]
-
-
-def cache_store(run: AnswerRun) -> None:
-    if run.cache_hit or run.status != "complete" or not run.cache_key:
-        return
-    cache.answer_set(
-        run.cache_key,
-        {
-            "content": run.content,
-            "sources": run.citations,
-            "declined": run.declined,
-            "model": run.model,
-            "tokens_used": run.tokens_used,
-        },
     )
 
 

@@ -1,5 +1,6 @@
 """The "Answer feedback" panel on the edit views of knowledge pages and documents: how many answers cite
-the source, their ratings, and the latest unresolved comments with the question and the answer."""
+the source, their ratings, and the latest unresolved comments, with the question and the answer for readers of
+chat logs."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ class AnswerFeedbackPanel(Panel):
             context = super().get_context_data(parent_context)
             pk = getattr(self.instance, "pk", None)
             user = getattr(self.request, "user", None)
+            # Other people's questions (and the answers, which echo them) need the chat-log permission,
+            # like every other place that shows them; editors still see ratings and comments.
+            context["show_questions"] = user_can_view_chat_logs(user)
             context["feedback"] = (
                 source_feedback(
                     self.panel.source_type,

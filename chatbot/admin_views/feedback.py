@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from wagtail.admin import messages
 
-from chatbot.admin_views.permissions import forbidden
+from chatbot.admin_views.permissions import forbidden, user_can_view_chat_logs
 from chatbot.feedback.selectors import feedback_with_question, user_can_review_source
 from chatbot.feedback.services import feedback_resolve, source_feedback_resolve
 from chatbot.models import MessageFeedback
@@ -56,5 +56,10 @@ def feedback_resolve_view(request: HttpRequest, feedback_id: int) -> HttpRespons
         feedback_resolve(MessageFeedback.objects.filter(pk=feedback.pk), user=request.user)
         messages.success(request, "Feedback marked as resolved.")
         return redirect(next_url)
-    context: dict[str, Any] = {"feedback": feedback, "what": "this feedback", "next_url": next_url}
+    context: dict[str, Any] = {
+        "feedback": feedback,
+        "what": "this feedback",
+        "next_url": next_url,
+        "show_questions": user_can_view_chat_logs(request.user),
+    }
     return TemplateResponse(request, "chatbot/admin/feedback_resolve_confirm.html", context)

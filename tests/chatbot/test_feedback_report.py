@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 
 from tests.chatbot.test_feedback_data import (
     answer,
+    chat_log_reader,
     days_ago,
     document,
     editor,
@@ -60,8 +61,14 @@ def test_feedback_from_the_api_appears_in_the_page_panel(client: Any, knowledge:
     assert response.status_code == 200
     # a3 cites Install twice and counts once; three answers, two 👎 one 👍.
     assert _figures(html) == {"answers": "3", "up": "1", "down": "2", "satisfaction": "33%"}
-    assert "Windows is not covered at all" in html and "Install on Windows?" in html
-    assert "Missing the pip command" in html and "How do I install it?" in html
+    assert "Windows is not covered at all" in html and "Missing the pip command" in html
+    # Other users' questions need the chat-log permission, which an editor does not have.
+    assert "Install on Windows?" not in html and "How do I install it?" not in html
+    assert "Can view chat logs" in html
+
+    client.force_login(chat_log_reader())
+    html = client.get(f"/admin/pages/{knowledge['install'].pk}/edit/").content.decode()
+    assert "Install on Windows?" in html and "How do I install it?" in html
 
 
 def test_document_edit_view_has_the_panel(client: Any, knowledge: dict[str, Any]) -> None:
@@ -161,7 +168,8 @@ def test_resolving_one_item_from_the_panel(client: Any, knowledge: dict[str, Any
     client.force_login(account)
     item = MessageFeedback.objects.get(comment="Missing the pip command")
     confirm = client.get(f"/admin/chatbot/feedback/{item.pk}/resolve/")
-    assert confirm.status_code == 200 and b"How do I install it?" in confirm.content
+    assert confirm.status_code == 200 and b"Missing the pip command" in confirm.content
+    assert b"How do I install it?" not in confirm.content, "the question needs the chat-log permission"
     client.post(f"/admin/chatbot/feedback/{item.pk}/resolve/")
     item.refresh_from_db()
     assert item.resolved and item.resolved_by == account and item.resolved_at is not None

@@ -4,7 +4,6 @@ normal publish → index pipeline picks it up."""
 
 from __future__ import annotations
 
-from pathlib import PurePath
 from typing import Any
 
 from django.db import transaction
@@ -18,11 +17,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from knowledgebase.audit import document_delete_log, document_upload_log
+from knowledgebase.audit import document_delete_log
 from knowledgebase.models import KnowledgeDocument
-from knowledgebase.selectors import document_visible_to
-from knowledgebase.validation import ValidatedUpload, install_upload_limit, upload_rejection, validate_upload
-from search.values import Principal
+from knowledgebase.uploads import document_duplicate_for, document_upload_create
+from knowledgebase.validation import install_upload_limit, upload_rejection, validate_upload
 
 from .base import ChatAPIMixin, request_user
 from .exceptions import Conflict
@@ -38,40 +36,6 @@ from .serializers import (
 
 def own_documents(request: Request) -> QuerySet[KnowledgeDocument]:
     return KnowledgeDocument.objects.filter(owner=request_user(request))
-
-
-def _duplicate_seen_by(user: Any, sha256: str) -> KnowledgeDocument | None:
-    """An existing document with the same content that the user owns or may see. Others' private files
-    are not reported: a 409 would reveal that somebody holds that exact file."""
-    principal = Principal.from_user(user)
-    for document in KnowledgeDocument.objects.filter(file_hash=sha256).select_related("collection"):
-        if document.owner_id == user.pk or document_visible_to(document, principal):
-            return document
-    return None
-
-
-def document_upload_create(
-    *, user: Any, upload: Any, validated: ValidatedUpload, title: str, description: str
-) -> KnowledgeDocument:
-    """Store the upload as the user's private document and publish it (which queues its indexing)."""
-    with transaction.atomic():
-        document = KnowledgeDocument(
-            title=title or PurePath(upload.name).stem[:255] or "Untitled",
-            description=description,
-            file=upload,
-            kind=str(validated.kind),
-            file_size=validated.size,
-            file_hash=validated.sha256,
-            owner=user,
-            audience=KnowledgeDocument.Audience.PRIVATE,
-            live=False,
-        )
-        document.save()
-        # The owner publishes their own private file; Wagtail's publish permission is for shared knowledge.
-        document.save_revision(user=user).publish(user=user, skip_permission_checks=True)
-        document_upload_log(document, user=user)
-    document.refresh_from_db()
-    return document
 
 
 @extend_schema_view(
@@ -121,7 +85,7 @@ class DocumentListCreateView(ChatAPIMixin, generics.ListAPIView):
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
         validated = validate_upload(upload, filename=upload.name, size=upload.size)
-        duplicate = _duplicate_seen_by(request.user, validated.sha256)
+        duplicate = document_duplicate_for(request.user, sha256=validated.sha256)
         if duplicate is not None:
             raise Conflict(
                 f"This file has the same content as “{duplicate.title}”; it is not uploaded twice.",

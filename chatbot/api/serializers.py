@@ -8,6 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from chatbot.feedback.services import CLIENT_METADATA
 from chatbot.models import ChatSession, Message, MessageFeedback
 from chatbot.rag.config import ANSWER_LENGTHS, session_model_aliases
 from knowledgebase.models import KnowledgeDocument
@@ -295,7 +296,6 @@ class QuestionSerializer(serializers.Serializer):
 
 # The client's `metadata` is kept under this key of MessageFeedback.metadata, apart from what the server
 # records there (the editorial action taken on the feedback), which a client can neither see nor change.
-CLIENT_METADATA = "client"
 FEEDBACK_METADATA_CHARS = 4000
 
 

@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Count, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -24,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chatbot.feedback.analytics import analytics_summary
+from chatbot.feedback.services import feedback_save
 from chatbot.models import ChatSession, Message, MessageFeedback
 
 from . import schema
@@ -32,7 +32,6 @@ from .answers import answer_complete_function, answer_stream_function, question_
 from .base import CanViewChatLogs, ChatAPIMixin, JSONOnlyNegotiation, request_user
 from .ratelimit import MESSAGES, rate_limit_hit
 from .serializers import (
-    CLIENT_METADATA,
     ChatSessionSerializer,
     ErrorSerializer,
     FeedbackAnalyticsSerializer,
@@ -185,24 +184,6 @@ class FeedbackView(ChatAPIMixin, APIView):
         )
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(FeedbackSerializer(feedback).data, status=code)
-
-
-def feedback_save(
-    message: Message, *, user: Any, rating: str, comment: str, metadata: dict[str, Any]
-) -> tuple[MessageFeedback, bool]:
-    """The user's one rating of `message`, created or replaced; the client's metadata replaces theirs and
-    leaves what the server recorded on the feedback alone."""
-    with transaction.atomic():
-        feedback, created = MessageFeedback.objects.select_for_update().get_or_create(
-            message=message,
-            user=user,
-            defaults={"rating": rating, "comment": comment, "metadata": {CLIENT_METADATA: metadata}},
-        )
-        if not created:
-            feedback.rating, feedback.comment = rating, comment
-            feedback.metadata = {**(feedback.metadata or {}), CLIENT_METADATA: metadata}
-            feedback.save()
-    return feedback, created
 
 
 class FeedbackAnalyticsView(ChatAPIMixin, APIView):

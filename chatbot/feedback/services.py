@@ -19,13 +19,33 @@ from django.utils import timezone
 
 from chatbot.feedback.selectors import feedback_for_source, feedback_with_question
 from chatbot.logging import mask_pii
-from chatbot.models import MessageFeedback
+from chatbot.models import Message, MessageFeedback
 
 logger = logging.getLogger(__name__)
 
 ACTION_NONE, ACTION_COMMENT, ACTION_NOTIFY = "none", "comment", "notify"
 # Where feedback_act records what it did, so a redelivered task does nothing twice.
 METADATA_KEY = "editorial_action"
+# The key under which a rating's metadata keeps what the client sent (the rest is the server's own).
+CLIENT_METADATA = "client"
+
+
+def feedback_save(
+    message: Message, *, user: Any, rating: str, comment: str, metadata: dict[str, Any]
+) -> tuple[MessageFeedback, bool]:
+    """The user's one rating of `message`, created or replaced; the client's metadata replaces theirs and
+    leaves what the server recorded on the feedback alone."""
+    with transaction.atomic():
+        feedback, created = MessageFeedback.objects.select_for_update().get_or_create(
+            message=message,
+            user=user,
+            defaults={"rating": rating, "comment": comment, "metadata": {CLIENT_METADATA: metadata}},
+        )
+        if not created:
+            feedback.rating, feedback.comment = rating, comment
+            feedback.metadata = {**(feedback.metadata or {}), CLIENT_METADATA: metadata}
+            feedback.save()
+    return feedback, created
 
 
 def feedback_resolve(feedback: QuerySet[MessageFeedback], *, user: Any) -> int:

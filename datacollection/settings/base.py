@@ -265,25 +265,25 @@ HEALTHZ_TIMEOUT = env_float("HEALTHZ_TIMEOUT", 2.0)
 
 # --- Logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "elastic_transport": {"level": "WARNING"},
-        "django_tasks": {"level": "WARNING"},
-        "django.db.backends": {"level": "INFO"},
-    },
+# Levels for noisy libraries; the handlers and formats are observability.py's (LOGGING is assembled below).
+LIBRARY_LOG_LEVELS = {
+    "elastic_transport": {"level": "WARNING"},
+    "django_tasks": {"level": "WARNING"},
+    "django.db.backends": {"level": "INFO"},
 }
 
 # --- Per-area settings (each file owns its section) ---------------------------------------------
-# Order matters: observability extends what the others and base.py define.
 from .chat import *  # noqa: E402,F403,I001
 from .indexing import *  # noqa: E402,F403
 from .knowledge import *  # noqa: E402,F403
 from .search import *  # noqa: E402,F403
 from .observability import *  # noqa: E402,F403
+
+# --- Assembled from the areas, here and nowhere else ------------------------------------------------
+CELERY_BEAT_SCHEDULE = {**INDEXING_BEAT_SCHEDULE, **OBSERVABILITY_BEAT_SCHEDULE}  # noqa: F405
+MIDDLEWARE = [*OBSERVABILITY_MIDDLEWARE, *MIDDLEWARE]  # noqa: F405
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    METRICS_ENDPOINT_MIDDLEWARE,  # noqa: F405
+)
+LOGGING = logging_config(level=LOG_LEVEL, loggers=LIBRARY_LOG_LEVELS)  # noqa: F405

@@ -29,8 +29,8 @@ REQUEST_BODY_MAX_BYTES = env_int(
     "REQUEST_BODY_MAX_BYTES", env_int("KNOWLEDGE_UPLOAD_MAX_BYTES", 25 * 1024 * 1024) + 1024 * 1024
 )
 
-# Celery beat (the `beat` service in compose.yaml). Other settings files add their own entries.
-CELERY_BEAT_SCHEDULE = {
+# Celery beat (the `beat` service in compose.yaml): this area's entries; base.py merges every area's.
+INDEXING_BEAT_SCHEDULE = {
     "knowledge-requeue-stale-jobs": {
         "task": "knowledgebase.requeue_stale_jobs",
         "schedule": float(env_int("KNOWLEDGE_REQUEUE_INTERVAL", 60)),

@@ -1,20 +1,15 @@
 """Settings of editorial feedback, the analytics dashboard, metrics, structured logs and audit.
 
-Star-imported at the end of base.py, after the other per-area files, so it can extend MIDDLEWARE and the
-beat schedule they set instead of replacing them. Import it only through base.py.
+Star-imported by base.py, which assembles MIDDLEWARE, CELERY_BEAT_SCHEDULE and LOGGING from the pieces
+this file and the other areas name (OBSERVABILITY_MIDDLEWARE, OBSERVABILITY_BEAT_SCHEDULE, logging_config).
 """
 
 from __future__ import annotations
-
-import sys
 
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import env_int, env_list, env_str
-
-# base.py is still executing (it star-imports this module last); read what it defined so far.
-_base = sys.modules[__name__.rsplit(".", 1)[0] + ".base"]
 
 # --- Feedback becomes work ----------------------------------------------------------------------
 # On a thumbs-down with a comment: "none", "comment" (a Wagtail comment on each cited page, documents get
@@ -31,8 +26,7 @@ CHAT_FEEDBACK_NOTIFY_FROM = env_str("CHAT_FEEDBACK_NOTIFY_FROM")
 # Written by the beat task under PRIVATE_ROOT/<this folder>; `manage.py feedback_report` prints it.
 CHAT_FEEDBACK_REPORT_DIR = env_str("CHAT_FEEDBACK_REPORT_DIR", "reports")
 CHAT_FEEDBACK_REPORT_DAYS = env_int("CHAT_FEEDBACK_REPORT_DAYS", 30)
-CELERY_BEAT_SCHEDULE = {
-    **getattr(_base, "CELERY_BEAT_SCHEDULE", {}),
+OBSERVABILITY_BEAT_SCHEDULE = {
     "chatbot-feedback-report": {
         "task": "chatbot.feedback_report_write",
         # Monday morning: editors start the week with last month's worst pages and content gaps.
@@ -51,15 +45,10 @@ METRICS_PATH = env_str("METRICS_PATH", "/metrics")
 # Celery queues whose length (Redis LLEN) is exported.
 METRICS_CELERY_QUEUES = env_list("METRICS_CELERY_QUEUES", ["interactive", "bulk"])
 
-MIDDLEWARE = [
-    # First, so every later middleware's log lines carry the request id and its time is measured.
-    "chatbot.logging.RequestIdMiddleware",
-    "chatbot.metrics.RequestMetricsMiddleware",
-    *_base.MIDDLEWARE,
-]
-# The endpoint needs request.user (a staff session may read it), so it sits after authentication.
-_auth_index = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware")
-MIDDLEWARE.insert(_auth_index + 1, "chatbot.metrics.MetricsEndpointMiddleware")
+# First in MIDDLEWARE, so every later middleware's log lines carry the request id and its time is measured.
+OBSERVABILITY_MIDDLEWARE = ["chatbot.logging.RequestIdMiddleware", "chatbot.metrics.RequestMetricsMiddleware"]
+# The endpoint needs request.user (a staff session may read it): base.py puts it after authentication.
+METRICS_ENDPOINT_MIDDLEWARE = "chatbot.metrics.MetricsEndpointMiddleware"
 
 # --- Structured logs ----------------------------------------------------------------------------
 # LOG_FORMAT=json (default) writes one JSON object per line with the request id; "plain" is for a
@@ -76,38 +65,42 @@ if CHATBOT_LOG_QUESTIONS not in {"masked", "hashed", "off"}:
         f"CHATBOT_LOG_QUESTIONS={CHATBOT_LOG_QUESTIONS!r} is not one of: masked, hashed, off."
     )
 CHATBOT_LOG_QUESTION_CHARS = env_int("CHATBOT_LOG_QUESTION_CHARS", 60)
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "request_id": {"()": "chatbot.logging.RequestIdFilter"},
-        "pii": {"()": "chatbot.logging.PIIMaskingFilter"},
-    },
-    "formatters": {
-        "json": {
-            "()": "chatbot.logging.MaskingJsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+
+
+def logging_config(*, level: str, loggers: dict[str, dict[str, str]]) -> dict[str, object]:
+    """LOGGING: every handler masked and structured; `loggers` are base.py's levels for noisy libraries."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "request_id": {"()": "chatbot.logging.RequestIdFilter"},
+            "pii": {"()": "chatbot.logging.PIIMaskingFilter"},
         },
-        "plain": {
-            "()": "chatbot.logging.MaskingFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
+        "formatters": {
+            "json": {
+                "()": "chatbot.logging.MaskingJsonFormatter",
+                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            },
+            "plain": {
+                "()": "chatbot.logging.MaskingFormatter",
+                "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
+            },
         },
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": LOG_FORMAT,
-            "filters": ["request_id", "pii"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": _base.LOG_LEVEL},
-    "loggers": {
-        # Django attaches its own console handlers to these; configuring them here replaces those with
-        # the masked, structured root handler instead of printing records twice.
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
-        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
-        # The levels base.py sets for noisy libraries.
-        **_base.LOGGING["loggers"],
-    },
-}
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": LOG_FORMAT,
+                "filters": ["request_id", "pii"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            # Django attaches its own console handlers to these; configuring them here replaces those with
+            # the masked, structured root handler instead of printing records twice.
+            "django": {"handlers": [], "level": "INFO", "propagate": True},
+            "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+            # The levels base.py sets for noisy libraries.
+            **loggers,
+        },
+    }

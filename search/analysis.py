@@ -5,8 +5,8 @@ analysis-common module), so the backend indexes a pre-analysed copy of title, he
 analyses the query the same way: "publishing pages" then matches "published page". The database backend
 gets the same effect from PostgreSQL's text search configuration and SQLite FTS5's porter tokenizer.
 
-Measured with `benchmarks/retrieval.py` (search/RETRIEVAL.md): the BM25 leg's nDCG@10 rose from 0.348 to
-0.397 on dbpedia-entity and from 0.734 to 0.791 on the Wagtail docs questions.
+Measured with `benchmarks/retrieval.py` (search/RETRIEVAL-HISTORY.md): the BM25 leg's nDCG@10 rose
+from 0.348 to 0.397 on dbpedia-entity and from 0.734 to 0.791 on the Wagtail docs questions.
 
 Snowball covers 36 languages (`snowballstemmer.algorithms()`); stop words are removed for English only
 (other languages rely on BM25's inverse document frequency to discount common words).

@@ -130,7 +130,8 @@ def adaptive_convex(
     where margin (bm25_confidence) is how decisive the BM25 list is and overlap (leg_overlap) how much
     the legs agree on the sources (`groups`) of their top `depth`; `margin=False` / `agreement=False` drop
     a factor. A flat BM25 list, or one that disagrees with the vector leg, leaves the vector order nearly
-    untouched; a decisive one that agrees with it reorders the head. Measured in search/RETRIEVAL.md."""
+    untouched; a decisive one that agrees with it reorders the head. Measured in
+    search/RETRIEVAL-HISTORY.md."""
     w_text = base_weight
     if margin:
         w_text *= 0.5 + bm25_confidence(legs.get(text_leg, ()), depth=depth)

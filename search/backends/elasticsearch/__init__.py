@@ -15,7 +15,8 @@ OPTIONS (all optional):
 - `rescore_oversample`: the kNN leg re-scores its top k × this many candidates with the stored float32
   vectors (`rescore_vector`, Elasticsearch ≥ 8.18), so its order and scores are exact cosine rather than
   int8 approximations that shift with segment merges; default 2.0, 0 turns it off. Measured on
-  dbpedia-entity: int8 alone 0.5192 nDCG@10, rescored 0.5196 = exact numpy search (search/RETRIEVAL.md).
+  dbpedia-entity: int8 alone 0.5192 nDCG@10, rescored 0.5196 = exact numpy search
+  (search/RETRIEVAL-HISTORY.md).
 - `multi_match_type`: "cross_fields" (default) or "best_fields" / "most_fields". Measured on the 40 judged
   dbpedia-entity queries (benchmarks/search_backends.py): nDCG@10 cross_fields 0.347, most_fields 0.313,
   best_fields 0.305: a question's words spread over title and body, which cross_fields scores as one field.

@@ -13,6 +13,7 @@ from knowledgebase import services
 from knowledgebase.audit import source_reindex_log
 from knowledgebase.models import DocumentVersion, IndexingJob, KnowledgeDocument, KnowledgePage
 from knowledgebase.models.indexing import SourceType
+from knowledgebase.permissions import is_others_private
 from knowledgebase.selectors import source_chunks_indexed, source_status
 from search.errors import SearchUnavailable
 
@@ -33,6 +34,8 @@ def _source_for_editor(
             raise Http404("No such document.")
         if not request.user.has_perm("knowledgebase.change_knowledgedocument"):
             raise PermissionDenied
+        if is_others_private(request.user, document):
+            raise Http404("No such document.")  # another user's private upload: not even its chunks
         return document
     raise Http404("Unknown source type.")
 

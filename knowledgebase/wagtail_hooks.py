@@ -10,12 +10,18 @@ from wagtail.admin.ui.components import Component
 from wagtail.admin.ui.tables import Column, StatusTagColumn
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets import Button
+from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
 from knowledgebase import admin_views
 from knowledgebase.audit import register_knowledge_log_actions
 from knowledgebase.models import IndexingJob, KnowledgeDocument, KnowledgePage
+from knowledgebase.permissions import (
+    KnowledgeDocumentPermissionPolicy,
+    documents_listed_for,
+    object_views_guard,
+)
 from knowledgebase.selectors import import_progress
 
 
@@ -28,6 +34,12 @@ class KnowledgeDocumentViewSet(SnippetViewSet):
     list_display = ["title", "kind", "owner", "audience", Column("updated_at", label="Updated"), "live"]
     list_filter = ["kind", "audience", "live"]
     search_fields = ["title", "description"]
+
+    def get_queryset(self, request: Any) -> Any:
+        return documents_listed_for(request.user)
+
+    def get_urlpatterns(self) -> list[Any]:
+        return object_views_guard(super().get_urlpatterns())
 
 
 class IndexingJobViewSet(ModelViewSet):
@@ -70,6 +82,7 @@ class IndexingJobViewSet(ModelViewSet):
         return view_kwargs
 
 
+register_permission_policy(KnowledgeDocument, KnowledgeDocumentPermissionPolicy(KnowledgeDocument))
 register_snippet(KnowledgeDocumentViewSet)
 
 

@@ -137,3 +137,28 @@ def test_files_stored_under_their_uploaders_name_move_to_private_storage():
     assert revision.content["file"] == document.file.name
     migration.files_to_private(apps, None)  # a second run changes nothing
     assert KnowledgeDocument.objects.get(pk=document.pk).file.name == document.file.name
+
+
+def test_admin_hides_other_users_private_uploads_from_editors(client):
+    from tests.chatbot.test_feedback_data import editor
+
+    private = _upload("diary-of-ana.txt", owner=user("ana"), private=True)
+    shared = _upload("shared-handbook.txt")
+    base = "/admin/snippets/knowledgebase/knowledgedocument/"
+    account = editor()
+    account.user_permissions.add(Permission.objects.get(codename="change_knowledgedocument"))
+    client.force_login(account)
+    listing = client.get(base).content.decode()
+    assert "shared-handbook.txt" in listing and "diary-of-ana.txt" not in listing
+    assert client.get(f"{base}edit/{shared.pk}/").status_code == 200
+    for url in (f"{base}edit/{private.pk}/", f"{base}preview/{private.pk}/", f"{base}history/{private.pk}/"):
+        refused = client.get(url)
+        assert refused.status_code == 404 and b"diary-of-ana" not in refused.content, url
+    assert client.get(f"/admin/knowledge/document/{private.pk}/chunks/").status_code == 404
+    assert client.get(f"/admin/knowledge/document/{shared.pk}/chunks/").status_code == 200
+
+    root = user("root", is_superuser=True, is_staff=True)
+    client.force_login(root)
+    assert "diary-of-ana.txt" in client.get(base).content.decode(), "listed, so a superuser can delete it"
+    assert client.get(f"{base}edit/{private.pk}/").status_code == 404
+    assert client.get(f"{base}delete/{private.pk}/").status_code == 200

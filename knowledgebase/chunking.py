@@ -22,6 +22,11 @@ TokenCounter = Callable[[str], int]
 # A sentence ends at . ! ? followed by space and an upper-case letter, digit or opening quote/bracket;
 # "e.g. foo", "for_request()." and "v1.2" stay whole because the next character does not qualify.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+# Longest text handed to the tokenizer in one call: a passage of 256 word-pieces is ~1-2 thousand
+# characters, so anything longer is over budget and only needs splitting, not counting.
+_MAX_COUNTED_CHARS = 16_000
+# Distinct words whose counts are remembered while splitting one over-long text (bounded memory).
+_WORD_CACHE = 50_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,30 +51,73 @@ class _Section:
     heading_path: tuple[str, ...]
     anchor: str
     units: list[_Unit]
+    budget: int = 0
 
 
 def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
-def _split_words(text: str, budget: int, count_tokens: TokenCounter) -> list[str]:
-    """Pieces of at most `budget` tokens, cut between words (a single over-long word is cut by characters)."""
-    pieces: list[str] = []
+def _split_words(text: str, budget: int, count_tokens: TokenCounter) -> list[tuple[str, int]]:
+    """Pieces of at most `budget` tokens with their counts, cut between words (a single over-long word
+    is cut by characters).
+
+    Linear in the text: each distinct word is counted once and the counts are summed (word-piece
+    tokenizers split at spaces first, so counts add up); only each finished piece is counted whole, to
+    check. Re-counting the growing piece after every word made a 2 MB single-line text take minutes."""
+    overhead = count_tokens("")
+    cache: dict[str, int] = {}
+    pieces: list[tuple[str, int]] = []
     current: list[str] = []
+    used = overhead
     for word in text.split():
-        candidate = " ".join([*current, word])
-        if current and count_tokens(candidate) > budget:
-            pieces.append(" ".join(current))
-            current = [word]
-        else:
-            current.append(word)
-        while count_tokens(" ".join(current)) > budget and len(current) == 1 and len(current[0]) > 1:
-            word = current[0]
-            cut = max(1, len(word) * budget // max(count_tokens(word), 1) - 1)
-            pieces.append(word[:cut])
-            current = [word[cut:]]
-    if current:
-        pieces.append(" ".join(current))
+        tokens = cache.get(word)
+        if tokens is None:
+            tokens = max(count_tokens(word) - overhead, 1) if len(word) <= _MAX_COUNTED_CHARS else budget + 1
+            if len(cache) < _WORD_CACHE:
+                cache[word] = tokens
+        if overhead + tokens > budget:
+            pieces.extend(_checked(current, budget, count_tokens))
+            current, used = [], overhead
+            pieces.extend(_cut_word(word, budget, count_tokens))
+            continue
+        if current and used + tokens > budget:
+            pieces.extend(_checked(current, budget, count_tokens))
+            current, used = [], overhead
+        current.append(word)
+        used += tokens
+    pieces.extend(_checked(current, budget, count_tokens))
+    return pieces
+
+
+def _checked(words: list[str], budget: int, count_tokens: TokenCounter) -> list[tuple[str, int]]:
+    """The summed estimate, verified; halves again for a counter whose counts do not add up."""
+    if not words:
+        return []
+    text = " ".join(words)
+    tokens = count_tokens(text)
+    if len(words) == 1 or tokens <= budget:
+        return [(text, tokens)]
+    half = len(words) // 2
+    return _checked(words[:half], budget, count_tokens) + _checked(words[half:], budget, count_tokens)
+
+
+def _cut_word(word: str, budget: int, count_tokens: TokenCounter) -> list[tuple[str, int]]:
+    """A "word" longer than a passage (a base64 blob, a URL-encoded line): cut by characters, never
+    handing the tokenizer more than a few times the budget in characters at once."""
+    pieces: list[tuple[str, int]] = []
+    window = max(4 * budget, 64)
+    rest = word
+    while rest:
+        head, rest = rest[:window], rest[window:]
+        while head:
+            tokens = count_tokens(head)
+            if tokens <= budget:
+                pieces.append((head, tokens))
+                break
+            cut = max(1, len(head) * budget // max(tokens, 1) - 1)
+            pieces.append((head[:cut], count_tokens(head[:cut])))
+            head = head[cut:]
     return pieces
 
 
@@ -77,7 +125,9 @@ def _units(block: Block, budget: int, count_tokens: TokenCounter) -> list[_Unit]
     text = block.text.strip()
     if not text:
         return []
-    tokens = count_tokens(text)
+    # A block of megabytes is never tokenized whole (a 20 MB single-line text made the tokenizer's
+    # buffers grow to gigabytes); it is over any budget anyway.
+    tokens = count_tokens(text) if len(text) <= _MAX_COUNTED_CHARS else budget + 1
     if tokens <= budget:
         return [_Unit(text, tokens, block.page_number)]
     # Code and tables split by lines (sentences mean nothing there); prose by sentences.
@@ -85,29 +135,34 @@ def _units(block: Block, budget: int, count_tokens: TokenCounter) -> list[_Unit]
     parts = [p for p in (parts or split_sentences(text)) if p.strip()]
     units: list[_Unit] = []
     for part in parts:
-        part_tokens = count_tokens(part)
+        part_tokens = count_tokens(part) if len(part) <= _MAX_COUNTED_CHARS else budget + 1
         if part_tokens <= budget:
             units.append(_Unit(part, part_tokens, block.page_number))
         else:
             units.extend(
-                _Unit(piece, count_tokens(piece), block.page_number)
-                for piece in _split_words(part, budget, count_tokens)
+                _Unit(piece, tokens, block.page_number)
+                for piece, tokens in _split_words(part, budget, count_tokens)
             )
     return units
 
 
-def _sections(blocks: Sequence[Block], budget: int, count_tokens: TokenCounter) -> list[_Section]:
+def _sections(
+    blocks: Sequence[Block], budget_of: Callable[[tuple[str, ...]], int], count_tokens: TokenCounter
+) -> list[_Section]:
+    """Units are cut to their section's own budget (the window less its prefix) from the start: cutting
+    them to the window and then again to the budget counted every long text twice."""
     sections: list[_Section] = []
-    current = _Section(heading_path=(), anchor="", units=[])
+    current = _Section(heading_path=(), anchor="", units=[], budget=budget_of(()))
     for block in blocks:
         # A heading opens a section; so does a change of heading path (PDF outlines emit no heading blocks).
         if block.kind == BlockKind.HEADING or block.heading_path != current.heading_path:
             if current.units:
                 sections.append(current)
-            current = _Section(heading_path=block.heading_path, anchor=block.anchor, units=[])
+            path = block.heading_path
+            current = _Section(heading_path=path, anchor=block.anchor, units=[], budget=budget_of(path))
             if block.kind == BlockKind.HEADING:
                 continue
-        current.units.extend(_units(block, budget, count_tokens))
+        current.units.extend(_units(block, current.budget, count_tokens))
     if current.units:
         sections.append(current)
     return sections
@@ -149,10 +204,16 @@ def chunk_blocks(
     """Chunk extracted blocks. `passage_tokens` bounds prefix + passage as the embedder counts them."""
     drafts: list[ChunkDraft] = []
     min_budget = max(16, passage_tokens // 4)
-    for section in _sections(blocks, passage_tokens, count_tokens):
+    budgets: dict[tuple[str, ...], int] = {}
+
+    def budget_of(path: tuple[str, ...]) -> int:
         # The prefix is embedded with every passage, so it is paid from the same window.
-        budget = max(min_budget, passage_tokens - count_tokens(_prefix(title, section.heading_path)))
-        units = [u for unit in section.units for u in _refit(unit, budget, count_tokens)]
+        if path not in budgets:
+            budgets[path] = max(min_budget, passage_tokens - count_tokens(_prefix(title, path)))
+        return budgets[path]
+
+    for section in _sections(blocks, budget_of, count_tokens):
+        budget, units = section.budget, section.units
         start = 0
         while start < len(units):
             end, used = start, 0
@@ -178,15 +239,3 @@ def chunk_blocks(
                 carried += units[back].tokens
             start = back
     return drafts
-
-
-def _refit(unit: _Unit, budget: int, count_tokens: TokenCounter) -> list[_Unit]:
-    if unit.tokens <= budget:
-        return [unit]
-    return [
-        _Unit(piece, count_tokens(piece), unit.page_number)
-        for sentence in split_sentences(unit.text)
-        for piece in (
-            _split_words(sentence, budget, count_tokens) if count_tokens(sentence) > budget else [sentence]
-        )
-    ]

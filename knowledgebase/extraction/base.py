@@ -39,6 +39,9 @@ class ExtractedDocument:
     images_ocrd: int = 0
     warnings: list[str] = field(default_factory=list)
     encoding: str = ""  # text files: the encoding they were read in ("UTF-16", "Shift_JIS")
+    # Peak resident memory of the sandbox child and the processes it ran (tesseract, pdftoppm); 0 when
+    # extracted in-process. For operators (`manage.py extract`) and benchmarks, not for the index.
+    peak_rss_bytes: int = field(default=0, compare=False)
 
     def stats(self) -> dict[str, object]:
         stats: dict[str, object] = {

@@ -10,7 +10,7 @@ from .encoding import read_text
 from .errors import CorruptFile, ExtractionError, ExtractionLimitExceeded, NoTextFound, too_large
 from .limits import ExtractionLimits
 from .sniff import FileKind, sniff_kind
-from .text import extract_markdown, extract_text
+from .text import MARKDOWN_BUDGET_SECONDS, extract_markdown, extract_text
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,9 @@ def _extract(path: Path, *, filename: str, limits: ExtractionLimits) -> Extracte
 def _extract_text_file(path: Path, *, kind: FileKind, title_hint: str) -> ExtractedDocument:
     decoded = read_text(path.read_bytes())
     if kind == FileKind.MARKDOWN:
-        document = extract_markdown(decoded.text, title_hint=title_hint)
+        document = extract_markdown(
+            decoded.text, title_hint=title_hint, budget_seconds=MARKDOWN_BUDGET_SECONDS
+        )
     else:
         document = extract_text(decoded.text, title_hint=title_hint)
     document.warnings[:0] = decoded.warnings

@@ -33,4 +33,5 @@ def document_from_dict(data: dict[str, Any]) -> ExtractedDocument:
         images_ocrd=data.get("images_ocrd", 0),
         warnings=list(data.get("warnings", [])),
         encoding=data.get("encoding", ""),
+        peak_rss_bytes=data.get("peak_rss_bytes", 0),
     )

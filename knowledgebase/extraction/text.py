@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -16,6 +17,11 @@ from mdit_py_plugins.myst_role import myst_role_plugin
 
 from .base import BlockKind, ExtractedDocument
 from .builder import DocumentBuilder
+from .markdown_segments import markdown_segments
+
+# Wall-clock spent parsing Markdown structure before the rest of a file is read as plain text: a
+# legitimate 24 MB Markdown file parses in ~45 s on one core, a hostile one would take minutes.
+MARKDOWN_BUDGET_SECONDS = 30.0
 
 _TAGS = re.compile(r"<[^>]+>")
 _OPTION_LINE = re.compile(r"^:[\w-]+:.*$")
@@ -42,19 +48,46 @@ _VERSION_DIRECTIVES = {
 
 def extract_text(text: str, *, title_hint: str = "") -> ExtractedDocument:
     builder = DocumentBuilder(title=title_hint)
-    for paragraph in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
-        builder.add(BlockKind.PARAGRAPH, paragraph)
+    _plain(builder, text)
     return builder.finish()
 
 
-def extract_markdown(text: str, *, title_hint: str = "") -> ExtractedDocument:
+def _plain(builder: DocumentBuilder, text: str) -> None:
+    for paragraph in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
+        builder.add(BlockKind.PARAGRAPH, paragraph)
+
+
+def extract_markdown(
+    text: str, *, title_hint: str = "", budget_seconds: float | None = None
+) -> ExtractedDocument:
     """Headings (with MyST ``(label)=`` anchors), paragraphs, code with its language, tables and lists.
 
     YAML front matter is read with ``yaml.safe_load`` (its ``title`` names the document) and never emitted
     as text; MyST directives keep their content and lose their markup.
+
+    Large files are parsed segment by segment (``markdown_segments``); once ``budget_seconds`` have gone,
+    the remaining segments are read as plain text, so hostile Markdown finishes in bounded time with
+    every word kept and a warning, instead of running into the sandbox's wall clock.
     """
     builder = DocumentBuilder()
-    front_title = _walk(builder, _parser().parse(text), depth=0)
+    deadline = time.monotonic() + budget_seconds if budget_seconds is not None else None
+    front_title = ""
+    parsed = False  # the first segment is always parsed (its front matter names the document)
+    for segment in markdown_segments(text):
+        if not segment.parse:
+            builder.warn(
+                f"A block of {len(segment.text):,} characters was too long to parse: read as plain text."
+            )
+            _plain(builder, segment.text)
+        elif deadline is not None and parsed and time.monotonic() > deadline:
+            builder.warn(
+                f"Parsing the Markdown took more than {budget_seconds:.0f} seconds; the rest of the file "
+                "was read as plain text."
+            )
+            _plain(builder, segment.text)
+        else:
+            front_title = _walk(builder, _parser().parse(segment.text), depth=0) or front_title
+            parsed = True
     document = builder.finish()
     document.title = front_title or document.title or title_hint
     return document

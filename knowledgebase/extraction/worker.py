@@ -25,6 +25,18 @@ def _apply_limits(limits: dict[str, Any]) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def _peak_rss_bytes() -> int:
+    """This process's high-water mark (VmHWM: ru_maxrss would report the parent's size at fork, which
+    Linux carries across exec) or its largest child's (tesseract, pdftoppm), whichever is larger."""
+    own = 0
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                own = int(line.split()[1])
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) * 1024
+
+
 def main() -> int:
     # Import every parser before the address-space limit applies: a shared library that fails to map
     # would surface as an ImportError (a bug), whereas an allocation failing while parsing is a
@@ -47,6 +59,8 @@ def main() -> int:
         answer = {"error": {"class": type(e).__name__, "code": e.code, "message": e.message}}
     except MemoryError:
         answer = {"error": {"class": "ExtractionLimitExceeded", "code": "memory", "message": ""}}
+    if "document" in answer:
+        answer["document"]["peak_rss_bytes"] = _peak_rss_bytes()
     sys.stdout.write(json.dumps(answer))
     sys.stdout.flush()
     return 0

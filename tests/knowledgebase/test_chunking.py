@@ -118,3 +118,34 @@ def test_heading_without_content_makes_no_chunk():
 )
 def test_sentence_split_keeps_identifiers_whole(text, expected):
     assert split_sentences(text) == expected
+
+
+def test_a_megabyte_long_line_is_split_in_linear_time_with_bounded_tokenizer_calls():
+    """A 2 MB single-line text once took minutes here (the growing piece was re-counted after every word)
+    and a 20 MB one drove the worker to gigabytes (the whole text went to the tokenizer at once)."""
+    from knowledgebase.chunking import _MAX_COUNTED_CHARS
+
+    calls: list[int] = []
+
+    def counting(text: str) -> int:
+        calls.append(len(text))
+        return words(text)
+
+    vocabulary = [f"word{n}" for n in range(500)]
+    text = " ".join(vocabulary[n % 500] for n in range(300_000))  # ~2.3 MB, no line break, no full stop
+    drafts = _chunk([Block(kind=BlockKind.PARAGRAPH, text=text)], count_tokens=counting, passage_tokens=200)
+    assert " ".join(d.text for d in drafts).split() == text.split()
+    assert all(words(d.text) + words("Guide\n") - 2 <= 200 for d in drafts)
+    assert max(calls) <= _MAX_COUNTED_CHARS
+    assert len(calls) < 3 * len(drafts) + 600  # per passage and per distinct word, not per word
+
+
+def test_a_word_longer_than_a_passage_is_cut_by_characters():
+    blob = "x" * 50_000
+
+    def chars(text: str) -> int:  # a tokenizer that sees every character as a token
+        return len(text.replace(" ", "")) + 2
+
+    drafts = _chunk([Block(kind=BlockKind.PARAGRAPH, text=f"Start {blob} end")], count_tokens=chars)
+    assert "".join(d.text.replace(" ", "").replace("\n", "") for d in drafts) == f"Start{blob}end"
+    assert all(chars(d.text) <= 40 for d in drafts)

@@ -15,7 +15,7 @@ from elasticsearch import Elasticsearch
 
 from search.services import chunks_index
 from search.values import Visibility
-from tests.search.factories import make_chunk
+from tests.factories import make_chunk
 
 DOCS = {
     "rome": ("Rome", "Rome is the capital city of Italy, founded on seven hills along the Tiber."),

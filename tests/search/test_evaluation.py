@@ -18,7 +18,7 @@ from search.evaluation import (
     system_metrics,
 )
 from search.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k
-from tests.search.factories import make_chunk
+from tests.factories import make_chunk
 
 
 def test_ndcg_graded_by_hand() -> None:

@@ -22,8 +22,8 @@ from search.retrieval import RetrievalConfig, clean_query, diversify, fuse_legs,
 from search.selectors import hits_search, retrieval_search
 from search.services import chunks_index, source_delete
 from search.values import Chunk, Hit, Principal, Visibility
+from tests.factories import make_chunk
 from tests.json_server import JsonServer
-from tests.search.factories import make_chunk
 
 ANONYMOUS = Principal.anonymous()
 # The database backend keeps its index in the test database.

@@ -7,7 +7,7 @@ import pytest
 
 from search.values import Principal, Visibility
 from search.visibility import Access, access_allows, grants_for
-from tests.search.test_backend_contract import CORPUS, VISIBLE, chunk_access
+from tests.search.backends.test_contract import CORPUS, VISIBLE, chunk_access
 
 
 @pytest.mark.parametrize("who", list(VISIBLE))

@@ -24,7 +24,7 @@ from search.errors import IndexMismatch
 from search.models import IndexAlias, IndexedChunk
 from search.values import Chunk, Principal, Visibility
 from search.visibility import Access, access_allows
-from tests.search.factories import (
+from tests.factories import (
     ANONYMOUS,
     GROUP_MEMBER,
     OTHER_GROUP,

@@ -15,8 +15,8 @@ from search.backends import get_search_backend
 from search.backends.database import DatabaseSearchBackend, fts5_match, fts5_terms, query_terms
 from search.errors import InvalidQuery
 from search.models import IndexAlias, IndexedChunk
-from tests.search.factories import ANONYMOUS, make_chunk, make_item, throwaway_index_name
-from tests.search.test_backend_contract import sqlite_database  # noqa: F401 - fixture
+from tests.factories import ANONYMOUS, make_chunk, make_item, throwaway_index_name
+from tests.search.backends.test_contract import sqlite_database  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db
 

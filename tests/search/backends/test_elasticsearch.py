@@ -16,7 +16,7 @@ from search.backends import get_search_backend
 from search.backends.elasticsearch import ElasticsearchSearchBackend
 from search.backends.elasticsearch import backend as backend_module
 from search.errors import IndexMismatch, SearchUnavailable
-from tests.search.factories import ANONYMOUS, make_chunk, make_item, throwaway_index_name
+from tests.factories import ANONYMOUS, make_chunk, make_item, throwaway_index_name
 
 DEAD_URL = "http://127.0.0.1:1"  # nothing listens on port 1 on loopback
 

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 USER, PASSWORD = "bench-admin", "bench-pass-51ac"
 DURATION = float(os.environ.get("BENCH_EMBEDDED_SECONDS", "120"))
 UPLOADERS, FILES, CHATTERS = 3, 10, 5
+THINK = 3.0  # seconds from one question of a chatter to the next
 QUESTIONS = [
     "How do I restrict a page to a group?",
     "How do I upload a file?",
@@ -53,18 +54,22 @@ def _login(client: httpx.Client, base: str, user: str) -> None:
     client.headers.update({"X-CSRFToken": client.cookies["csrftoken"], "Referer": f"{base}/"})
 
 
-def _rss_mb(pattern: str) -> float:
+def _memory_mb(pattern: str) -> tuple[float, float]:
+    """(PSS of all processes matching `pattern`, largest RSS of one of them) in MB. PSS shares the pages
+    forked children have in common (the model loaded before the fork) instead of counting them per child."""
     argv = ["pgrep", "-f", pattern]
     out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout.split()  # noqa: S603
-    total = 0
+    pss_total, rss_max = 0, 0
     for pid in out:
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss_total += int(line.split()[1])
+                elif line.startswith("Rss:"):
+                    rss_max = max(rss_max, int(line.split()[1]))
         except OSError:
             continue
-    return round(total / 1024, 1)
+    return round(pss_total / 1024, 1), round(rss_max / 1024, 1)
 
 
 def _stack_env(var: Path) -> dict[str, str]:
@@ -191,8 +196,12 @@ class _Load:
             sid = session.json().get("id")
             i = 0
             while time.monotonic() < self.stop_at:
+                asked = time.monotonic()
                 self._ask(client, sid, QUESTIONS[i % len(QUESTIONS)] + f" ({n}.{i})")
                 i += 1
+                # A person reads the answer before the next question: at most one every THINK seconds,
+                # which stays under the API's 30 questions a minute per user.
+                time.sleep(max(0.0, THINK - (time.monotonic() - asked)))
 
     def _ask(self, client: httpx.Client, sid: str, question: str) -> None:
         asked = time.monotonic()
@@ -205,17 +214,19 @@ class _Load:
                     got_token = True
                     self._record(self.first_tokens, time.monotonic() - asked)
 
-    def run(self, var: Path) -> float:
-        """Run every user to the end; the peak RSS (MB) of the worker's processes, sampled every 2 s."""
+    def run(self, var: Path) -> dict[str, float]:
+        """Run every user to the end; the worker's peak memory (all its processes, and the largest one),
+        sampled every 2 s."""
         threads = [threading.Thread(target=self.uploader, args=(n,)) for n in range(UPLOADERS)]
         threads += [threading.Thread(target=self.chatter, args=(n,)) for n in range(CHATTERS)]
         for t in threads:
             t.start()
-        peak_worker_rss = 0.0
+        peak_pss = peak_rss = 0.0
         while any(t.is_alive() for t in threads):
-            peak_worker_rss = max(peak_worker_rss, _rss_mb(f"celery.*{var}"))
+            pss, rss = _memory_mb(f"celery.*{var}")
+            peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
             time.sleep(2)
-        return peak_worker_rss
+        return {"peak_worker_pss_mb": peak_pss, "peak_worker_process_rss_mb": peak_rss}
 
 
 def _pct(values: list[float], q: int) -> float | None:
@@ -236,7 +247,7 @@ def main() -> int:
         ]
         _users_create(var, people)
         load = _Load(base)
-        peak_worker_rss = load.run(var)
+        memory = load.run(var)
     finally:
         stack.send_signal(signal.SIGINT)
         stack.wait(timeout=30)
@@ -251,7 +262,7 @@ def main() -> int:
         "first_token_p95_s": _pct(load.first_tokens, 95),
         "answers": len(load.first_tokens),
         "upload_to_indexed_s": sorted(round(v, 1) for v in load.indexed),
-        "peak_worker_rss_mb": peak_worker_rss,
+        **memory,
     }
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)

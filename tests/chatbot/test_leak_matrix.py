@@ -323,3 +323,115 @@ def test_mutation_without_the_database_recheck_leaks(world, monkeypatch):
         leaks, _ = matrix_leaks(world, channels=("answers",))
     assert any("stale_unpublished" in leak for leak in leaks)
     assert any("stale_restricted" in leak for leak in leaks)
+
+
+# --- the prompt the LLM server received -------------------------------------------------------------
+
+
+class RecordingLLMServer:
+    """An OpenAI-compatible chat completions server on loopback that streams a fixed answer and keeps
+    every request body: what a real model would have been shown."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict[str, Any]] = []
+        requests = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # http.server's naming
+                requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                chunks: list[dict[str, Any]] = [
+                    {
+                        "delta": {"role": "assistant", "content": "The ledger says so [1]."},
+                        "finish_reason": None,
+                    },
+                    {"delta": {}, "finish_reason": "stop"},
+                ]
+                body = b"".join(
+                    b"data: "
+                    + json.dumps(
+                        {
+                            "id": "c",
+                            "object": "chat.completion.chunk",
+                            "created": 0,
+                            "model": "m",
+                            "choices": [{"index": 0, **chunk}],
+                        }
+                    ).encode()
+                    + b"\n\n"
+                    for chunk in chunks
+                )
+                usage = {
+                    "id": "c",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": "m",
+                    "choices": [],
+                }
+                usage["usage"] = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+                body += b"data: " + json.dumps(usage).encode() + b"\n\ndata: [DONE]\n\n"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def llm_recorder() -> Iterator[RecordingLLMServer]:
+    server = RecordingLLMServer()
+    backends = {
+        "default": {
+            "BACKEND": "chatbot.llm.openai",
+            "BASE_URL": server.url,
+            "MODEL": "m",
+            "TIMEOUT": 10.0,
+            "MAX_RETRIES": 0,
+        }
+    }
+    no_cache = {"ENABLED": False, "CACHE": "default", "TIMEOUT": 1}
+    try:
+        with override_settings(CHATBOT_LLM_BACKENDS=backends, CHATBOT_ANSWER_CACHE=no_cache):
+            yield server
+    finally:
+        server.close()
+
+
+def _prompt_of(world: World, name: str, item: Item, server: RecordingLLMServer) -> str:
+    import json
+
+    seen = len(server.requests)
+    client = api_client(world.tokens[name])
+    session = client.post(f"{API}/sessions/", {}, format="json").json()["uuid"]
+    response = client.post(f"{API}/sessions/{session}/messages/", {"message": item.words}, format="json")
+    assert response.status_code == 201, response.content
+    return json.dumps(server.requests[seen:])
+
+
+def test_the_prompt_never_carries_restricted_content(world, llm_recorder):
+    public = next(item for item in world.items if item.kind == "public")
+    # The control: the model is asked, and is shown what the asker may see.
+    assert public.secret in _prompt_of(world, "user", public, llm_recorder)
+    leaks = [
+        f"{item.kind} → {name} via the prompt"
+        for item in world.items
+        for name in SIGNED_IN
+        if name not in item.may_see and item.secret in _prompt_of(world, name, item, llm_recorder)
+    ]
+    assert leaks == []

@@ -36,7 +36,7 @@ from .extraction.errors import (
 )
 from .extraction.limits import ExtractionLimits
 from .extraction.ocr import image_size, pixels_allowed, skipped_image
-from .extraction.pdf_safety import check_pdf_catalog, open_pdf
+from .extraction.pdf_safety import attachments_warning, check_pdf_catalog, open_pdf
 from .extraction.sniff import FileKind, file_extension, sniff_kind
 
 _HASH_CHUNK = 1024 * 1024
@@ -81,8 +81,7 @@ def _check_structure(fileobj: IO[bytes], *, kind: FileKind, limits: ExtractionLi
     as a 500."""
     try:
         if kind == FileKind.PDF:
-            _check_pdf(fileobj, limits=limits)
-            return []
+            return _check_pdf(fileobj, limits=limits)
         if kind == FileKind.DOCX:
             return _check_docx(fileobj, limits=limits)
         return _check_text(fileobj)
@@ -115,9 +114,14 @@ def _hash(fileobj: IO[bytes], *, limits: ExtractionLimits) -> tuple[str, int]:
     return digest.hexdigest(), total
 
 
-def _check_pdf(fileobj: IO[bytes], *, limits: ExtractionLimits) -> None:
+def _check_pdf(fileobj: IO[bytes], *, limits: ExtractionLimits) -> list[str]:
     reader = open_pdf(fileobj)
     check_pdf_catalog(reader)
+    try:
+        attached = list(reader.attachments)
+    except Exception:  # a broken name tree: extraction's full walk lists what it can
+        attached = []
+    warning = attachments_warning(attached)
     try:
         pages = len(reader.pages)
     except Exception as e:  # pypdf raises anything on a broken page tree
@@ -126,6 +130,7 @@ def _check_pdf(fileobj: IO[bytes], *, limits: ExtractionLimits) -> None:
         raise FileTooLarge(
             f"The PDF has {pages} pages; at most {limits.pdf_max_pages} are accepted.", code="too_large"
         )
+    return [warning] if warning else []
 
 
 def _check_docx(fileobj: IO[bytes], *, limits: ExtractionLimits) -> list[str]:

@@ -15,7 +15,7 @@ from .builder import DocumentBuilder
 from .errors import CorruptFile, ExtractionError, ExtractionLimitExceeded, FileTooLarge, NoTextFound
 from .limits import ExtractionLimits
 from .ocr import ocr_image, pixels_allowed, render_pdf_page, skipped_image, worth_ocr
-from .pdf_safety import check_pdf_catalog, check_pdf_objects, open_pdf
+from .pdf_safety import attachments_warning, check_pdf_catalog, check_pdf_objects, open_pdf
 
 # A page with fewer visible characters than this and an image (or nothing at all) is treated as a scan.
 _SCANNED_PAGE_CHARS = 20
@@ -38,7 +38,7 @@ class _OcrBudget:
 def extract_pdf(path: Path, *, limits: ExtractionLimits) -> ExtractedDocument:
     reader = open_pdf(path)
     check_pdf_catalog(reader)
-    check_pdf_objects(reader)
+    attachments = check_pdf_objects(reader)
     try:
         page_count = len(reader.pages)
     except Exception as e:  # pypdf raises anything on a broken page tree
@@ -48,9 +48,12 @@ def extract_pdf(path: Path, *, limits: ExtractionLimits) -> ExtractedDocument:
             f"The PDF has {page_count} pages; at most {limits.pdf_max_pages} are accepted.", code="too_large"
         )
     builder = DocumentBuilder(title=_metadata_title(reader))
+    if warning := attachments_warning(attachments):
+        builder.warn(warning)
     headings = _outline(reader)
     budget = _OcrBudget(pages=limits.ocr_max_pages, images=limits.ocr_max_images)
     ocr_pages = 0
+    fields_seen: set[str] = set()
     for index in range(page_count):
         builder.page_number = index + 1
         try:
@@ -71,9 +74,10 @@ def extract_pdf(path: Path, *, limits: ExtractionLimits) -> ExtractedDocument:
                 text = ocr_text if len(ocr_text.strip()) > len(text.strip()) else text
             images = []  # the render already covered them
         _emit_page(builder, text, [h for h in headings if h.page_index == index])
-        _emit_fields(builder, page)
+        fields_seen.update(_emit_fields(builder, page))
         if limits.ocr_enabled:
             _ocr_images(builder, page, images, limits=limits, budget=budget)
+    _emit_unplaced_fields(builder, reader, fields_seen)
     document = builder.finish()
     document.pages = page_count
     document.images_ocrd += ocr_pages
@@ -181,7 +185,8 @@ def split_paragraphs(text: str) -> list[str]:
     return paragraphs
 
 
-def _emit_fields(builder: DocumentBuilder, page: PageObject) -> None:
+def _emit_fields(builder: DocumentBuilder, page: PageObject) -> list[str]:
+    """Filled-in values of the page's form widgets, as "name: value" lines under the page's text."""
     lines: list[str] = []
     for annotation in _resolve(page.get("/Annots")) or []:
         widget = _resolve(annotation)
@@ -193,6 +198,32 @@ def _emit_fields(builder: DocumentBuilder, page: PageObject) -> None:
             if line not in lines:
                 lines.append(line)
     if lines:
+        builder.add(BlockKind.PARAGRAPH, "Form fields:\n" + "\n".join(lines))
+    return lines
+
+
+def _emit_unplaced_fields(builder: DocumentBuilder, reader: PdfReader, seen: set[str]) -> None:
+    """AcroForm fields with a value but no widget on any page (hidden, or kept only in the form's
+    field tree): their values are still what the form says."""
+    try:
+        fields = reader.get_fields() or {}
+    except Exception:  # noqa: BLE001 - a broken field tree only costs these values
+        return
+    lines: list[str] = []
+    for name, field in list(fields.items())[:5000]:
+        value = _resolve(field.get("/V")) if isinstance(field, dict) else None
+        if isinstance(value, NameObject):
+            text = "" if value in ("/Off", "/") else "Yes"
+        elif isinstance(value, list):
+            text = ", ".join(str(v) for v in value)
+        else:
+            text = " ".join(str(value).split()) if isinstance(value, str) else ""
+        line = f"{name}: {text}"
+        if text and line not in seen and line not in lines:
+            lines.append(line)
+    if lines:
+        builder.reset_headings()
+        builder.page_number = None
         builder.add(BlockKind.PARAGRAPH, "Form fields:\n" + "\n".join(lines))
 
 

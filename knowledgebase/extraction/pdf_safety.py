@@ -1,9 +1,13 @@
-"""Opening a PDF and refusing the ones we will not store: encrypted, scripted, or carrying files.
+"""Opening a PDF and refusing the ones we will not store: encrypted or scripted.
 
-Decision (issue "Knowledge as Wagtail content", part 2): a PDF with JavaScript, a Launch action or
-embedded files is rejected outright rather than sanitised. The original file is stored and offered for
-download to staff, so stripping the text out of it would not make the stored copy safe; editors can
-re-export ("print to PDF") a clean copy in seconds, and the rejection reason tells them so.
+Decision (issue "Knowledge as Wagtail content", part 2): a PDF with JavaScript or a Launch action is
+rejected outright rather than sanitised. The original file is stored and offered for download to staff,
+so stripping the text out of it would not make the stored copy safe; editors can re-export ("print to
+PDF") a clean copy in seconds, and the rejection reason tells them so.
+
+Embedded files (attachments) are different (issue 16): a form that carries a filled-in copy or a
+spreadsheet is common, nothing runs when the PDF is opened, and its text and field values are the
+knowledge. Such a PDF is read; its attachments are listed in a warning and never parsed.
 """
 
 from __future__ import annotations
@@ -51,22 +55,28 @@ def _decrypt_with_empty_password(reader: PdfReader) -> None:
 
 
 def check_pdf_catalog(reader: PdfReader) -> None:
-    """The cheap check for validation: document-level scripts, open actions and attachments."""
+    """The cheap check for validation: document-level scripts and open actions."""
     root = _resolve(reader.trailer["/Root"])
     if not isinstance(root, DictionaryObject):
         raise CorruptFile("The PDF is damaged: it has no document catalog.", code="corrupt")
     names = _resolve(root.get("/Names"))
-    if isinstance(names, DictionaryObject):
-        if "/JavaScript" in names:
-            _reject("contains JavaScript")
-        if "/EmbeddedFiles" in names:
-            _reject("contains embedded (attached) files")
+    if isinstance(names, DictionaryObject) and "/JavaScript" in names:
+        _reject("contains JavaScript")
     for key in ("/OpenAction", "/AA"):
         _check_actions(_resolve(root.get(key)), depth=0)
 
 
-def check_pdf_objects(reader: PdfReader) -> None:
-    """The full check for extraction: every object reachable from the trailer, whatever nests it."""
+def attachments_warning(names: list[str]) -> str | None:
+    if not names:
+        return None
+    shown = ", ".join(f"“{name}”" for name in names[:10]) + (" and more" if len(names) > 10 else "")
+    return f"This PDF carries {len(names)} attached file(s) ({shown}); attachments are listed, not read."
+
+
+def check_pdf_objects(reader: PdfReader) -> list[str]:
+    """The full check for extraction: every object reachable from the trailer, whatever nests it.
+    Returns the names of the embedded files it found (they are not parsed)."""
+    attachments: list[str] = []
     seen: set[tuple[int, int]] = set()
     stack: list[Any] = [reader.trailer]
     while stack:
@@ -87,9 +97,23 @@ def check_pdf_objects(reader: PdfReader) -> None:
                 continue  # a dangling reference carries nothing we could run
         if isinstance(obj, DictionaryObject):  # includes streams (their dictionaries, not their data)
             _check_dictionary(obj)
-            stack.extend(value for key, value in obj.items() if key not in {"/Parent", "/P"})
+            if "/EF" in obj:  # a file specification with an embedded file
+                name = _filespec_name(obj)
+                if name not in attachments:
+                    attachments.append(name)
+            # The embedded files' streams are never followed: their bytes are not ours to parse.
+            stack.extend(value for key, value in obj.items() if key not in {"/Parent", "/P", "/EF"})
         elif isinstance(obj, ArrayObject):
             stack.extend(obj)
+    return attachments
+
+
+def _filespec_name(spec: DictionaryObject) -> str:
+    for key in ("/UF", "/F"):
+        value = _resolve(spec.get(key))
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())[:120]
+    return "unnamed"
 
 
 def _check_dictionary(obj: DictionaryObject) -> None:
@@ -98,10 +122,6 @@ def _check_dictionary(obj: DictionaryObject) -> None:
     action = obj.get("/S")
     if action in _ACTIVE_ACTIONS:
         _reject(f"contains {_ACTIVE_ACTIONS[str(action)]}")
-    if "/EmbeddedFiles" in obj or obj.get("/Type") == "/EmbeddedFile" or "/EF" in obj:
-        _reject("contains embedded (attached) files")
-    if obj.get("/Subtype") == "/FileAttachment":
-        _reject("contains a file attachment annotation")
 
 
 def _check_actions(action: Any, *, depth: int) -> None:

@@ -23,6 +23,7 @@ from knowledgebase.extraction import (
 )
 from knowledgebase.extraction.docx import table_text
 from knowledgebase.extraction.pdf import split_paragraphs
+from knowledgebase.validation import validate_bytes
 from tests.fixtures.pdf import PdfBuilder, attachment_pdf, encrypted_pdf, minimal_pdf
 
 LIMITS = ExtractionLimits()
@@ -395,6 +396,26 @@ def test_pdf_form_values_are_included(tmp_path):
     assert "Last Name" not in form.text, "empty fields are left out"
 
 
+def test_a_pdf_form_with_an_attachment_is_read_with_every_field_value(tmp_path):
+    """A government form carrying its instructions as an attached file: the text and filled-in values
+    are the knowledge; the attachment is listed in a warning, not parsed."""
+    builder = PdfBuilder()
+    page = builder.page(["Application for a parking permit", "", "Applicant", "Plate number"])
+    builder.text_field(page, "Applicant", "Ana Souza", rect=[250, 680, 450, 700])
+    builder.text_field(page, "Plate", "AB-123-CD", rect=[250, 665, 450, 685])
+    builder.form_only_field("Reference", "PERMIT-2026-0042")
+    builder.attach("instructions.txt", b"Secret instructions that are not indexed")
+    path = builder.write(tmp_path / "permit.pdf")
+    assert validate_bytes(path.read_bytes(), filename=path.name, limits=LIMITS).warnings
+    document = extract(path)
+    text = "\n".join(b.text for b in document.blocks)
+    assert "Application for a parking permit" in text
+    assert "Applicant: Ana Souza" in text and "Plate: AB-123-CD" in text
+    assert "Reference: PERMIT-2026-0042" in text and text.count("Ana Souza") == 1
+    assert "Secret instructions" not in text
+    assert any("“instructions.txt”" in w for w in document.warnings)
+
+
 def test_pdf_arabic_text_is_kept(tmp_path):
     """Right-to-left letters and their vowel marks come out in reading order (a real file: test_corpus)."""
     builder = PdfBuilder()
@@ -445,13 +466,14 @@ def test_pdf_image_past_the_pixel_limit_is_skipped_before_decoding_and_the_text_
     assert extract(path).images_ocrd == 1
 
 
-def test_encrypted_and_attachment_pdfs_are_refused_with_reasons(tmp_path):
+def test_encrypted_pdfs_are_refused_and_attachments_listed_not_read(tmp_path):
     with pytest.raises(ExtractionError, match="password-protected PDF") as info:
         extract(encrypted_pdf(tmp_path / "locked.pdf"))
     assert info.value.code == "encrypted_pdf"
-    with pytest.raises(ExtractionError, match="embedded") as info:
-        extract(attachment_pdf(tmp_path / "attached.pdf"))
-    assert info.value.code == "pdf_active_content"
+    document = extract(attachment_pdf(tmp_path / "attached.pdf"))
+    assert any("attached spreadsheet" in b.text for b in document.blocks)
+    assert not any("Q1,100" in b.text for b in document.blocks), "an attachment is never parsed"
+    assert any("“figures.csv”" in w and "not read" in w for w in document.warnings), document.warnings
 
 
 def test_pdf_javascript_and_launch_actions_are_refused(tmp_path):

@@ -97,15 +97,13 @@ def test_size_limit_from_declared_and_measured_size():
     assert info.value.code == "too_large"
 
 
-def test_pdf_refusals_encrypted_scripted_attached_and_corrupt(tmp_path):
+def test_pdf_refusals_encrypted_and_corrupt_attachments_only_warned(tmp_path):
     encrypted = encrypted_pdf(tmp_path / "locked.pdf").read_bytes()
     error = rejection(encrypted, "locked.pdf")
     assert error.code == "encrypted_pdf" and "password-protected PDF" in error.message
     attached = attachment_pdf(tmp_path / "attached.pdf").read_bytes()
-    assert rejection(attached, "a.pdf").code == "pdf_active_content"
-    writer = blank_pdf_writer()
-    writer.add_attachment("payload.txt", b"hidden")
-    assert rejection(write_pdf(writer, tmp_path / "b.pdf").read_bytes(), "b.pdf").code == "pdf_active_content"
+    warned = validate_bytes(attached, filename="a.pdf", limits=LIMITS)
+    assert warned.kind == FileKind.PDF and any("“figures.csv”" in w for w in warned.warnings)
     assert rejection(damaged_pdf(), "broken.pdf").code == "corrupt"
     assert rejection(b"%PDF-1.7\n garbage", "truncated.pdf").code == "corrupt"
 

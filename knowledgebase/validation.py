@@ -119,7 +119,7 @@ def _check_pdf(fileobj: IO[bytes], *, limits: ExtractionLimits) -> list[str]:
     check_pdf_catalog(reader)
     try:
         attached = list(reader.attachments)
-    except Exception:  # a broken name tree: extraction's full walk lists what it can
+    except Exception:  # noqa: BLE001 - a broken name tree: extraction's full walk lists what it can
         attached = []
     warning = attachments_warning(attached)
     try:

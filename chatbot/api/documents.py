@@ -23,15 +23,11 @@ from knowledgebase.uploads import document_duplicate_for, document_upload_create
 from knowledgebase.validation import install_upload_limit, upload_rejection, validate_upload
 
 from .base import ChatAPIMixin, request_user
+from .document_serializers import DocumentSerializer, DocumentStatusSerializer, DocumentUploadSerializer
 from .exceptions import Conflict
 from .processing import document_processing
 from .ratelimit import UPLOADS, rate_limit_hit
-from .serializers import (
-    DocumentSerializer,
-    DocumentStatusSerializer,
-    DocumentUploadSerializer,
-    ErrorSerializer,
-)
+from .serializers import ErrorSerializer
 
 
 def own_documents(request: Request) -> QuerySet[KnowledgeDocument]:

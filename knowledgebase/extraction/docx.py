@@ -16,6 +16,7 @@ from lxml import etree
 
 from .base import BlockKind, ExtractedDocument
 from .builder import DocumentBuilder
+from .docx_notes import docx_notes
 from .docx_safety import check_docx, open_docx_zip
 from .errors import CorruptFile, ExtractionLimitExceeded, NoTextFound
 from .limits import ExtractionLimits
@@ -43,6 +44,11 @@ class _DocxExtractor:
                 self.flush_list()
                 self.builder.add(BlockKind.TABLE, table_text(item))
         self.flush_list()
+        for section in docx_notes(self.document):
+            self.builder.reset_headings()
+            self.builder.heading(section.title, level=1)
+            for text in section.texts:
+                self.builder.add(BlockKind.PARAGRAPH, text)
         self.headers_and_footers()
         return self.builder.finish()
 
@@ -126,7 +132,12 @@ class _DocxExtractor:
 
 
 def heading_level(paragraph: Paragraph) -> tuple[int | None, bool]:
-    """(level, is_title) from the style (or the style it is based on) or the paragraph's outline level."""
+    """(level, is_title): the paragraph's own outline level (direct formatting wins in Word), else the
+    first style up the "based on" chain that is Title, named "Heading n", or sets an outline level
+    (a custom "Chapter" style based on Heading 1; a style that only says "outline level 2")."""
+    level = _outline_level(paragraph._p.pPr)
+    if level is not None:
+        return level, False
     style: Any = paragraph.style
     for _ in range(10):
         if style is None:
@@ -137,14 +148,20 @@ def heading_level(paragraph: Paragraph) -> tuple[int | None, bool]:
         match = _HEADING_STYLE.match(name)
         if match:
             return int(match.group(1)), False
+        level = _outline_level(style.element.pPr)
+        if level is not None:
+            return level, False
         style = style.base_style
-    p_pr = paragraph._p.pPr
-    outline = p_pr.find(qn("w:outlineLvl")) if p_pr is not None else None
-    if outline is not None:
-        value = outline.get(qn("w:val"))
-        if value is not None and value.isdigit() and int(value) < 9:
-            return int(value) + 1, False
     return None, False
+
+
+def _outline_level(p_pr: Any) -> int | None:
+    """1-9 from ``w:outlineLvl`` 0-8; 9 ("body text") and absence are not headings."""
+    outline = p_pr.find(qn("w:outlineLvl")) if p_pr is not None else None
+    value = outline.get(qn("w:val")) if outline is not None else None
+    if value is not None and value.isdigit() and int(value) < 9:
+        return int(value) + 1
+    return None
 
 
 def _list_level(paragraph: Paragraph) -> int | None:

@@ -641,3 +641,57 @@ def test_memory_limit_stops_a_hungry_extraction(tmp_path):
         extract_file(path, filename=path.name, limits=ExtractionLimits(memory_mb=64), isolated=True)
     assert info.value.code == "memory"
     assert extract_file(path, filename=path.name, limits=LIMITS, isolated=True).characters > 4_000_000
+
+
+def test_docx_footnotes_endnotes_and_comments_become_their_own_sections(tmp_path):
+    from tests.fixtures.documents import docx_with_notes
+
+    path = docx_with_notes(
+        tmp_path / "survey.docx",
+        footnotes=["Sample of 1,204 households.", "Weighted by region."],
+        endnotes=["Data collected in March 2026."],
+        comments=["Check the weighting."],
+    )
+    document = extract(path)
+    sections = {
+        b.heading_path[0]: [x.text for x in document.blocks if x.heading_path[:1] == b.heading_path[:1]][1:]
+        for b in document.blocks
+        if b.kind == BlockKind.HEADING and b.level == 1
+    }
+    assert sections["Footnotes"] == ["[1] Sample of 1,204 households.", "[2] Weighted by region."]
+    assert sections["Endnotes"] == ["[1] Data collected in March 2026."]
+    assert sections["Comments"] == ["Rita Reviewer: Check the weighting."]
+    assert next(b for b in document.blocks if b.text == "See notes.").heading_path == ("Survey results",)
+
+
+def test_docx_headings_by_style_inheritance_and_outline_level(tmp_path):
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    def outline(element, level: int) -> None:
+        p_pr = element.get_or_add_pPr()
+        node = OxmlElement("w:outlineLvl")
+        node.set(qn("w:val"), str(level))
+        p_pr.append(node)
+
+    document = docx.Document()
+    chapter = document.styles.add_style("Chapter", WD_STYLE_TYPE.PARAGRAPH)
+    chapter.base_style = document.styles["Heading 1"]
+    section = document.styles.add_style("Section Title", WD_STYLE_TYPE.PARAGRAPH)
+    outline(section.element, 1)  # "outline level 2" set on a style based on Normal
+    document.add_paragraph("Getting around", style="Chapter")
+    document.add_paragraph("By bicycle", style="Section Title")
+    document.add_paragraph("Racks are by the north door.")
+    direct = document.add_paragraph("Winter rules")
+    outline(direct._p, 2)  # direct formatting: outline level 3 on a Normal paragraph
+    document.add_paragraph("Salt the ramp before seven.")
+    body = document.add_paragraph("Plain body text", style="Chapter")
+    outline(body._p, 9)  # direct "body text" outline level under a heading style: the style decides
+    path = tmp_path / "styles.docx"
+    document.save(str(path))
+    result = extract(path)
+    headings = [(b.text, b.level) for b in result.blocks if b.kind == BlockKind.HEADING]
+    assert headings == [("Getting around", 1), ("By bicycle", 2), ("Winter rules", 3), ("Plain body text", 1)]
+    salt = next(b for b in result.blocks if b.text == "Salt the ramp before seven.")
+    assert salt.heading_path == ("Getting around", "By bicycle", "Winter rules")

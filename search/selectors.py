@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
+from django.conf import settings
+
 from search.backends import get_search_backend
 from search.rerankers import get_reranker
 from search.retrieval import QueryExpander, RetrievalConfig, RetrievalResult, retrieve
@@ -65,6 +67,5 @@ def hits_search(
 
 
 def _setting(key: str, default: str) -> str:
-    from django.conf import settings
 
     return str(getattr(settings, "KNOWLEDGE_RETRIEVAL", {}).get(key, default))

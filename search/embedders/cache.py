@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from django.core.cache import caches
 
 from .base import BaseEmbedder, Vectors
 
@@ -66,7 +67,6 @@ class DjangoCacheStore:
 
     @property
     def cache(self) -> Any:
-        from django.core.cache import caches
 
         return caches[self.alias]
 

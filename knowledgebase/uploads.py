@@ -5,7 +5,6 @@ queues its indexing through the usual signals."""
 
 from __future__ import annotations
 
-from pathlib import PurePath
 from typing import Any
 
 from django.db import transaction
@@ -33,7 +32,7 @@ def document_upload_create(
     """Store the upload as the user's private document and publish it (which queues its indexing)."""
     with transaction.atomic():
         document = KnowledgeDocument(
-            title=title or PurePath(upload.name).stem[:255] or "Untitled",
+            title=title or validated.title or "Untitled",
             description=description,
             file=upload,
             kind=str(validated.kind),

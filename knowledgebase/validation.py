@@ -35,6 +35,7 @@ from .extraction.errors import (
     too_large,
 )
 from .extraction.limits import ExtractionLimits
+from .extraction.names import check_filename, title_from_filename
 from .extraction.ocr import image_size, pixels_allowed, skipped_image
 from .extraction.pdf_safety import attachments_warning, check_pdf_catalog, open_pdf
 from .extraction.sniff import FileKind, file_extension, sniff_kind
@@ -51,6 +52,7 @@ class ValidatedUpload:
     size: int
     sha256: str
     warnings: tuple[str, ...] = ()
+    title: str = ""  # from the file name, without quotes, markup or control characters
 
 
 def validate_upload(
@@ -59,6 +61,7 @@ def validate_upload(
     """Raises an ``ExtractionError`` subclass (message for the editor, stable ``code``) or returns
     what was validated. ``fileobj`` must be seekable (Django's uploaded files are); it is left at 0."""
     limits = limits or ExtractionLimits.from_settings()
+    check_filename(filename)
     _check_size(size, limits=limits)
     digest, measured = _hash(fileobj, limits=limits)
     _check_size(measured, limits=limits)
@@ -71,7 +74,12 @@ def validate_upload(
     finally:
         fileobj.seek(0)
     return ValidatedUpload(
-        kind=kind, extension=file_extension(filename), size=measured, sha256=digest, warnings=tuple(warnings)
+        kind=kind,
+        extension=file_extension(filename),
+        size=measured,
+        sha256=digest,
+        warnings=tuple(warnings),
+        title=title_from_filename(filename),
     )
 
 

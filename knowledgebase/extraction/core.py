@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path, PurePath
+from pathlib import Path
 
 from .base import ExtractedDocument
 from .encoding import read_text
 from .errors import CorruptFile, ExtractionError, ExtractionLimitExceeded, NoTextFound, too_large
 from .limits import ExtractionLimits
+from .names import title_from_filename
 from .sniff import FileKind, sniff_kind
 from .text import MARKDOWN_BUDGET_SECONDS, extract_markdown, extract_text
 
@@ -42,7 +43,7 @@ def _extract(path: Path, *, filename: str, limits: ExtractionLimits) -> Extracte
         raise NoTextFound("The file is empty.", code="empty")
     with path.open("rb") as handle:
         kind = sniff_kind(handle, filename=filename, limits=limits)
-    title_hint = PurePath(filename).stem.replace("_", " ").replace("-", " ").strip()
+    title_hint = title_from_filename(filename)
     if kind == FileKind.PDF:
         from .pdf import extract_pdf
 

@@ -4,6 +4,7 @@ Codes (stable, shown in the admin and the API):
 
 =====================  =====================================================================
 ``unsupported_type``   extension not allowed, or the content is not what the extension says
+``bad_filename``       a file name with control characters (CR, LF...) or bidi overrides
 ``too_large``          over ``KNOWLEDGE_UPLOAD_MAX_BYTES`` (or too many pages)
 ``empty``              a zero-byte upload
 ``encrypted_pdf``      password-protected PDF

@@ -1,13 +1,14 @@
 """The leak matrix (issue 17): every restricted kind of content carries a unique secret word; every
 principal asks for it by its words, and each channel that can carry content is searched for the secret.
 
-Kinds: public (the control), login-only, group, password, restricted ancestor, draft, unpublished, deleted,
-moved under a private parent, owner-only upload, private collection, and two changed behind the index's
-back (unpublished, restricted: only the database re-check stands between them and an answer).
+Kinds: public (the control), login-only, group, password, restricted ancestor, draft, a revision in
+moderation, unpublished, deleted, moved under a private parent, owner-only upload, private collection, and
+two changed behind the index's back (unpublished, restricted: only the database re-check stands between
+them and an answer).
 Principals: anonymous, a signed-in user, staff, a group member, the owner of the upload, a superuser.
 Channels: the BM25 and kNN legs and the fused hits; for signed-in principals the API answer and its
-sources, its cached repeat, the SSE stream and the saved messages; then the feedback report (CSV and
-Markdown), the analytics API, /metrics, /media/ and the logs.
+sources, its cached repeat, the SSE stream, the saved messages and the prompt an LLM server received;
+then the feedback report (CSV and Markdown), the analytics API, /metrics, /media/ and the logs.
 
 The kNN leg returns a principal's top k of a small throwaway index whatever the query, so it is an
 exhaustive probe of what the filter admits: a principal allowed to see an item must find its secret
@@ -114,6 +115,27 @@ def _document(
     return document, secret, words
 
 
+def _in_moderation(home: Any, editor: Any) -> tuple[Any, str, str]:
+    """A published page whose next revision, holding the secret, waits in a moderation workflow."""
+    from wagtail.models import GroupApprovalTask, Workflow, WorkflowPage, WorkflowTask
+
+    secret, words, text = _text("moderation")
+    page = knowledge_page(
+        home, title="moderation ledger", body=[heading(words), paragraph(f"The {words} is being reviewed.")]
+    )
+    workflow = page.get_workflow()
+    if workflow is None:
+        workflow = Workflow.objects.create(name="Review")
+        task = GroupApprovalTask.objects.create(name="Approve")
+        WorkflowTask.objects.create(workflow=workflow, task=task, sort_order=0)
+        WorkflowPage.objects.create(workflow=workflow, page=home)
+    page.body = [heading(words), paragraph(text)]
+    page.save_revision(user=editor)
+    workflow.start(page, editor)
+    assert page.workflow_in_progress and KnowledgePage.objects.get(pk=page.pk).live
+    return page, secret, words
+
+
 def world_build() -> World:
     group = Group.objects.create(name="Finance")
     accounts: dict[str, Any] = {
@@ -156,6 +178,8 @@ def world_build() -> World:
     unpublished = add("unpublished", _page(home, "unpublished"), NOBODY)
     deleted = add("deleted", _page(home, "deleted"), NOBODY)
     moved = add("moved", _page(home, "moved"), MEMBERS)
+    moderated = _in_moderation(home, accounts["staff"])
+    add("moderation", moderated, NOBODY)
     stale_unpublished = add(
         "stale_unpublished", _page(home, "stale_unpublished"), NOBODY, index_says=EVERYONE
     )

@@ -231,6 +231,9 @@ USE_TZ = True
 WAGTAIL_SITE_NAME = env_str("WAGTAIL_SITE_NAME", "Knowledge")
 WAGTAILADMIN_BASE_URL = env_str("WAGTAILADMIN_BASE_URL", "http://127.0.0.1:8000")
 WAGTAILDOCS_EXTENSIONS = ["pdf", "docx", "txt", "md"]
+# Wagtail documents (MEDIA_ROOT/documents/) only through Wagtail's view, which applies collection privacy; a
+# web server must serve no more of MEDIA_ROOT than images/ (renditions, public by Wagtail's design).
+WAGTAILDOCS_SERVE_METHOD = "serve_view"
 WAGTAIL_WORKFLOW_ENABLED = True
 # No calls out of the admin: avatars from gravatar.com and the release check leak who uses the admin and
 # hang an offline install's pages.

@@ -44,7 +44,7 @@ DB_PASSWORD=datacollection
 APT_PACKAGES=(
   postgresql postgresql-client
   redis-server redis-tools
-  tesseract-ocr tesseract-ocr-eng
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
   poppler-utils
   chromium chromium-driver
   unzip curl ca-certificates procps passwd util-linux

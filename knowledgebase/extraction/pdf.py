@@ -14,7 +14,7 @@ from .base import BlockKind, ExtractedDocument
 from .builder import DocumentBuilder
 from .errors import CorruptFile, ExtractionError, ExtractionLimitExceeded, FileTooLarge, NoTextFound
 from .limits import ExtractionLimits
-from .ocr import ocr_image, pixels_allowed, render_pdf_page, skipped_image, worth_ocr
+from .ocr import ORIENT_MIN_PIXELS, ocr_image, pixels_allowed, render_pdf_page, skipped_image, worth_ocr
 from .pdf_safety import attachments_warning, check_pdf_catalog, check_pdf_objects, open_pdf
 
 # A page with fewer visible characters than this and an image (or nothing at all) is treated as a scan.
@@ -297,7 +297,7 @@ def _ocr_page(
         height_pt=float(box.height),
         limits=limits,
     )
-    return ocr_image(image, limits=limits)
+    return ocr_image(image, limits=limits, orient=True)
 
 
 def _ocr_images(
@@ -333,7 +333,7 @@ def _ocr_images(
         budget.images -= 1
         builder.document.images_ocrd += 1
         try:
-            text = ocr_image(image, limits=limits)
+            text = ocr_image(image, limits=limits, orient=image.width * image.height >= ORIENT_MIN_PIXELS)
         except ExtractionLimitExceeded as e:
             builder.warn(f"{e.message} An image on page {builder.page_number} was skipped.")
             continue

@@ -1,0 +1,59 @@
+"""Scans read the right way up: Tesseract's orientation detection turns a page scanned upside down or at
+90°/270° before recognition (pages made in code: PIL draws the text, then rotates the page)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from knowledgebase.extraction import ExtractionLimits, extract_file
+from knowledgebase.extraction.ocr import ocr_image, upright
+
+LIMITS = ExtractionLimits()
+LINES = [f"Rule {n}: visitors park on level two next to the lifts" for n in range(1, 25)]
+
+
+def scanned_page() -> Image.Image:
+    """A letter-size page at 150 dpi with two dozen lines of text."""
+    page = Image.new("L", (1275, 1650), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=30)
+    for number, line in enumerate(LINES):
+        draw.text((90, 90 + number * 52), line, fill=0, font=font)
+    return page
+
+
+def _found(text: str) -> int:
+    return sum(f"Rule {n}" in text for n in range(1, 25))
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_upright_turns_a_rotated_scan_back(degrees):
+    turned, rotation = upright(scanned_page().rotate(degrees, expand=True), limits=LIMITS)
+    assert rotation == degrees and turned.size == (1275, 1650)
+
+
+def test_an_upside_down_scanned_pdf_reads_as_text(tmp_path: Path):
+    rotated = scanned_page().rotate(180)
+    assert _found(ocr_image(rotated, limits=LIMITS)) < 5, "read as it is, the page is gibberish"
+    path = tmp_path / "upside-down.pdf"
+    rotated.save(path, "PDF", resolution=150)
+    document = extract_file(path, filename=path.name, limits=LIMITS, isolated=False)
+    text = "\n".join(block.text for block in document.blocks)
+    assert _found(text) >= 20 and "visitors park on level two" in text
+
+
+def test_a_sideways_scan_reads_as_text(tmp_path: Path):
+    path = tmp_path / "sideways.pdf"
+    scanned_page().rotate(90, expand=True).save(path, "PDF", resolution=150)
+    document = extract_file(path, filename=path.name, limits=LIMITS, isolated=True)
+    assert _found("\n".join(block.text for block in document.blocks)) >= 20
+
+
+def test_a_line_or_two_is_left_as_it_is():
+    """Too few characters for OSD: no rotation is guessed."""
+    banner = Image.new("L", (1100, 160), 255)
+    ImageDraw.Draw(banner).text((24, 50), "Short caption", fill=0, font=ImageFont.load_default(size=40))
+    assert upright(banner, limits=LIMITS)[1] == 0

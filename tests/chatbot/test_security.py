@@ -195,6 +195,11 @@ def test_api_tokens_expire_after_the_configured_time():
         assert expired.status_code == 401
         assert expired.json()["error"]["code"] == "authentication_failed"
         assert "expired" in expired.json()["error"]["message"]
+        session = ChatSession.objects.create(user=account)
+        stream = async_to_sync(asgi_request)(
+            f"{API}/sessions/{session.uuid}/messages/stream/", token=key, json_body={"message": "Hello?"}
+        )
+        assert stream.status == 401 and not session.messages.exists(), "the stream refuses it too"
     with override_settings(API_TOKEN_TTL_HOURS=0):  # 0: tokens never expire
         assert api_client(key).get(f"{API}/sessions/").status_code == 200
 

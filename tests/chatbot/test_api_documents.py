@@ -151,3 +151,13 @@ def test_the_51st_upload_in_a_day_is_429():
     assert refused.status_code == 429
     assert int(refused["Retry-After"]) > 60
     assert refused.json()["error"]["code"] == "rate_limited"
+
+
+@pytest.mark.django_db
+def test_an_upload_is_stored_under_a_random_name_and_keeps_the_uploaders_in_the_api(docx_file):
+    _, token = token_user("namer")
+    response = upload(api_client(token), docx_file, name="Salaries 2026 (final).docx")
+    assert response.status_code == 201, response.content
+    assert response.json()["filename"] == "Salaries 2026 (final).docx"
+    stored = str(KnowledgeDocument.objects.get(pk=response.json()["id"]).file.name)
+    assert "Salaries" not in stored and stored.startswith("knowledge/") and stored.endswith(".docx")

@@ -248,27 +248,46 @@ def answer_texts(world: World, name: str, item: Item) -> dict[str, str]:
     return texts
 
 
-def matrix_leaks(
-    world: World, *, channels: tuple[str, ...] = ("legs", "answers")
-) -> tuple[list[str], list[str]]:
-    """(leaks, misses): a secret found by a principal not allowed it, and one an allowed principal's kNN
-    probe did not find (the matrix would not bite)."""
-    leaks: list[str] = []
-    misses: list[str] = []
+@dataclass(kw_only=True)
+class MatrixResult:
+    leaks: list[str]  # a secret found by a principal not allowed it
+    misses: list[str]  # one an allowed principal's kNN probe did not find (the matrix would not bite)
+    checks: int  # (item, principal, channel) triples looked at
+
+
+def matrix_leaks(world: World, *, channels: tuple[str, ...] = ("legs", "answers")) -> MatrixResult:
+    result = MatrixResult(leaks=[], misses=[], checks=0)
     for item in world.items:
         for name in PRINCIPALS:
             if "legs" in channels:
                 granted = item.may_see if item.index_says is None else item.index_says
                 for leg, text in leg_texts(world, name, item).items():
+                    result.checks += 1
                     if item.secret in text and name not in granted:
-                        leaks.append(f"{item.kind} → {name} via {leg}")
+                        result.leaks.append(f"{item.kind} → {name} via {leg}")
                     if leg == VECTOR_LEG and name in granted and item.secret not in text:
-                        misses.append(f"{item.kind} not found by {name} via {leg}")
+                        result.misses.append(f"{item.kind} not found by {name} via {leg}")
             if "answers" in channels and name != "anonymous" and name not in item.may_see:
                 for channel, text in answer_texts(world, name, item).items():
+                    result.checks += 1
                     if item.secret in text:
-                        leaks.append(f"{item.kind} → {name} via {channel}")
-    return leaks, misses
+                        result.leaks.append(f"{item.kind} → {name} via {channel}")
+    return result
+
+
+def matrix_record(name: str, **figures: Any) -> None:
+    """With LEAK_MATRIX_JSON set (benchmarks/security.py), each test adds its figures to that file."""
+    import json
+    import os
+    from pathlib import Path
+
+    target = os.environ.get("LEAK_MATRIX_JSON")
+    if not target:
+        return
+    path = Path(target)
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[name] = figures
+    path.write_text(json.dumps(data, indent=2))
 
 
 @pytest.fixture
@@ -281,9 +300,17 @@ def world() -> Iterator[World]:
 
 def test_no_restricted_content_reaches_anyone_not_allowed_it(world, client, caplog):
     with caplog.at_level(logging.DEBUG):
-        leaks, misses = matrix_leaks(world)
-    assert misses == [], "an allowed principal did not find the item: the matrix would not bite"
-    assert leaks == []
+        result = matrix_leaks(world)
+    matrix_record(
+        "matrix",
+        items=len(world.items),
+        principals=len(PRINCIPALS),
+        checks=result.checks,
+        leaks=len(result.leaks),
+        misses=len(result.misses),
+    )
+    assert result.misses == [], "an allowed principal did not find the item: the matrix would not bite"
+    assert result.leaks == []
     secrets = [item.secret for item in world.items if item.kind != "public"]
 
     # Reports and analytics built from everything asked above.
@@ -325,7 +352,8 @@ def test_mutation_bm25_leg_without_its_filter_leaks(world, monkeypatch):
     from search.backends.elasticsearch import backend
 
     monkeypatch.setattr(backend, "text_query", _without_filter(backend.text_query, lambda b: b["bool"]))
-    leaks, _ = matrix_leaks(world, channels=("legs",))
+    leaks = matrix_leaks(world, channels=("legs",)).leaks
+    matrix_record("mutation bm25 filter", leaks=len(leaks))
     assert any(f"via {TEXT_LEG}" in leak for leak in leaks)
 
 
@@ -333,7 +361,8 @@ def test_mutation_knn_leg_without_its_filter_leaks(world, monkeypatch):
     from search.backends.elasticsearch import backend
 
     monkeypatch.setattr(backend, "knn_clause", _without_filter(backend.knn_clause, lambda b: b))
-    leaks, _ = matrix_leaks(world, channels=("legs",))
+    leaks = matrix_leaks(world, channels=("legs",)).leaks
+    matrix_record("mutation knn filter", leaks=len(leaks))
     assert any(f"via {VECTOR_LEG}" in leak for leak in leaks)
 
 
@@ -344,7 +373,8 @@ def test_mutation_without_the_database_recheck_leaks(world, monkeypatch):
     monkeypatch.setattr(run, "sources_visible_to", lambda keys, principal: set(keys))
     world.items = [item for item in world.items if item.index_says is not None]
     with override_settings(CHATBOT_ANSWER_CACHE={"ENABLED": False, "CACHE": "default", "TIMEOUT": 1}):
-        leaks, _ = matrix_leaks(world, channels=("answers",))
+        leaks = matrix_leaks(world, channels=("answers",)).leaks
+    matrix_record("mutation database re-check", leaks=len(leaks))
     assert any("stale_unpublished" in leak for leak in leaks)
     assert any("stale_restricted" in leak for leak in leaks)
 
@@ -452,10 +482,11 @@ def test_the_prompt_never_carries_restricted_content(world, llm_recorder):
     public = next(item for item in world.items if item.kind == "public")
     # The control: the model is asked, and is shown what the asker may see.
     assert public.secret in _prompt_of(world, "user", public, llm_recorder)
+    asked = [(item, name) for item in world.items for name in SIGNED_IN if name not in item.may_see]
     leaks = [
         f"{item.kind} → {name} via the prompt"
-        for item in world.items
-        for name in SIGNED_IN
-        if name not in item.may_see and item.secret in _prompt_of(world, name, item, llm_recorder)
+        for item, name in asked
+        if item.secret in _prompt_of(world, name, item, llm_recorder)
     ]
+    matrix_record("prompt", checks=len(asked), leaks=len(leaks))
     assert leaks == []

@@ -1,6 +1,7 @@
-"""Extraction throughput: text PDFs, OCR of scanned pages, Markdown, and the sandbox's overhead.
+"""Extraction throughput: text PDFs, OCR of scanned pages, Markdown, and the sandbox's overhead; and the
+verdicts on the hostile/awkward file set (benchmarks/extraction_hostile.py).
 
-    python -m benchmarks.extraction [--scanned-pages 6]
+    python -m benchmarks.extraction [--scanned-pages 6] [--skip-hostile]
 
 Writes bench-results/extraction.json. Needs nothing but the shared corpus
 (benchmarks/paths.py: $SHARED_DIR/corpus, by default ../shared/corpus), tesseract and poppler.
@@ -204,9 +205,16 @@ def bench_isolation(limits: Any) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scanned-pages", type=int, default=6)
+    parser.add_argument("--skip-hostile", action="store_true")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # pypdf's font notes
     sys.path.insert(0, str(ROOT))
+    # The hostile set runs the production path (validation reads settings, chunking the embedder).
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datacollection.settings.test")
+    import django
+
+    django.setup()
+    from benchmarks.extraction_hostile import bench_hostile, bench_production_text_pdfs
     from knowledgebase.extraction import ExtractionLimits
 
     limits = ExtractionLimits()
@@ -217,7 +225,10 @@ def main() -> int:
         "ocr_scanned": bench_ocr(limits, pages=args.scanned_pages),
         "markdown": bench_markdown(),
         "isolation_overhead": bench_isolation(limits),
+        "text_pdf_production": bench_production_text_pdfs(PDF_DIR, TEXT_PDFS),
     }
+    if not args.skip_hostile:
+        results["hostile"] = bench_hostile()
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     summary = {
@@ -227,7 +238,10 @@ def main() -> int:
         "omp": results["ocr_scanned"]["omp_thread_limit"],
         "markdown_files_per_second": results["markdown"]["files_per_second"],
         "isolation": results["isolation_overhead"],
+        "text_pdf_production_pages_per_minute": results["text_pdf_production"]["pages_per_minute"],
     }
+    if "hostile" in results:
+        summary["hostile"] = {k: v for k, v in results["hostile"].items() if k not in {"files", "what"}}
     print(json.dumps(summary, indent=2))
     print(f"wrote {OUTPUT.relative_to(ROOT)}")
     return 0

@@ -383,10 +383,10 @@ def test_mutation_without_the_database_recheck_leaks(world, monkeypatch):
 
 
 class RecordingLLMServer:
-    """An OpenAI-compatible chat completions server on loopback that streams a fixed answer and keeps
-    every request body: what a real model would have been shown."""
+    """An OpenAI-compatible chat completions server on loopback that streams fixed tokens and keeps every
+    request body: what a real model would have been shown."""
 
-    def __init__(self) -> None:
+    def __init__(self, tokens: tuple[str, ...] = ("The ledger says so [1].",)) -> None:
         import json
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -403,12 +403,10 @@ class RecordingLLMServer:
             def do_POST(self) -> None:  # http.server's naming
                 requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 chunks: list[dict[str, Any]] = [
-                    {
-                        "delta": {"role": "assistant", "content": "The ledger says so [1]."},
-                        "finish_reason": None,
-                    },
-                    {"delta": {}, "finish_reason": "stop"},
+                    {"delta": {"role": "assistant", "content": token}, "finish_reason": None}
+                    for token in tokens
                 ]
+                chunks.append({"delta": {}, "finish_reason": "stop"})
                 body = b"".join(
                     b"data: "
                     + json.dumps(

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.files.base import ContentFile
@@ -326,7 +327,8 @@ def test_no_restricted_content_reaches_anyone_not_allowed_it(world, client, capl
     reports.append(metrics.content.decode() if metrics.status_code == 200 else "")
     reports.append(client.get("/admin/reports/answer-feedback/", {"export": "csv"}).getvalue().decode())
     for document in (item.document for item in world.items if item.document is not None):
-        for url in (f"/media/{document.file.name}", f"/media/knowledge/{document.filename}"):
+        media = settings.MEDIA_URL
+        for url in (f"{media}{document.file.name}", f"{media}knowledge/{document.filename}"):
             assert client.get(url).status_code == 404
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for secret in secrets:

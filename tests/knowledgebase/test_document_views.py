@@ -47,7 +47,8 @@ def test_upload_is_stored_privately_under_a_random_name():
 
 def test_no_url_serves_stored_files(client):
     document = _upload("notes.txt")
-    for url in (f"/media/{document.file.name}", f"/media/knowledge/{document.filename}"):
+    media = settings.MEDIA_URL
+    for url in (f"{media}{document.file.name}", f"{media}knowledge/{document.filename}"):
         assert client.get(url).status_code == 404
 
 

@@ -25,6 +25,16 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 # Longest text handed to the tokenizer in one call: a passage of 256 word-pieces is ~1-2 thousand
 # characters, so anything longer is over budget and only needs splitting, not counting.
 _MAX_COUNTED_CHARS = 16_000
+# Word-pieces cover ~4-5 characters of prose; a text over 8 characters a token of budget is taken as
+# over budget without counting it (if it was not, it is only split further: passages stay within budget).
+_CHARS_PER_TOKEN_BOUND = 8
+
+
+def _counted(budget: int) -> int:
+    """Texts longer than this are split without being counted whole first."""
+    return min(_MAX_COUNTED_CHARS, _CHARS_PER_TOKEN_BOUND * budget)
+
+
 # Distinct words whose counts are remembered while splitting one over-long text (bounded memory).
 _WORD_CACHE = 50_000
 
@@ -73,7 +83,7 @@ def _split_words(text: str, budget: int, count_tokens: TokenCounter) -> list[tup
     for word in text.split():
         tokens = cache.get(word)
         if tokens is None:
-            tokens = max(count_tokens(word) - overhead, 1) if len(word) <= _MAX_COUNTED_CHARS else budget + 1
+            tokens = max(count_tokens(word) - overhead, 1) if len(word) <= _counted(budget) else budget + 1
             if len(cache) < _WORD_CACHE:
                 cache[word] = tokens
         if overhead + tokens > budget:
@@ -103,21 +113,23 @@ def _checked(words: list[str], budget: int, count_tokens: TokenCounter) -> list[
 
 
 def _cut_word(word: str, budget: int, count_tokens: TokenCounter) -> list[tuple[str, int]]:
-    """A "word" longer than a passage (a base64 blob, a URL-encoded line): cut by characters, never
-    handing the tokenizer more than a few times the budget in characters at once."""
+    """A "word" longer than a passage (a base64 blob, a URL-encoded line): cut by characters at the
+    characters-per-token rate measured on the previous piece, so each piece is counted about once (16 MB
+    of "[a](" took 56 s with a cut-and-recount per piece), never handing the tokenizer more than a few
+    times the budget in characters."""
     pieces: list[tuple[str, int]] = []
     window = max(4 * budget, 64)
+    rate = 0.0  # characters per token of the last piece
     rest = word
     while rest:
-        head, rest = rest[:window], rest[window:]
-        while head:
+        head = rest[: max(1, int(budget * rate * 0.95))] if rate else rest[:window]
+        tokens = count_tokens(head)
+        while tokens > budget and len(head) > 1:
+            head = head[: max(1, len(head) * budget // tokens - 1)]
             tokens = count_tokens(head)
-            if tokens <= budget:
-                pieces.append((head, tokens))
-                break
-            cut = max(1, len(head) * budget // max(tokens, 1) - 1)
-            pieces.append((head[:cut], count_tokens(head[:cut])))
-            head = head[cut:]
+        pieces.append((head, tokens))
+        rate = min(len(head) / max(tokens, 1), window / max(budget, 1))
+        rest = rest[len(head) :]
     return pieces
 
 
@@ -127,7 +139,7 @@ def _units(block: Block, budget: int, count_tokens: TokenCounter) -> list[_Unit]
         return []
     # A block of megabytes is never tokenized whole (a 20 MB single-line text made the tokenizer's
     # buffers grow to gigabytes); it is over any budget anyway.
-    tokens = count_tokens(text) if len(text) <= _MAX_COUNTED_CHARS else budget + 1
+    tokens = count_tokens(text) if len(text) <= _counted(budget) else budget + 1
     if tokens <= budget:
         return [_Unit(text, tokens, block.page_number)]
     # Code and tables split by lines (sentences mean nothing there); prose by sentences.
@@ -135,7 +147,7 @@ def _units(block: Block, budget: int, count_tokens: TokenCounter) -> list[_Unit]
     parts = [p for p in (parts or split_sentences(text)) if p.strip()]
     units: list[_Unit] = []
     for part in parts:
-        part_tokens = count_tokens(part) if len(part) <= _MAX_COUNTED_CHARS else budget + 1
+        part_tokens = count_tokens(part) if len(part) <= _counted(budget) else budget + 1
         if part_tokens <= budget:
             units.append(_Unit(part, part_tokens, block.page_number))
         else:

@@ -20,8 +20,9 @@ from .builder import DocumentBuilder
 from .markdown_segments import markdown_segments
 
 # Wall-clock spent parsing Markdown structure before the rest of a file is read as plain text: a
-# legitimate 24 MB Markdown file parses in ~45 s on one core, a hostile one would take minutes.
-MARKDOWN_BUDGET_SECONDS = 30.0
+# legitimate 24 MB Markdown file parses in ~45 s on one core (~10 MB in this budget), a hostile one would
+# take minutes; chunking the rest takes as long again, and a verdict should come within a minute.
+MARKDOWN_BUDGET_SECONDS = 20.0
 
 _TAGS = re.compile(r"<[^>]+>")
 _OPTION_LINE = re.compile(r"^:[\w-]+:.*$")

@@ -7,6 +7,7 @@ import os
 import subprocess  # fixed argv, no shell
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytesseract
 from PIL import Image
@@ -14,6 +15,7 @@ from PIL import Image
 from .builder import clean_text
 from .errors import CorruptFile, ExtractionLimitExceeded, UnsafeFile
 from .limits import ExtractionLimits
+from .ocr_layout import OcrLayout, ocr_lines, page_layout
 
 # Tesseract's LSTM uses OpenMP; on a 2-core worker its threads fight each other (and the other
 # worker processes) and OCR gets several times slower (~10x is commonly reported; measured here on an
@@ -84,13 +86,32 @@ def upright(image: Image.Image, *, limits: ExtractionLimits) -> tuple[Image.Imag
 
 def ocr_image(image: Image.Image, *, limits: ExtractionLimits, orient: bool = False) -> str:
     """``orient``: detect the orientation first (``upright``); for page scans and large pictures."""
+    image = _prepared(image, limits=limits, orient=orient)
+    return clean_text(_tesseract(pytesseract.image_to_string, image, limits=limits))
+
+
+def ocr_page_layout(image: Image.Image, *, limits: ExtractionLimits) -> OcrLayout:
+    """A scanned page turned upright and read with its layout: headings from the type size."""
+    image = _prepared(image, limits=limits, orient=True)
+    data = _tesseract(pytesseract.image_to_data, image, limits=limits, output_type=pytesseract.Output.DICT)
+    layout = page_layout(ocr_lines(data))
+    return OcrLayout(
+        segments=[(level, clean_text(text)) for level, text in layout.segments if clean_text(text)]
+    )
+
+
+def _prepared(image: Image.Image, *, limits: ExtractionLimits, orient: bool) -> Image.Image:
     check_pixels(image.width, image.height, limits=limits, what="An image")
     if image.mode not in {"L", "RGB"}:
         image = image.convert("RGB")
     if orient:
         image, _ = upright(image, limits=limits)
+    return image
+
+
+def _tesseract(call: Any, image: Image.Image, *, limits: ExtractionLimits, **kwargs: Any) -> Any:
     try:
-        text = pytesseract.image_to_string(image, lang=limits.ocr_languages, timeout=limits.ocr_page_timeout)
+        return call(image, lang=limits.ocr_languages, timeout=limits.ocr_page_timeout, **kwargs)
     except RuntimeError as e:  # pytesseract raises RuntimeError("Tesseract process timeout")
         raise ExtractionLimitExceeded(
             f"OCR of one page or image took longer than {limits.ocr_page_timeout:.0f} seconds.",
@@ -98,7 +119,6 @@ def ocr_image(image: Image.Image, *, limits: ExtractionLimits, orient: bool = Fa
         ) from e
     except pytesseract.TesseractError as e:
         raise CorruptFile(f"OCR failed on an image: {e.message}", code="corrupt") from e
-    return clean_text(text)
 
 
 def ocr_image_bytes(data: bytes, *, limits: ExtractionLimits) -> str | None:

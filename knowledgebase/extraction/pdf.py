@@ -14,7 +14,16 @@ from .base import BlockKind, ExtractedDocument
 from .builder import DocumentBuilder
 from .errors import CorruptFile, ExtractionError, ExtractionLimitExceeded, FileTooLarge, NoTextFound
 from .limits import ExtractionLimits
-from .ocr import ORIENT_MIN_PIXELS, ocr_image, pixels_allowed, render_pdf_page, skipped_image, worth_ocr
+from .ocr import (
+    ORIENT_MIN_PIXELS,
+    ocr_image,
+    ocr_page_layout,
+    pixels_allowed,
+    render_pdf_page,
+    skipped_image,
+    worth_ocr,
+)
+from .ocr_layout import OcrLayout
 from .pdf_safety import attachments_warning, check_pdf_catalog, check_pdf_objects, open_pdf
 
 # A page with fewer visible characters than this and an image (or nothing at all) is treated as a scan.
@@ -63,17 +72,18 @@ def extract_pdf(path: Path, *, limits: ExtractionLimits) -> ExtractedDocument:
             builder.warn(f"Page {index + 1} could not be read ({type(e).__name__}); it was skipped.")
             continue
         images = _image_keys(page)
+        layout = None
         if _needs_ocr(text, images) and limits.ocr_enabled:
-            try:
-                ocr_text = _ocr_page(path, page, builder=builder, limits=limits, budget=budget)
-            except ExtractionLimitExceeded as e:  # one slow page is skipped; the document has its own limit
-                builder.warn(f"{e.message} Page {index + 1} was skipped.")
-                ocr_text = None
-            if ocr_text is not None:
-                ocr_pages += 1
-                text = ocr_text if len(ocr_text.strip()) > len(text.strip()) else text
+            layout = _scanned_page(path, page, builder=builder, limits=limits, budget=budget)
+            ocr_pages += layout is not None
+            if layout is not None and len(layout.text.strip()) <= len(text.strip()):
+                layout = None  # the text layer had more
             images = []  # the render already covered them
-        _emit_page(builder, text, [h for h in headings if h.page_index == index])
+        page_headings = [h for h in headings if h.page_index == index]
+        if layout is not None and not page_headings:
+            _emit_ocr_layout(builder, layout)
+        else:
+            _emit_page(builder, layout.text if layout is not None else text, page_headings)
         fields_seen.update(_emit_fields(builder, page))
         if limits.ocr_enabled:
             _ocr_images(builder, page, images, limits=limits, budget=budget)
@@ -282,9 +292,28 @@ def _image_size(page: PageObject, key: Any) -> tuple[int, int] | None:
         return None
 
 
+def _scanned_page(
+    path: Path, page: PageObject, *, builder: DocumentBuilder, limits: ExtractionLimits, budget: _OcrBudget
+) -> OcrLayout | None:
+    try:
+        return _ocr_page(path, page, builder=builder, limits=limits, budget=budget)
+    except ExtractionLimitExceeded as e:  # one slow page is skipped; the document has its own limit
+        builder.warn(f"{e.message} Page {builder.page_number} was skipped.")
+        return None
+
+
+def _emit_ocr_layout(builder: DocumentBuilder, layout: OcrLayout) -> None:
+    """Headings found by type size (``ocr_layout``), each paragraph under the heading above it."""
+    for level, text in layout.segments:
+        if level:
+            builder.heading(text, level=level)
+        else:
+            _emit_paragraphs(builder, text)
+
+
 def _ocr_page(
     path: Path, page: PageObject, *, builder: DocumentBuilder, limits: ExtractionLimits, budget: _OcrBudget
-) -> str | None:
+) -> OcrLayout | None:
     if budget.pages <= 0:
         builder.warn(f"Only the first {limits.ocr_max_pages} scanned pages were read with OCR.")
         return None
@@ -297,7 +326,7 @@ def _ocr_page(
         height_pt=float(box.height),
         limits=limits,
     )
-    return ocr_image(image, limits=limits, orient=True)
+    return ocr_page_layout(image, limits=limits)
 
 
 def _ocr_images(

@@ -1,5 +1,6 @@
-"""Scans read the right way up: Tesseract's orientation detection turns a page scanned upside down or at
-90°/270° before recognition (pages made in code: PIL draws the text, then rotates the page)."""
+"""Scans read the right way up and with their headings: Tesseract's orientation detection turns a page
+scanned upside down or at 90°/270° before recognition, and its layout gives headings by type size (pages
+made in code: PIL draws the text, then rotates the page)."""
 
 from __future__ import annotations
 
@@ -57,3 +58,28 @@ def test_a_line_or_two_is_left_as_it_is():
     banner = Image.new("L", (1100, 160), 255)
     ImageDraw.Draw(banner).text((24, 50), "Short caption", fill=0, font=ImageFont.load_default(size=40))
     assert upright(banner, limits=LIMITS)[1] == 0
+
+
+def test_headings_of_a_scanned_page_come_from_the_type_size(tmp_path: Path):
+    page = Image.new("L", (1275, 1650), 255)
+    draw = ImageDraw.Draw(page)
+    big, medium, body = (ImageFont.load_default(size=size) for size in (64, 44, 26))
+    draw.text((90, 80), "Parking Rules", fill=0, font=big)
+    y = 200
+    for line in ("Visitors park on level two of the garage.", "Badges are handed out at reception."):
+        draw.text((90, y), line, fill=0, font=body)
+        y += 44
+    draw.text((90, y + 40), "Bicycles", fill=0, font=medium)
+    y += 140
+    for line in ("Racks are by the north door of the building.", "The shed key hangs at the reception desk."):
+        draw.text((90, y), line, fill=0, font=body)
+        y += 44
+    path = tmp_path / "rules.pdf"
+    page.save(path, "PDF", resolution=150)
+    document = extract_file(path, filename=path.name, limits=LIMITS, isolated=False)
+    headings = [(b.text, b.level) for b in document.blocks if b.kind == "heading"]
+    assert headings == [("Parking Rules", 1), ("Bicycles", 2)], document.blocks
+    racks = next(b for b in document.blocks if "north door" in b.text)
+    assert racks.heading_path == ("Parking Rules", "Bicycles") and racks.page_number == 1
+    visitors = next(b for b in document.blocks if "level two" in b.text)
+    assert visitors.heading_path == ("Parking Rules",)

@@ -23,7 +23,9 @@ from chatbot.rag.condense import question_condense
 from chatbot.rag.config import RagConfig
 from chatbot.rag.pipeline import relevance
 from chatbot.services import answer_stream
+from knowledgebase.models import KnowledgePage
 from search.metrics import ndcg_at_k, percentile, recall_at_k
+from search.selectors import hits_search
 from search.values import Principal
 
 # Chunks retrieved to rank files: with at most 3 chunks per source, 30 chunks give at least 10 files.
@@ -102,8 +104,6 @@ def ranked_files(hits: Iterable[Any], paths: Mapping[tuple[str, int], str]) -> l
 
 
 def _page_paths(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
-    from knowledgebase.models import KnowledgePage
-
     ids = [i for t, i in keys if t == "page"]
     return {
         ("page", pk): p for pk, p in KnowledgePage.objects.filter(pk__in=ids).values_list("pk", "source_path")
@@ -122,7 +122,6 @@ def _session_with_history(user: Any, question: EvalQuestion) -> ChatSession:
 def _retrieval(
     question: EvalQuestion, *, principal: Principal, config: RagConfig
 ) -> tuple[str, list[str], float]:
-    from search.selectors import hits_search
 
     history = [dict(t) for t in question.history]
     query = async_to_sync(question_condense)(

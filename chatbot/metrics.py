@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseForbidden
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -30,6 +31,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from knowledgebase.models import IndexingJob
 
 if TYPE_CHECKING:
     from chatbot.models import Message
@@ -91,10 +94,6 @@ class KnowledgeCollector(Collector):
         for queue, length in queue_lengths().items():
             queues.add_metric([queue], length)
         yield queues
-
-        from django.db.models import Count
-
-        from knowledgebase.models import IndexingJob
 
         jobs = GaugeMetricFamily(
             "knowledge_indexing_jobs",

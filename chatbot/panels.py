@@ -8,6 +8,10 @@ from typing import Any
 
 from wagtail.admin.panels import Panel
 
+from chatbot.admin_views.permissions import user_can_view_chat_logs
+from chatbot.feedback.selectors import source_feedback
+from knowledgebase.models import KnowledgeDocument, KnowledgePage
+
 
 class AnswerFeedbackPanel(Panel):
     def __init__(self, source_type: str = "page", recent: int = 5, **kwargs: Any) -> None:
@@ -23,9 +27,6 @@ class AnswerFeedbackPanel(Panel):
         template_name = "chatbot/admin/feedback_panel.html"
 
         def get_context_data(self, parent_context: Any = None) -> dict[str, Any]:
-            from chatbot.admin_views.permissions import user_can_view_chat_logs
-            from chatbot.feedback.selectors import source_feedback
-
             context = super().get_context_data(parent_context)
             pk = getattr(self.instance, "pk", None)
             user = getattr(self.request, "user", None)
@@ -51,7 +52,6 @@ def feedback_panels_attach() -> None:
 
     Runs from chatbot/wagtail_hooks.py, before any edit handler is built; declaring the panel in the models
     instead makes this a no-op (see the project's notes)."""
-    from knowledgebase.models import KnowledgeDocument, KnowledgePage
 
     if not any(isinstance(p, AnswerFeedbackPanel) for p in KnowledgePage.content_panels):
         KnowledgePage.content_panels = [

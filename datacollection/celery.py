@@ -12,6 +12,18 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+def task_send(name: str, *, args: tuple[object, ...] = (), queue: str | None = None) -> None:
+    """Queue the task registered as `name`. By name, so a service that queues work need not import the
+    tasks module that calls it back (that import would be a cycle). CELERY_TASK_ALWAYS_EAGER, an explicit
+    opt-in, runs it in this process as `delay()` would. Raises what the broker raises when it is down."""
+    from django.conf import settings  # read per call: tests and commands change it
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        app.tasks[name].apply(args=args, throw=settings.CELERY_TASK_EAGER_PROPAGATES)
+        return
+    app.send_task(name, args=args, queue=queue)
+
+
 @signals.task_prerun.connect
 def _fresh_content_types(**kwargs: object) -> None:
     """A worker lives for days and caches ContentType ids; when the table is rebuilt under it (a deploy's

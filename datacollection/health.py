@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from datacollection.celery import HEARTBEAT_INTERVAL, HEARTBEAT_KEY, app, broker_supports_broadcast
+
 
 @dataclass(frozen=True, kw_only=True)
 class ComponentHealth:
@@ -64,7 +66,6 @@ def _check_cache() -> str:
 def _check_broker() -> str:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return "in-process tasks, no broker configured"
-    from datacollection.celery import app
 
     # The URL is read from settings on each call so a changed setting (and a test) takes effect.
     with app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
@@ -75,7 +76,6 @@ def _check_broker() -> str:
 def _check_worker() -> str:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return "in-process tasks"
-    from datacollection.celery import HEARTBEAT_INTERVAL, HEARTBEAT_KEY, app, broker_supports_broadcast
 
     if not broker_supports_broadcast(settings.CELERY_BROKER_URL):
         heartbeat = cache.get(HEARTBEAT_KEY)

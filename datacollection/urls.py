@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
@@ -22,7 +23,6 @@ urlpatterns = [
 if settings.SERVE_IMAGE_RENDITIONS:
     # Only Wagtail's image renditions, public by Wagtail's design. Uploaded knowledge files live under
     # MEDIA_ROOT too and are served only through the permission-checked document views, never from here.
-    from django.views.static import serve
 
     urlpatterns += [
         re_path(

@@ -9,13 +9,13 @@ from django import forms
 from django.utils.html import format_html
 from wagtail.admin.forms import WagtailAdminModelForm
 
+from knowledgebase.validation import validate_upload
 from search.errors import KnowledgeError
 
 
 class KnowledgeDocumentForm(WagtailAdminModelForm):
     def clean_file(self) -> Any:
         from knowledgebase.models import KnowledgeDocument
-        from knowledgebase.validation import validate_upload
 
         upload = self.cleaned_data.get("file")
         if upload is None or not hasattr(upload, "content_type"):

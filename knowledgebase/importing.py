@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from wagtail.models import Page, PageViewRestriction
 
+from datacollection.celery import task_send
 from knowledgebase.markdown_import import parse_markdown
 from knowledgebase.models import ImportRun, KnowledgeIndexPage, KnowledgePage
 from search.errors import KnowledgeError
@@ -187,9 +188,7 @@ def import_run_start(directory: Path, *, parent_path: str = "/docs/") -> ImportR
 
 
 def import_run_send(run: ImportRun) -> None:
-    from knowledgebase import tasks  # the task module imports this one
-
-    tasks.import_run_execute.apply_async(args=(run.pk,), queue="bulk")
+    task_send("knowledgebase.import_run_execute", args=(run.pk,), queue="bulk")
 
 
 def import_run_execute(run: ImportRun) -> ImportRun:

@@ -17,6 +17,7 @@ from knowledgebase.models import (
 )
 from knowledgebase.models.indexing import SourceType
 from knowledgebase.sources import document_access, page_access
+from search.backends import get_search_backend
 from search.values import Principal
 from search.visibility import access_allows
 
@@ -75,7 +76,6 @@ def source_status(source_type: str, source_id: int) -> dict[str, Any]:
 
 def source_chunks_indexed(source_type: str, source_id: int) -> list[Any]:
     """The chunks the index holds for a source, in document order."""
-    from search.backends import get_search_backend
 
     backend = get_search_backend()
     chunks = backend.get_chunks(list(backend.stored_hashes(source_type, source_id)))

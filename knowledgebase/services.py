@@ -14,7 +14,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from datacollection.celery import task_send
 from knowledgebase.content import SourceContent, source_chunks, source_content
+from knowledgebase.importing import import_run_send
 from knowledgebase.models import (
     DocumentVersion,
     ImportRun,
@@ -67,11 +69,13 @@ def indexing_job_enqueue(
 
 
 def indexing_job_send(job: IndexingJob) -> bool:
-    from knowledgebase import tasks
-
-    task = tasks.index_source if job.action == IndexingJob.Action.INDEX else tasks.remove_source
+    name = (
+        "knowledgebase.index_source"
+        if job.action == IndexingJob.Action.INDEX
+        else "knowledgebase.remove_source"
+    )
     try:
-        task.apply_async(args=(job.pk,), queue=job.queue)
+        task_send(name, args=(job.pk,), queue=job.queue)
     except Exception as e:  # noqa: BLE001 - any broker failure must leave the save intact
         logger.warning("could not queue indexing job %s (%s); it stays queued for a retry", job.pk, e)
         return False
@@ -312,8 +316,6 @@ def jobs_recover(*, started_before: Any = None) -> dict[str, int]:
     `make run` calls this before it starts its worker (nothing else can be processing then); Celery beat's
     sweeper calls it with `started_before` = now - the task time limit, past which no live worker can
     still be on the job."""
-    from knowledgebase.importing import import_run_send  # importing builds on this module
-
     jobs = IndexingJob.objects.filter(status=Status.PROCESSING)
     runs = ImportRun.objects.filter(status__in=[ImportRun.Status.QUEUED, ImportRun.Status.RUNNING])
     if started_before is not None:

@@ -13,6 +13,7 @@ from wagtail.admin.views.reports import ReportView
 from wagtail.admin.widgets import AdminDateInput
 from wagtail.models import Page
 
+from chatbot.admin_views.permissions import forbidden
 from chatbot.feedback.selectors import (
     SHOW_ALL,
     SHOW_NEGATIVE,
@@ -20,14 +21,14 @@ from chatbot.feedback.selectors import (
     citation_rollups,
     cited_answers,
     source_rollups_decorate,
+    user_may_review_feedback,
 )
 from chatbot.models import MessageSource
 from datacollection.spreadsheets import cell_neutralise
+from knowledgebase.models import KnowledgeIndexPage
 
 
 def _sections(request: Any) -> QuerySet[Page]:
-    from knowledgebase.models import KnowledgeIndexPage
-
     return Page.objects.type(KnowledgeIndexPage).order_by("path")
 
 
@@ -118,11 +119,7 @@ class FeedbackReportView(ReportView):
         return cell_neutralise(value) if export_format == self.FORMAT_CSV else value
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        from chatbot.feedback.selectors import user_may_review_feedback
-
         if not user_may_review_feedback(request.user):
-            from chatbot.admin_views.permissions import forbidden
-
             return forbidden(request, what="answer feedback")
         return super().dispatch(request, *args, **kwargs)
 

@@ -16,6 +16,7 @@ from django.utils.module_loading import import_string
 
 from chatbot.events import StreamEvent
 from chatbot.models import ChatSession, Message
+from chatbot.services import question_validate
 
 
 class AnswerStream(Protocol):
@@ -36,6 +37,5 @@ def answer_complete_function() -> AnswerComplete:
 def question_check(question: str) -> str:
     """The service's own check, run by the views before anything is saved, retrieved or streamed:
     ChatInputError `empty` (400) or `too_long` (413, the limit in the message). No model is called."""
-    from chatbot.services import question_validate
 
     return question_validate(question)

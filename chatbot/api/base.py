@@ -11,6 +11,8 @@ from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 
+from chatbot.admin_views.permissions import user_can_view_chat_logs
+
 from .exceptions import api_exception_handler
 from .tokens import ExpiringTokenAuthentication
 
@@ -42,8 +44,6 @@ class CanViewChatLogs(BasePermission):
     message = "You need the 'Can view chat logs' permission."
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        from chatbot.admin_views.permissions import user_can_view_chat_logs
-
         return user_can_view_chat_logs(request.user)
 
 

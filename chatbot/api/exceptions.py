@@ -12,7 +12,9 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from chatbot.llm.base import LLMError, LLMUnavailable
 from chatbot.logging import request_id_var
+from knowledgebase.extraction.errors import ExtractionError
 from search.errors import EmbeddingError, IndexMismatch, InvalidQuery, KnowledgeError, SearchUnavailable
 
 logger = logging.getLogger(__name__)
@@ -85,8 +87,6 @@ def knowledge_error_status(error: KnowledgeError) -> int:
 
 def _class_status_fallback(error: KnowledgeError) -> int:
     # Imported here: these modules pull in extraction and LLM code the error table does not otherwise need.
-    from chatbot.llm.base import LLMError, LLMUnavailable
-    from knowledgebase.extraction.errors import ExtractionError
 
     if isinstance(error, LLMUnavailable):
         return 503

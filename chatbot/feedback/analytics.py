@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from chatbot.logging import mask_pii
 from chatbot.models import Message, MessageFeedback
+from knowledgebase.models import IndexingJob
 
 DEFAULT_DAYS = 30
 _FILLER = re.compile(
@@ -186,8 +187,6 @@ def content_gaps(answers: QuerySet[Message], *, limit: int = 20) -> list[dict[st
 
 
 def _indexing(since: datetime, until: datetime, days: list[date]) -> dict[str, Any]:
-    from knowledgebase.models import IndexingJob
-
     jobs = IndexingJob.objects.filter(created_at__gte=since, created_at__lt=until)
     by_status = dict(jobs.values("status").annotate(n=Count("id")).values_list("status", "n"))
     per_day_rows = (

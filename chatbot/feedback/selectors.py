@@ -12,10 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from wagtail.admin.admin_url_finder import AdminURLFinder
 from wagtail.models import Page
+from wagtail.permission_policies.pages import PagePermissionPolicy
 
 from chatbot.feedback.analytics import analytics_summary, question_normalize
 from chatbot.models import Message, MessageFeedback, MessageSource
+from knowledgebase.models import KnowledgeDocument
 
 __all__ = [
     "FeedbackItem",
@@ -135,7 +138,6 @@ def user_may_review_feedback(user: Any) -> bool:
         return True
     if user.has_perm("knowledgebase.change_knowledgedocument"):
         return True
-    from wagtail.permission_policies.pages import PagePermissionPolicy
 
     return bool(PagePermissionPolicy().user_has_any_permission(user, ["add", "change", "publish"]))
 
@@ -143,7 +145,6 @@ def user_may_review_feedback(user: Any) -> bool:
 def _editable_by(user: Any) -> Q:
     if user.is_superuser or user.has_perm("chatbot.view_chat_logs"):
         return Q()
-    from wagtail.permission_policies.pages import PagePermissionPolicy
 
     pages = PagePermissionPolicy().instances_user_has_permission_for(user, "change").values("id")
     editable = Q(source_type="page", source_id__in=Subquery(pages))
@@ -154,9 +155,6 @@ def _editable_by(user: Any) -> Q:
 
 def source_rollups_decorate(rows: Any) -> list[dict[str, Any]]:
     """Rows of `source_rollups` with the source's current title, section, satisfaction and admin URLs."""
-    from wagtail.admin.admin_url_finder import AdminURLFinder
-
-    from knowledgebase.models import KnowledgeDocument
 
     rows = [dict(row) for row in rows]
     page_ids = [row["source_id"] for row in rows if row["source_type"] == "page"]

@@ -16,10 +16,14 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from wagtail.admin.admin_url_finder import AdminURLFinder
+from wagtail.models import Comment
 
 from chatbot.feedback.selectors import feedback_for_source, feedback_with_question
 from chatbot.logging import mask_pii
 from chatbot.models import Message, MessageFeedback
+from datacollection.celery import task_send
+from knowledgebase.models import KnowledgeDocument, KnowledgePage
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +76,9 @@ def feedback_action_enqueue(feedback: MessageFeedback) -> None:
     action = settings.CHAT_FEEDBACK_ACTION
     if action == ACTION_NONE or not feedback_needs_action(feedback):
         return
-    from chatbot.tasks import feedback_act_task
 
     feedback_id = feedback.pk
-    transaction.on_commit(lambda: feedback_act_task.delay(feedback_id, action))
+    transaction.on_commit(lambda: task_send("chatbot.feedback_act", args=(feedback_id, action)))
 
 
 @transaction.atomic
@@ -116,8 +119,6 @@ def feedback_act(feedback_id: int, *, action: str) -> list[str]:
 
 
 def _cited_sources(feedback: MessageFeedback) -> list[Any]:
-    from knowledgebase.models import KnowledgeDocument, KnowledgePage
-
     keys = list(feedback.message.cited_sources.order_by("number").values_list("source_type", "source_id"))
     page_ids = [source_id for source_type, source_id in keys if source_type == "page"]
     document_ids = [source_id for source_type, source_id in keys if source_type == "document"]
@@ -137,7 +138,6 @@ def _feedback_text(feedback: MessageFeedback, *, question: str) -> str:
 
 def page_comment_add(page: Any, *, feedback: MessageFeedback, question: str) -> Any:
     """A Wagtail comment on the page's first body block (or its title), by the person who rated."""
-    from wagtail.models import Comment
 
     body = getattr(page, "body", None)
     first_block = next(iter(body), None) if body is not None else None
@@ -154,8 +154,6 @@ def page_comment_add(page: Any, *, feedback: MessageFeedback, question: str) -> 
 
 
 def owner_notify(email: str, *, sources: list[Any], feedback: MessageFeedback, question: str) -> None:
-    from wagtail.admin.admin_url_finder import AdminURLFinder
-
     finder = AdminURLFinder()
     base = settings.WAGTAILADMIN_BASE_URL.rstrip("/")
     lines = [

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models.signals import post_save
 
+from chatbot.feedback.services import feedback_action_enqueue
 from chatbot.models import MessageFeedback
 
 
@@ -14,7 +15,6 @@ def feedback_saved(
 ) -> None:
     if raw:
         return
-    from chatbot.feedback.services import feedback_action_enqueue
 
     feedback_action_enqueue(instance)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 
 from datacollection.conf import settings_dict
 
@@ -183,8 +184,6 @@ def _embedding_scores(embedder: Any, question: str, texts: Sequence[str]) -> lis
 
 
 def extractive_settings() -> dict[str, Any]:
-    from django.conf import settings
-
     return settings_dict("CHATBOT_EXTRACTIVE", known=EXTRACTIVE_KEYS) if settings.configured else {}
 
 

@@ -18,11 +18,17 @@ pytestmark = pytest.mark.django_db
 def _sample(text: str, name: str, **labels: str) -> float:
     from prometheus_client.parser import text_string_to_metric_families
 
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    raise AssertionError(f"no sample {name} {labels}")
+    # Summed over the labels not named (e.g. every status of a route: an earlier test's 503 /healthz is a
+    # sample of its own, and the first match alone made this order-dependent).
+    values = [
+        float(sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    ]
+    if not values:
+        raise AssertionError(f"no sample {name} {labels}")
+    return sum(values)
 
 
 @override_settings(METRICS_TOKEN="s3cret-token")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
@@ -47,7 +50,7 @@ def test_a_misspelt_backend_key_or_option_names_the_alias(settings) -> None:
 
 def test_misspelt_keys_in_other_dicts_are_refused(settings) -> None:
     embedders = {"default": {**settings.KNOWLEDGE_EMBEDDERS["default"], "CACHE_SIZ": 3}}
-    cases = [
+    cases: list[tuple[dict[str, Any], Callable[[], None], str]] = [
         ({"KNOWLEDGE_EMBEDDERS": embedders}, search_settings_check, "CACHE_SIZ"),
         ({"KNOWLEDGE_EMBEDDER": "nope"}, search_settings_check, "KNOWLEDGE_EMBEDDER = 'nope'"),
         ({"KNOWLEDGE_CHUNKING": {"PASSAGE_TOKEN": 3}}, knowledgebase_settings_check, "PASSAGE_TOKEN"),

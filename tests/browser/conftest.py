@@ -128,7 +128,9 @@ def site_start(environment: SiteEnvironment) -> SiteServer:
         "ELASTICSEARCH_URL": environment.search_proxy.url,
         "STATIC_ROOT": str(environment.static_root),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        # Plain http on loopback: cookies must not require https.
+        # Plain http on loopback: no redirect to https, no HSTS, cookies must not require https.
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_HSTS_SECONDS": "0",
         "SESSION_COOKIE_SECURE": "0",
         "CSRF_COOKIE_SECURE": "0",
         "CHAT_STREAM_DELAY": STREAM_DELAY,

@@ -177,3 +177,35 @@ def test_an_upload_without_a_title_is_named_cleanly_even_with_cr_lf_in_its_name(
     created = response.json()
     assert created["title"] == "notes"
     assert not any(ch in created["filename"] for ch in "\r\n\x00")
+
+
+# --- Awkward files: ingested with a warning, or refused with a reason (the benchmark's set) -------------
+
+# The multi-megabyte ones (20 MB line, 26 MB text, 6-16 MB Markdown) are in test_extraction_limits.py
+# and in benchmarks/extraction.py; these are the quick ones, through the production path.
+QUICK_AWKWARD = {
+    "text_ansi_escapes": ("ingested", "escape sequences"),
+    "text_utf16_without_bom": ("ingested", ""),
+    "text_shift_jis": ("ingested", "Shift_JIS"),
+    "text_binary": ("refused", "unsupported_type"),
+    "pdf_nested_javascript": ("refused", "pdf_active_content"),
+    "pdf_attachment": ("ingested", "“instructions.txt”"),
+    "pdf_60mp_image": ("ingested", "8000x7500"),
+    "docx_ratio_bomb": ("refused", "zip_bomb"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(QUICK_AWKWARD))
+def test_awkward_file_verdicts_through_the_production_path(name, tmp_path):
+    from knowledgebase.extraction_report import file_report
+    from tests.fixtures.hostile import AWKWARD
+
+    filename, build, expected = AWKWARD[name]
+    verdict, sign = QUICK_AWKWARD[name]
+    assert expected == verdict
+    report = file_report(build(tmp_path / filename))
+    if verdict == "refused":
+        assert report.status == "refused" and report.code == sign and report.reason
+    else:
+        assert report.status == "ok" and report.passages, report
+        assert sign in " ".join(report.warnings) + report.encoding

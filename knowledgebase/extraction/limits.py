@@ -18,6 +18,7 @@ _SETTINGS = {
     "ocr_dpi": "KNOWLEDGE_OCR_DPI",
     "ocr_max_pages": "KNOWLEDGE_OCR_MAX_PAGES",
     "ocr_max_images": "KNOWLEDGE_OCR_MAX_IMAGES",
+    "ocr_workers": "KNOWLEDGE_OCR_WORKERS",
     "ocr_min_image_pixels": "KNOWLEDGE_OCR_MIN_IMAGE_PIXELS",
     "image_max_pixels": "KNOWLEDGE_IMAGE_MAX_PIXELS",
     "pdf_max_pages": "KNOWLEDGE_PDF_MAX_PAGES",
@@ -42,6 +43,7 @@ class ExtractionLimits:
     ocr_dpi: int = 200
     ocr_max_pages: int = 200
     ocr_max_images: int = 50
+    ocr_workers: int = 2  # scanned pages read at once, one tesseract thread each (one per core here)
     ocr_min_image_pixels: int = 5_000
     image_max_pixels: int = 50_000_000
     pdf_max_pages: int = 2000

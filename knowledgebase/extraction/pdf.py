@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,32 +62,26 @@ def extract_pdf(path: Path, *, limits: ExtractionLimits) -> ExtractedDocument:
         builder.warn(warning)
     headings = _outline(reader)
     budget = _OcrBudget(pages=limits.ocr_max_pages, images=limits.ocr_max_images)
-    ocr_pages = 0
     fields_seen: set[str] = set()
-    for index in range(page_count):
-        builder.page_number = index + 1
-        try:
-            page = reader.pages[index]
-            text = _page_text(page)
-        except Exception as e:  # noqa: BLE001 - one unreadable page must not lose the others
-            builder.warn(f"Page {index + 1} could not be read ({type(e).__name__}); it was skipped.")
-            continue
-        images = _image_keys(page)
-        layout = None
-        if _needs_ocr(text, images) and limits.ocr_enabled:
-            layout = _scanned_page(path, page, builder=builder, limits=limits, budget=budget)
-            ocr_pages += layout is not None
-            if layout is not None and len(layout.text.strip()) <= len(text.strip()):
-                layout = None  # the text layer had more
-            images = []  # the render already covered them
-        page_headings = [h for h in headings if h.page_index == index]
-        if layout is not None and not page_headings:
-            _emit_ocr_layout(builder, layout)
-        else:
-            _emit_page(builder, layout.text if layout is not None else text, page_headings)
-        fields_seen.update(_emit_fields(builder, page))
-        if limits.ocr_enabled:
-            _ocr_images(builder, page, images, limits=limits, budget=budget)
+    # Scanned pages are rendered and read by `ocr_workers` tesseract processes at once (one thread each,
+    # see ocr.py) while the text pages are read; pages are then emitted in order.
+    pool = ThreadPoolExecutor(max_workers=max(1, limits.ocr_workers))
+    try:
+        pages: list[_Page | None] = []
+        for index in range(page_count):
+            item = _read_page(reader, index, builder=builder)
+            if item is not None and _needs_ocr(item.text, item.images) and limits.ocr_enabled:
+                item.scan = _submit_scan(pool, path, item, builder=builder, limits=limits, budget=budget)
+                item.images = []  # the render covers them
+            pages.append(item)
+        ocr_pages = 0
+        for item in pages:
+            if item is not None:
+                ocr_pages += _emit_read_page(builder, item, headings=headings, fields_seen=fields_seen)
+                if limits.ocr_enabled:
+                    _ocr_images(builder, item.page, item.images, limits=limits, budget=budget)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     _emit_unplaced_fields(builder, reader, fields_seen)
     document = builder.finish()
     document.pages = page_count
@@ -98,6 +93,44 @@ def extract_pdf(path: Path, *, limits: ExtractionLimits) -> ExtractedDocument:
             "No text could be found in this PDF: it has no text layer and OCR found none.", code="no_text"
         )
     return document
+
+
+@dataclass(kw_only=True)
+class _Page:
+    index: int
+    page: PageObject
+    text: str
+    images: list[Any]
+    scan: Future[OcrLayout | None] | None = None
+
+
+def _read_page(reader: PdfReader, index: int, *, builder: DocumentBuilder) -> _Page | None:
+    builder.page_number = index + 1
+    try:
+        page = reader.pages[index]
+        text = _page_text(page)
+    except Exception as e:  # noqa: BLE001 - one unreadable page must not lose the others
+        builder.warn(f"Page {index + 1} could not be read ({type(e).__name__}); it was skipped.")
+        return None
+    return _Page(index=index, page=page, text=text, images=_image_keys(page))
+
+
+def _emit_read_page(
+    builder: DocumentBuilder, item: _Page, *, headings: list[_Heading], fields_seen: set[str]
+) -> int:
+    """Emits one page in order, waiting for its OCR if it was scanned; returns 1 if OCR read it."""
+    builder.page_number = item.index + 1
+    layout = _scan_result(builder, item)
+    read = int(layout is not None)
+    if layout is not None and len(layout.text.strip()) <= len(item.text.strip()):
+        layout = None  # the text layer had more
+    page_headings = [h for h in headings if h.page_index == item.index]
+    if layout is not None and not page_headings:
+        _emit_ocr_layout(builder, layout)
+    else:
+        _emit_page(builder, layout.text if layout is not None else item.text, page_headings)
+    fields_seen.update(_emit_fields(builder, item.page))
+    return read
 
 
 def _corrupt(e: BaseException) -> ExtractionError:
@@ -292,13 +325,43 @@ def _image_size(page: PageObject, key: Any) -> tuple[int, int] | None:
         return None
 
 
-def _scanned_page(
-    path: Path, page: PageObject, *, builder: DocumentBuilder, limits: ExtractionLimits, budget: _OcrBudget
-) -> OcrLayout | None:
+def _submit_scan(
+    pool: ThreadPoolExecutor,
+    path: Path,
+    item: _Page,
+    *,
+    builder: DocumentBuilder,
+    limits: ExtractionLimits,
+    budget: _OcrBudget,
+) -> Future[OcrLayout | None] | None:
+    if budget.pages <= 0:
+        builder.warn(f"Only the first {limits.ocr_max_pages} scanned pages were read with OCR.")
+        return None
+    budget.pages -= 1
+    box = item.page.mediabox
+    return pool.submit(
+        _read_scan,
+        path,
+        page_number=item.index + 1,
+        size=(float(box.width), float(box.height)),
+        limits=limits,
+    )
+
+
+def _read_scan(
+    path: Path, *, page_number: int, size: tuple[float, float], limits: ExtractionLimits
+) -> OcrLayout:
+    image = render_pdf_page(path, page_number=page_number, width_pt=size[0], height_pt=size[1], limits=limits)
+    return ocr_page_layout(image, limits=limits)
+
+
+def _scan_result(builder: DocumentBuilder, item: _Page) -> OcrLayout | None:
+    if item.scan is None:
+        return None
     try:
-        return _ocr_page(path, page, builder=builder, limits=limits, budget=budget)
+        return item.scan.result()
     except ExtractionLimitExceeded as e:  # one slow page is skipped; the document has its own limit
-        builder.warn(f"{e.message} Page {builder.page_number} was skipped.")
+        builder.warn(f"{e.message} Page {item.index + 1} was skipped.")
         return None
 
 
@@ -309,24 +372,6 @@ def _emit_ocr_layout(builder: DocumentBuilder, layout: OcrLayout) -> None:
             builder.heading(text, level=level)
         else:
             _emit_paragraphs(builder, text)
-
-
-def _ocr_page(
-    path: Path, page: PageObject, *, builder: DocumentBuilder, limits: ExtractionLimits, budget: _OcrBudget
-) -> OcrLayout | None:
-    if budget.pages <= 0:
-        builder.warn(f"Only the first {limits.ocr_max_pages} scanned pages were read with OCR.")
-        return None
-    budget.pages -= 1
-    box = page.mediabox
-    image = render_pdf_page(
-        path,
-        page_number=builder.page_number or 1,
-        width_pt=float(box.width),
-        height_pt=float(box.height),
-        limits=limits,
-    )
-    return ocr_page_layout(image, limits=limits)
 
 
 def _ocr_images(

@@ -83,3 +83,24 @@ def test_headings_of_a_scanned_page_come_from_the_type_size(tmp_path: Path):
     assert racks.heading_path == ("Parking Rules", "Bicycles") and racks.page_number == 1
     visitors = next(b for b in document.blocks if "level two" in b.text)
     assert visitors.heading_path == ("Parking Rules",)
+
+
+def test_scanned_pages_read_in_parallel_come_out_in_page_order(tmp_path: Path):
+    font = ImageFont.load_default(size=30)
+    pages = []
+    for number in range(1, 4):
+        page = Image.new("L", (1275, 1650), 255)
+        draw = ImageDraw.Draw(page)
+        for line in range(12):
+            draw.text(
+                (90, 90 + line * 52), f"Page {number} says line {line + 1} of the scan", fill=0, font=font
+            )
+        pages.append(page)
+    path = tmp_path / "three.pdf"
+    pages[0].save(path, "PDF", resolution=150, save_all=True, append_images=pages[1:])
+    document = extract_file(path, filename=path.name, limits=ExtractionLimits(ocr_workers=2), isolated=False)
+    numbers = [block.page_number for block in document.blocks]
+    assert numbers == sorted(numbers) and set(numbers) == {1, 2, 3}
+    for block in document.blocks:
+        assert f"Page {block.page_number} says" in block.text
+    assert document.images_ocrd == 3

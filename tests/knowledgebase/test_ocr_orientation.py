@@ -99,7 +99,7 @@ def test_scanned_pages_read_in_parallel_come_out_in_page_order(tmp_path: Path):
     path = tmp_path / "three.pdf"
     pages[0].save(path, "PDF", resolution=150, save_all=True, append_images=pages[1:])
     document = extract_file(path, filename=path.name, limits=ExtractionLimits(ocr_workers=2), isolated=False)
-    numbers = [block.page_number for block in document.blocks]
+    numbers = [block.page_number or 0 for block in document.blocks]
     assert numbers == sorted(numbers) and set(numbers) == {1, 2, 3}
     for block in document.blocks:
         assert f"Page {block.page_number} says" in block.text

@@ -127,7 +127,9 @@ def site_start(environment: SiteEnvironment) -> SiteServer:
         "DATABASE_URL": environment.database_url,
         "ELASTICSEARCH_URL": environment.search_proxy.url,
         "STATIC_ROOT": str(environment.static_root),
+        # The worker (test settings) reads uploads where this site (production settings) stores them.
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "PRIVATE_ROOT": str(settings.PRIVATE_ROOT),
         # Plain http on loopback: no redirect to https, no HSTS, cookies must not require https.
         "SECURE_SSL_REDIRECT": "0",
         "SECURE_HSTS_SECONDS": "0",

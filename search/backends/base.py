@@ -32,6 +32,20 @@ class ScoredChunk:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ChunkState:
+    """What the index holds for one chunk besides its text: enough to audit it against the live source
+    (knowledgebase's index audit)."""
+
+    source_type: str
+    source_id: int
+    chunk_id: str
+    revision: int | None
+    visibility: str
+    group_ids: tuple[int, ...]
+    owner_id: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class IndexItem:
     """A chunk to write. `vector=None` keeps the stored vector and updates only the metadata (the text is
     unchanged, so it is not embedded again)."""
@@ -96,6 +110,10 @@ class BaseSearchBackend(ABC):
 
     @abstractmethod
     def count(self) -> int: ...
+
+    @abstractmethod
+    def chunk_states(self) -> Iterator[ChunkState]:
+        """Every chunk in the index (any visibility), as ChunkState, in pages; nothing when no index."""
 
     @abstractmethod
     def health(self) -> str:

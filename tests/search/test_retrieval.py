@@ -366,6 +366,7 @@ class BrokenBackend(BaseSearchBackend):
 
     search_vector = search_text  # type: ignore[assignment]
     index_chunks = delete_source = stored_hashes = rebuild = drop = get_chunks = count = health = search_text  # type: ignore[assignment]
+    chunk_states = search_text  # type: ignore[assignment]
 
 
 def test_raw_engine_errors_are_wrapped() -> None:

@@ -4,7 +4,7 @@ full text by vendor (postgres.py / sqlite.py), vectors by exact cosine (vectors.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -13,7 +13,7 @@ import numpy as np
 from django.db import DatabaseError, connections, transaction
 from django.db.models import F, QuerySet
 
-from search.backends.base import BaseSearchBackend, IndexItem, ScoredChunk, batched
+from search.backends.base import BaseSearchBackend, ChunkState, IndexItem, ScoredChunk, batched
 from search.errors import IndexMismatch, InvalidQuery, SearchUnavailable
 from search.models import IndexAlias, IndexedChunk
 from search.values import Chunk, Principal
@@ -272,6 +272,17 @@ class DatabaseSearchBackend(BaseSearchBackend):
         )
         found = {row.chunk_id: row_chunk(row) for row in rows}
         return [found[i] for i in chunk_ids if i in found]
+
+    def chunk_states(self) -> Iterator[ChunkState]:
+        pointer = self._pointer()
+        if pointer is None:
+            return
+        fields = ("source_type", "source_id", "chunk_id", "revision", "visibility", "group_ids", "owner_id")
+        rows = self._rows().filter(index_name=pointer.target).order_by("pk").values_list(*fields)
+        for row in rows.iterator(2000):
+            values = dict(zip(fields, row, strict=True))
+            values["group_ids"] = tuple(values["group_ids"] or ())
+            yield ChunkState(**values)
 
     def count(self) -> int:
         pointer = self._pointer()

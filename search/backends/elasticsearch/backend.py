@@ -3,16 +3,16 @@ and health."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from elasticsearch import BadRequestError, NotFoundError
 
-from search.backends.base import ScoredChunk
+from search.backends.base import ChunkState, ScoredChunk
 from search.errors import InvalidQuery, SearchUnavailable
 from search.values import Chunk, Principal
 
-from .index import ANALYSIS_RECHECK_SECONDS, ElasticsearchIndex
+from .index import ANALYSIS_RECHECK_SECONDS, SCROLL_PAGE_SIZE, ElasticsearchIndex
 from .mapping import SOURCE_EXCLUDES, STEMMED_TEXT_FIELDS, TEXT_FIELDS, document_chunk
 from .queries import MAX_QUERY_CHARS, knn_clause, text_query
 
@@ -85,6 +85,38 @@ class ElasticsearchSearchBackend(ElasticsearchIndex):
                 return []
         found = {d["_id"]: document_chunk(d["_source"]) for d in response["docs"] if d.get("found")}
         return [found[i] for i in chunk_ids if i in found]
+
+    def chunk_states(self) -> Iterator[ChunkState]:
+        fields = ["source_type", "source_id", "chunk_id", "revision", "visibility", "group_ids", "owner_id"]
+        after: list[Any] | None = None
+        while True:
+            with self._errors("listing chunks"):
+                try:
+                    response = self.client.search(
+                        index=self.index_name,
+                        query={"match_all": {}},
+                        source_includes=fields,
+                        sort=[{"chunk_id": "asc"}],
+                        size=SCROLL_PAGE_SIZE,
+                        search_after=after,
+                    )
+                except NotFoundError:
+                    return
+            hits = response["hits"]["hits"]
+            for hit in hits:
+                source = hit["_source"]
+                yield ChunkState(
+                    source_type=str(source["source_type"]),
+                    source_id=int(source["source_id"]),
+                    chunk_id=str(source["chunk_id"]),
+                    revision=source.get("revision"),
+                    visibility=str(source.get("visibility", "")),
+                    group_ids=tuple(int(g) for g in source.get("group_ids") or ()),
+                    owner_id=source.get("owner_id"),
+                )
+            if len(hits) < SCROLL_PAGE_SIZE:
+                return
+            after = hits[-1]["sort"]
 
     def count(self) -> int:
         with self._errors("counting"):

@@ -346,6 +346,15 @@ class BackendContract:
         assert backend.count() == len(CORPUS)
         assert ids(backend.search_vector([1, 0, 0, 0], principal=ANONYMOUS, k=1)) == [A.chunk_id]
 
+    def test_chunk_states_list_every_chunk_whatever_its_visibility(self, indexed: BaseSearchBackend) -> None:
+        states = {state.chunk_id: state for state in indexed.chunk_states()}
+        assert set(states) == ALL
+        assert (states[C.chunk_id].visibility, states[C.chunk_id].group_ids) == ("groups", (5,))
+        assert (states[D.chunk_id].source_type, states[D.chunk_id].owner_id) == ("document", 7)
+        assert states[A.chunk_id].revision == A.revision
+        indexed.drop()
+        assert list(indexed.chunk_states()) == []
+
     def test_drop_removes_everything(self, indexed: BaseSearchBackend) -> None:
         indexed.drop()
         assert indexed.count() == 0

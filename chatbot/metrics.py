@@ -32,6 +32,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from knowledgebase.index_audit import index_audit_last
 from knowledgebase.models import IndexingJob
 
 if TYPE_CHECKING:
@@ -106,6 +107,17 @@ class KnowledgeCollector(Collector):
         for status in IndexingJob.Status.values:
             jobs.add_metric([status], counts.get(status, 0))
         yield jobs
+
+        audit = index_audit_last()
+        if audit is not None:
+            differences = GaugeMetricFamily(
+                "knowledge_index_audit_differences",
+                "Sources whose index differs from the live content, by kind, at the last index audit.",
+                labels=["kind"],
+            )
+            for kind, count in audit["counts"].items():
+                differences.add_metric([kind], count)
+            yield differences
 
 
 def queue_lengths() -> dict[str, int]:

@@ -14,6 +14,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from knowledgebase import importing, services
+from knowledgebase.index_audit import index_audit, index_audit_fix
 from knowledgebase.models import ImportRun, IndexingJob
 from search.errors import SearchUnavailable
 
@@ -102,6 +103,14 @@ def requeue_stale_jobs() -> int:
     dead_before = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     recovered = services.jobs_recover(started_before=dead_before)
     return count + recovered["requeued"]
+
+
+@shared_task(name="knowledgebase.index_audit", queue="bulk")
+def index_audit_run(fix: bool = True) -> dict[str, int]:
+    """The daily audit (Celery beat): the report goes to the cache for the admin and /metrics; with `fix`
+    the differences are queued for repair."""
+    report = index_audit()
+    return {**report.counts(), "repairs_queued": index_audit_fix(report) if fix else 0}
 
 
 @shared_task(name="knowledgebase.import_run_execute", queue="bulk")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from django.urls import path, reverse
 from wagtail import hooks
 from wagtail.admin.ui.components import Component
 from wagtail.admin.ui.tables import Column, StatusTagColumn
+from wagtail.admin.views.generic import IndexView
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets import Button
 from wagtail.permissions import register_permission_policy
@@ -16,6 +18,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 
 from knowledgebase import admin_views
 from knowledgebase.audit import register_knowledge_log_actions
+from knowledgebase.index_audit import index_audit_last
 from knowledgebase.models import IndexingJob, KnowledgeDocument, KnowledgePage
 from knowledgebase.permissions import (
     KnowledgeDocumentPermissionPolicy,
@@ -42,8 +45,20 @@ class KnowledgeDocumentViewSet(SnippetViewSet):
         return object_views_guard(super().get_urlpatterns())
 
 
+class IndexingJobIndexView(IndexView):
+    """The jobs, headed by the last index audit's result (knowledgebase/index_audit.py)."""
+
+    template_name = "knowledgebase/admin/indexing_jobs_index.html"
+
+    @cached_property
+    def index_audit(self) -> dict[str, Any] | None:
+        return index_audit_last()
+
+
 class IndexingJobViewSet(ModelViewSet):
     model = IndexingJob
+    index_view_class = IndexingJobIndexView
+    index_template_name = "knowledgebase/admin/indexing_jobs_index.html"
     icon = "tasks"
     menu_label = "Indexing jobs"
     menu_order = 260

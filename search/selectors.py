@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from django.conf import settings
 
 from search.backends import get_search_backend
+from search.backends.base import ChunkState
 from search.rerankers import get_reranker
 from search.retrieval import QueryExpander, RetrievalConfig, RetrievalResult, retrieve
 from search.services import index_embedder
@@ -64,6 +65,11 @@ def hits_search(
         history=history,
         expanders=expanders,
     ).hits
+
+
+def chunk_states(*, backend_alias: str = "default") -> Iterator[ChunkState]:
+    """Every chunk the index holds, with its source, revision and access (for the index audit)."""
+    return get_search_backend(backend_alias).chunk_states()
 
 
 def _setting(key: str, default: str) -> str:

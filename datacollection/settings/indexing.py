@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from celery.schedules import crontab
+
 from .env import env_int, env_str
 
 # Passages fit the embedder's window (MiniLM: 256 word-pieces) with their "title › headings" prefix, so
@@ -30,7 +32,14 @@ REQUEST_BODY_MAX_BYTES = env_int(
 )
 
 # Celery beat (the `beat` service in compose.yaml): this area's entries; base.py merges every area's.
+# The index audit (knowledgebase/index_audit.py) once a day, repairs queued: KNOWLEDGE_INDEX_AUDIT_HOUR.
+KNOWLEDGE_INDEX_AUDIT_HOUR = env_int("KNOWLEDGE_INDEX_AUDIT_HOUR", 3)
 INDEXING_BEAT_SCHEDULE = {
+    "knowledge-index-audit": {
+        "task": "knowledgebase.index_audit",
+        "schedule": crontab(minute=30, hour=KNOWLEDGE_INDEX_AUDIT_HOUR),
+        "options": {"queue": "bulk"},
+    },
     "knowledge-requeue-stale-jobs": {
         "task": "knowledgebase.requeue_stale_jobs",
         "schedule": float(env_int("KNOWLEDGE_REQUEUE_INTERVAL", 60)),

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from pypdf import PageObject, PdfReader
-from pypdf.generic import DictionaryObject, IndirectObject, NameObject
 
 from .base import BlockKind, ExtractedDocument
 from .builder import DocumentBuilder
@@ -25,6 +24,7 @@ from .ocr import (
     worth_ocr,
 )
 from .ocr_layout import OcrLayout
+from .pdf_forms import emit_fields, emit_unplaced_fields, resolve
 from .pdf_safety import attachments_warning, check_pdf_catalog, check_pdf_objects, open_pdf
 
 # A page with fewer visible characters than this and an image (or nothing at all) is treated as a scan.
@@ -82,7 +82,7 @@ def extract_pdf(path: Path, *, limits: ExtractionLimits) -> ExtractedDocument:
                     _ocr_images(builder, item.page, item.images, limits=limits, budget=budget)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    _emit_unplaced_fields(builder, reader, fields_seen)
+    emit_unplaced_fields(builder, reader, fields_seen)
     document = builder.finish()
     document.pages = page_count
     document.images_ocrd += ocr_pages
@@ -129,7 +129,7 @@ def _emit_read_page(
         _emit_ocr_layout(builder, layout)
     else:
         _emit_page(builder, layout.text if layout is not None else item.text, page_headings)
-    fields_seen.update(_emit_fields(builder, item.page))
+    fields_seen.update(emit_fields(builder, item.page))
     return read
 
 
@@ -228,76 +228,6 @@ def split_paragraphs(text: str) -> list[str]:
     return paragraphs
 
 
-def _emit_fields(builder: DocumentBuilder, page: PageObject) -> list[str]:
-    """Filled-in values of the page's form widgets, as "name: value" lines under the page's text."""
-    lines: list[str] = []
-    for annotation in _resolve(page.get("/Annots")) or []:
-        widget = _resolve(annotation)
-        if not isinstance(widget, DictionaryObject) or widget.get("/Subtype") != "/Widget":
-            continue
-        name, value = _field_name(widget), _field_value(widget)
-        if name and value:
-            line = f"{name}: {value}"
-            if line not in lines:
-                lines.append(line)
-    if lines:
-        builder.add(BlockKind.PARAGRAPH, "Form fields:\n" + "\n".join(lines))
-    return lines
-
-
-def _emit_unplaced_fields(builder: DocumentBuilder, reader: PdfReader, seen: set[str]) -> None:
-    """AcroForm fields with a value but no widget on any page (hidden, or kept only in the form's
-    field tree): their values are still what the form says."""
-    try:
-        fields = reader.get_fields() or {}
-    except Exception:  # noqa: BLE001 - a broken field tree only costs these values
-        return
-    lines: list[str] = []
-    for name, field in list(fields.items())[:5000]:
-        value = _resolve(field.get("/V")) if isinstance(field, dict) else None
-        if isinstance(value, NameObject):
-            text = "" if value in ("/Off", "/") else "Yes"
-        elif isinstance(value, list):
-            text = ", ".join(str(v) for v in value)
-        else:
-            text = " ".join(str(value).split()) if isinstance(value, str) else ""
-        line = f"{name}: {text}"
-        if text and line not in seen and line not in lines:
-            lines.append(line)
-    if lines:
-        builder.reset_headings()
-        builder.page_number = None
-        builder.add(BlockKind.PARAGRAPH, "Form fields:\n" + "\n".join(lines))
-
-
-def _field_name(widget: DictionaryObject) -> str:
-    parts: list[str] = []
-    node: Any = widget
-    for _ in range(16):
-        if not isinstance(node, DictionaryObject):
-            break
-        if "/T" in node:
-            parts.append(str(node["/T"]))
-        node = _resolve(node.get("/Parent"))
-    return ".".join(reversed(parts))
-
-
-def _field_value(widget: DictionaryObject) -> str:
-    node: Any = widget
-    for _ in range(16):
-        if not isinstance(node, DictionaryObject):
-            return ""
-        if "/V" in node:
-            value = _resolve(node["/V"])
-            if isinstance(value, NameObject):
-                return "" if value == "/Off" else "Yes"
-            if isinstance(value, list):
-                return ", ".join(str(v) for v in value)
-            return " ".join(str(value).split()) if isinstance(value, str) else ""
-        node = _resolve(node.get("/Parent"))
-    return ""
-
-
 def _image_keys(page: PageObject) -> list[Any]:
     try:
         return list(page.images.keys())
@@ -312,13 +242,13 @@ def _image_size(page: PageObject, key: Any) -> tuple[int, int] | None:
     obj: Any = page
     for name in [key] if isinstance(key, str) else list(key):
         try:
-            resources = _resolve(_resolve(obj).get("/Resources")) or {}
-            obj = _resolve(_resolve(resources.get("/XObject")) or {}).get(name)
+            resources = resolve(resolve(obj).get("/Resources")) or {}
+            obj = resolve(resolve(resources.get("/XObject")) or {}).get(name)
         except (AttributeError, TypeError):  # a malformed resource tree: size unknown
             return None
         if obj is None:
             return None
-    image = _resolve(obj)
+    image = resolve(obj)
     try:
         return int(image["/Width"]), int(image["/Height"])
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -413,7 +343,3 @@ def _ocr_images(
             continue
         if sum(ch.isalnum() for ch in text) >= 3:
             builder.add(BlockKind.IMAGE_TEXT, text)
-
-
-def _resolve(obj: Any) -> Any:
-    return obj.get_object() if isinstance(obj, IndirectObject) else obj

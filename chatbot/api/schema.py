@@ -35,8 +35,9 @@ is idle (at least every `CHATBOT_SSE_HEARTBEAT` seconds).
 "relevance_score": float or null}`: one per cited source, after the tokens; none with \
 `include_sources: false` |
 | `complete` | `{"type", "message_id": str, "tokens": int, "response_time": float, "content": str, \
-"sources": [source, ...], "status": "complete", "tokens_used": int, "model": str, "declined": bool}`: the \
-last event (`sources` is empty with `include_sources: false`; `tokens` = `tokens_used`) |
+"sources": [source, ...], "status": "complete", "tokens_used": int, "model": str, "declined": bool, \
+"quoted": bool}`: the last event (`sources` is empty with `include_sources: false`; `tokens` = \
+`tokens_used`) |
 | `error` | `{"type", "code": str, "message": str, "message_id": str or null, "retry_after": int or \
 null}`: the last event |
 
@@ -122,6 +123,10 @@ SSE_EVENT_SCHEMAS: dict[str, dict[str, Any]] = {
             "tokens_used": {"type": "integer"},
             "model": {"type": "string"},
             "declined": {"type": "boolean"},
+            "quoted": {
+                "type": "boolean",
+                "description": "True when no generating model wrote the answer (quoted from its sources).",
+            },
         },
         ["message_id", "tokens", "response_time", "content", "sources", "status", "tokens_used"],
     ),

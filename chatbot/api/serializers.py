@@ -16,7 +16,7 @@ from knowledgebase.models.indexing import SourceType
 from knowledgebase.selectors import sources_visible_to
 from search.values import Principal
 
-from .shapes import public_sources
+from .shapes import answer_quoted, public_sources
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -231,6 +231,9 @@ class MessageSerializer(serializers.ModelSerializer):
     feedback = serializers.SerializerMethodField(
         help_text="The asking user's own feedback on this answer (null if none), so a reloaded chat shows it."
     )
+    quoted = serializers.SerializerMethodField(
+        help_text="True when no generating model wrote the answer: its sentences are quoted from the sources."
+    )
 
     class Meta:
         model = Message
@@ -250,6 +253,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "first_token_time",
             "created_at",
             "feedback",
+            "quoted",
         ]
         read_only_fields = fields
 
@@ -258,6 +262,9 @@ class MessageSerializer(serializers.ModelSerializer):
         if not self.context.get("include_sources", True):
             return []
         return public_sources(message.sources if isinstance(message.sources, list) else [])
+
+    def get_quoted(self, message: Message) -> bool:
+        return message.role == "assistant" and answer_quoted(message.model)
 
     @extend_schema_field(OwnFeedbackSerializer(allow_null=True))
     def get_feedback(self, message: Message) -> dict[str, str] | None:

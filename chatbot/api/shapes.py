@@ -7,7 +7,9 @@ names; the API adds the specified ones here, once, for the SSE stream and the RE
 - a source also carries `doc_id` (its source key, "page:12" or "document:3", the form a session scope
   takes), `section_title` (= `section`), and `chunk_index` / `relevance_score` (null for answers saved
   before they were recorded);
-- `complete` also carries `tokens` (= `tokens_used`).
+- `complete` also carries `tokens` (= `tokens_used`);
+- `complete` and a REST answer carry `quoted`: true when no model wrote it (the extractive answerer quotes
+  the sources' sentences), so the chat can say "Quoted from N sources" instead of passing quotes off as prose.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chatbot.events import StreamEvent
+from chatbot.llm.extractive import ExtractiveLLM
 
 
 def public_source(source: Mapping[str, Any]) -> dict[str, Any]:
@@ -32,6 +35,11 @@ def public_sources(sources: Iterable[Mapping[str, Any]] | None) -> list[dict[str
     return [public_source(source) for source in sources or () if isinstance(source, Mapping)]
 
 
+def answer_quoted(model: str | None) -> bool:
+    """Whether an answer's text is quoted from its sources rather than written by a generating model."""
+    return model == ExtractiveLLM.model_name
+
+
 def event_data(event: StreamEvent, *, include_sources: bool = True) -> dict[str, Any]:
     """The `data:` payload of an SSE event: `type` first, then the event's own fields with the aliases."""
     data: dict[str, Any] = {"type": event.type}
@@ -41,4 +49,5 @@ def event_data(event: StreamEvent, *, include_sources: bool = True) -> dict[str,
     elif event.type == "complete":
         data["sources"] = public_sources(event.data.get("sources")) if include_sources else []
         data["tokens"] = event.data.get("tokens_used", 0)
+        data["quoted"] = answer_quoted(event.data.get("model"))
     return data

@@ -118,6 +118,11 @@ export class ChatApi {
     return this.request("PATCH", `sessions/${encodeURIComponent(id)}/`, { title });
   }
 
+  /** Sets the session's scope (source keys; [] is everything the user may see). */
+  sessionScope(id, scope) {
+    return this.request("PATCH", `sessions/${encodeURIComponent(id)}/`, { scope });
+  }
+
   sessionDelete(id) {
     return this.request("DELETE", `sessions/${encodeURIComponent(id)}/`);
   }

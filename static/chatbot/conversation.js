@@ -10,6 +10,13 @@ const RETRYABLE = new Set(["search_unavailable", "llm_unavailable", "internal_er
 // No byte (not even a heartbeat) for this long means the connection is gone.
 const STALL_MS = 45000;
 
+/** What a scoped decline names: "page", "pages" or "files"; null when the session searches everything. */
+function scopeKind(scope) {
+  if (!scope || !scope.length) return null;
+  if (scope.some((key) => key.startsWith("document:"))) return "files";
+  return scope.length === 1 ? "page" : "pages";
+}
+
 function plainText(markdown) {
   return markdown.replace(/\[(\d+(?:,\s*\d+)*)\]/g, "").replace(/[*_`#>]/g, "").trim();
 }
@@ -17,7 +24,8 @@ function plainText(markdown) {
 export class Conversation {
   /**
    * root: element containing the [data-role] parts of chatbot/_conversation.html.
-   * options: {api, prefix, loginUrl, newSession(): {scope, title}, onSessionCreated(session), onAnswered(id)}
+   * options: {api, prefix, loginUrl, newSession(): {scope, title}, onSessionCreated(session), onAnswered(id),
+   *           scope(): the current session's scope, onScopeCleared(session)}
    */
   constructor(root, options) {
     this.root = root;
@@ -27,6 +35,8 @@ export class Conversation {
     this.newSession = options.newSession ?? (() => ({ scope: [], title: "" }));
     this.onSessionCreated = options.onSessionCreated ?? (() => {});
     this.onAnswered = options.onAnswered ?? (() => {});
+    this.scope = options.scope ?? (() => []);
+    this.onScopeCleared = options.onScopeCleared ?? (() => {});
     this.sessionId = null;
     this.controller = null;
     this.retryTimer = null;
@@ -114,8 +124,10 @@ export class Conversation {
     }
     if (this.sessionId !== sessionId) return true; // another session was opened meanwhile
     this.clearLog();
+    let question = "";
     for (const message of messages) {
       if (message.role === "user") {
+        question = message.content;
         this.append(userMessage(message.content));
         continue;
       }
@@ -126,9 +138,11 @@ export class Conversation {
         sources: message.sources,
         status: message.status,
         declined: message.declined,
+        quoted: message.quoted,
         messageId: message.uuid,
         error: message.error,
         feedback: message.feedback,
+        ...this.declineOptions(question),
       });
     }
     this.scrollToEnd();
@@ -243,7 +257,9 @@ export class Conversation {
             sources: data.sources,
             status: data.status,
             declined: data.declined,
+            quoted: data.quoted,
             messageId: data.message_id,
+            ...this.declineOptions(context.question),
           });
           this.scrollToEnd();
           this.announce(`Answer complete. ${plainText(answer.content)}`);
@@ -266,6 +282,31 @@ export class Conversation {
     } finally {
       window.clearTimeout(stall);
     }
+  }
+
+  /** For a decline in a scoped session: where it looked, and a button that asks again everywhere. */
+  declineOptions(question) {
+    const kind = scopeKind(this.scope());
+    if (!kind || !question) return {};
+    return { scopeKind: kind, onSearchAll: (button) => this.searchAll(question, button) };
+  }
+
+  /** Clears the session's scope (stored, so later questions search everything too) and asks again. */
+  async searchAll(question, button) {
+    if (this.busy || !this.sessionId) return;
+    button.disabled = true;
+    let session;
+    try {
+      session = await this.api.sessionScope(this.sessionId, []);
+    } catch (error) {
+      button.disabled = false;
+      this.showNotice(`Could not search all knowledge: ${error.message}`);
+      return;
+    }
+    button.hidden = true;
+    this.onScopeCleared(session);
+    this.input.focus({ preventScroll: true });
+    this.ask(question);
   }
 
   errorText(code, message, retryAfter) {

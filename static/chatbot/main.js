@@ -46,6 +46,8 @@ class Widget {
       loginUrl: settings.loginUrl,
       newSession: () => ({ scope: this.scope === "page" ? [`page:${settings.pageId}`] : [], title: "" }),
       onSessionCreated: (session) => this.remember(session.uuid),
+      scope: () => (this.scope === "page" ? [`page:${settings.pageId}`] : []),
+      onScopeCleared: (session) => this.scopeCleared(session),
     });
     for (const radio of root.querySelectorAll('[data-role="scope"] input[type="radio"]')) {
       radio.addEventListener("change", () => {
@@ -86,6 +88,16 @@ class Widget {
     } catch {
       // see remember()
     }
+  }
+
+  /** "Search all knowledge" turned this page's session into an all-knowledge one: file it there. */
+  scopeCleared(session) {
+    this.forget();
+    this.scope = "all";
+    this.loadedScope = "all";
+    const all = this.root.querySelector('[data-role="scope"] input[value="all"]');
+    if (all) all.checked = true;
+    this.remember(session.uuid);
   }
 
   async restore() {
@@ -146,6 +158,12 @@ class ChatPage {
         this.select(session.uuid, { load: false });
       },
       onAnswered: () => this.sessions.refresh(),
+      scope: () => this.sessions.get(this.conversation.sessionId)?.scope ?? this.pendingScope,
+      onScopeCleared: (session) => {
+        this.sessions.add(session);
+        this.pendingScope = [];
+        this.showSession(session);
+      },
     });
     this.sessions = new SessionList(root, {
       api: this.api,

@@ -77,13 +77,15 @@ export class AnswerView {
     this.element = el("article", "chat-message chat-message--assistant");
     this.element.setAttribute("aria-label", "Answer");
     this.element.id = this.localId;
+    this.label = el("p", "chat-message__label");
+    this.label.hidden = true;
     this.body = el("div", "chat-message__body chat-markdown");
     this.state = el("p", "chat-message__state");
     this.state.hidden = true;
     this.sourceList = el("ol", "chat-sources");
     this.sourceList.setAttribute("aria-label", "Sources");
     this.sourceList.hidden = true;
-    this.element.append(this.body, this.state, this.sourceList);
+    this.element.append(this.label, this.body, this.state, this.sourceList);
     this.element.addEventListener("click", (event) => this.onCitationClick(event));
   }
 
@@ -146,6 +148,12 @@ export class AnswerView {
     card.appendChild(heading);
     if (source.page_number) card.appendChild(el("p", "chat-source__meta", `Page ${source.page_number}`));
     if (source.excerpt) card.appendChild(el("p", "chat-source__excerpt", source.excerpt));
+    if (href) {
+      // Quoted answers are only as good as their context: one plain step to read the source itself.
+      const open = el("a", "chat-source__open", "Open source");
+      open.setAttribute("href", href);
+      card.appendChild(open);
+    }
     return card;
   }
 
@@ -163,7 +171,18 @@ export class AnswerView {
   }
 
   /** Shows the final state: status note, actions (for a saved answer) and the answer's final text. */
-  finish({ content, sources, status, declined = false, messageId, error = "", feedback = null }) {
+  finish({
+    content,
+    sources,
+    status,
+    declined = false,
+    quoted = false,
+    messageId,
+    error = "",
+    feedback = null,
+    scopeKind = null,
+    onSearchAll = null,
+  }) {
     this.finished = true;
     if (typeof content === "string" && (content || !this.content)) this.content = content;
     if (Array.isArray(sources) && sources.length) {
@@ -179,7 +198,46 @@ export class AnswerView {
     if (declined) this.element.classList.add("chat-message--declined");
     if (status === "partial") this.setState("Stopped before the answer was complete.");
     else if (status === "error") this.setState(error || "The answer failed.", true);
+    else if (declined && scopeKind) this.scopedDecline(scopeKind, onSearchAll);
+    if (quoted && !declined && status !== "error" && this.sources.length) this.showQuoted();
     if (this.messageId && status !== "error" && this.content) this.element.appendChild(this.actions(feedback));
+  }
+
+  /** No model wrote this: say so, rather than pass joined quotations off as a written answer. */
+  showQuoted() {
+    const count = this.sources.length;
+    this.label.replaceChildren(el("span", "chat-badge chat-badge--quoted", `Quoted from ${count} source${count === 1 ? "" : "s"}`));
+    this.label.hidden = false;
+    this.element.dataset.quoted = "true";
+  }
+
+  /** A decline inside a scope says where it looked (instead of the generic "the knowledge base doesn't
+   * cover this", which is not what was searched) and offers to look everywhere. */
+  scopedDecline(scopeKind, onSearchAll) {
+    const where = { page: "on this page", pages: "on these pages", files: "in these files" }[scopeKind] ?? "in this chat's sources";
+    const note = el("div", "chat-scoped-decline");
+    note.appendChild(el("p", "chat-scoped-decline__text", `Not found ${where}.`));
+    note.appendChild(el("p", "chat-scoped-decline__hint", "Other pages and files in the knowledge base may cover it."));
+    if (onSearchAll) {
+      const button = el("button", "chat-button chat-button--primary chat-search-all", "Search all knowledge");
+      button.type = "button";
+      button.addEventListener("click", () => onSearchAll(button));
+      note.appendChild(button);
+    }
+    this.body.replaceChildren(note);
+  }
+
+  /** The answer as copied: its text, then each cited source's title and absolute link. */
+  copyText() {
+    const lines = [this.content.trim()];
+    const cited = this.sources.map((source) => {
+      const title = source.title || (source.source_type === "document" ? "Document" : "Page");
+      const label = source.section && source.section !== title ? `${title} › ${source.section}` : title;
+      const href = sourceHref(source);
+      return `[${source.number}] ${label}${href ? ` ${new URL(href, window.location.href).href}` : ""}`;
+    });
+    if (cited.length) lines.push("", "Sources:", ...cited);
+    return lines.join("\n");
   }
 
   setState(text, isError = false) {
@@ -271,12 +329,13 @@ export class AnswerView {
   }
 
   async copy(status) {
+    const text = this.copyText();
     try {
-      await navigator.clipboard.writeText(this.content);
+      await navigator.clipboard.writeText(text);
     } catch {
       // Clipboard API refused (permissions, insecure origin): copy from a selection instead.
       const area = el("textarea");
-      area.value = this.content;
+      area.value = text;
       area.setAttribute("readonly", "");
       area.className = "visually-hidden";
       document.body.appendChild(area);

@@ -214,6 +214,8 @@ def test_create_stream_list_feedback_upload_status_analytics(api_server, client,
     complete = answer.complete
     assert complete is not None and complete["tokens"] > 0 and complete["response_time"] > 0
     assert answer.payloads[-1] is complete
+    # The default extractive answerer wrote no prose: the answer is labelled as quoted.
+    assert complete["quoted"] is True and complete["model"] == "extractive"
 
     messages = client.http.get(f"/sessions/{session['id']}/messages/").json()["results"]
     assert [m["role"] for m in messages] == ["user", "assistant"]
@@ -223,6 +225,7 @@ def test_create_stream_list_feedback_upload_status_analytics(api_server, client,
     assert reply["tokens_used"] == complete["tokens"] and reply["response_time"] > 0
     assert [s["doc_id"] for s in reply["sources"]] == [source["doc_id"]]
     assert {"created_at", "sources"} <= set(reply)
+    assert reply["quoted"] is True and question["quoted"] is False
 
     whole = client.http.post(f"/sessions/{session['id']}/messages/", json={"message": FROBNICATION_QUESTION})
     assert whole.status_code == 201 and "frobnicat" in whole.json()["content"].lower()

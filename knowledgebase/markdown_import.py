@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import yaml
@@ -100,13 +101,46 @@ def _front_matter_read(token: Token, parsed: ParsedMarkdown) -> None:
         meta = {}
     if isinstance(meta, dict):
         parsed.meta = meta
-        parsed.title = str(meta.get("title") or "")
+        parsed.title = heading_text(str(meta.get("title") or ""))
         parsed.summary = str(meta.get("description") or meta.get("summary") or "")
 
 
+@cache
+def _inline_parser() -> MarkdownIt:
+    # One parser for every heading: building one costs more than parsing a heading (a rule chain per call).
+    return _markdown()
+
+
+def _label_text(target: str) -> str:
+    """The readable part of a target MyST resolves by label: `image_renditions` → "image renditions"."""
+    label = target.split("#")[-1] or target
+    label = label.rstrip("/").rsplit("/", 1)[-1].removesuffix(".md")
+    return re.sub(r"[_-]+", " ", label).strip()
+
+
 def heading_text(source: str) -> str:
-    """A heading's inline Markdown as plain text: MyST roles give their text."""
-    return _ROLE.sub(lambda m: _role_text(m).strip("`"), source).strip()
+    """A heading's (or a front-matter title's) inline Markdown as plain text, the way a reader sees it: MyST
+    roles give their text, code and emphasis lose their markers, a link gives its text, and MyST's
+    `[](label)` (text filled in by Sphinx from the target) gives the label, not a raw target."""
+    source = _ROLE.sub(lambda m: _role_text(m), source)
+    inline = _inline_parser().parseInline(source)
+    parts: list[str] = []
+    link_start: int | None = None
+    link_target = ""
+    for token in inline[0].children or [] if inline else []:
+        if token.type in {"text", "code_inline"}:
+            parts.append(token.content)
+        elif token.type in {"softbreak", "hardbreak"}:
+            parts.append(" ")
+        elif token.type == "image":
+            parts.append(token.content)
+        elif token.type == "link_open":
+            link_start, link_target = len(parts), str(token.attrGet("href") or "")
+        elif token.type == "link_close":
+            if link_start is not None and not "".join(parts[link_start:]).strip():
+                parts.append(_label_text(link_target))
+            link_start = None
+    return re.sub(r"\s+", " ", "".join(parts)).strip()
 
 
 def parse_markdown(text: str, *, fallback_title: str) -> ParsedMarkdown:

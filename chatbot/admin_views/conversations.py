@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase
+from django.utils.text import Truncator
 from wagtail_modeladmin.helpers import PermissionHelper
 from wagtail_modeladmin.options import ModelAdmin, ModelAdminGroup
 from wagtail_modeladmin.views import IndexView, InspectView
 
 from chatbot.admin_views.permissions import forbidden, user_can_view_chat_logs
+from chatbot.feedback.selectors import feedback_with_question
 from chatbot.models import ChatSession, Message, MessageFeedback
 
 
@@ -93,17 +97,37 @@ class MessageAdmin(ReadOnlyChatAdmin):
     )  # fmt: skip
 
 
+class FeedbackInspectView(ChatLogsInspectView):
+    """Opens with the question that was asked: an answer's id alone tells a reviewer nothing."""
+
+    def get_fields_dict(self) -> list[dict[str, Any]]:
+        annotated = feedback_with_question(MessageFeedback.objects.filter(pk=self.instance.pk)).first()
+        return [
+            {"label": "Question", "value": getattr(annotated, "question", None) or "—"},
+            {"label": "Answer", "value": self.instance.message.content},
+            *super().get_fields_dict(),
+        ]
+
+
 class MessageFeedbackAdmin(ReadOnlyChatAdmin):
     model = MessageFeedback
     menu_label = "Feedback"
     menu_icon = "pick"
-    list_display = ("__str__", "user", "rating", "comment", "resolved", "created_at")
+    inspect_view_class = FeedbackInspectView
+    list_display = ("asked", "rating", "comment", "user", "resolved", "created_at")
     list_filter = ("rating", "resolved", "created_at")
     search_fields = ("comment", "message__content", "user__username")
     inspect_view_fields = (
-        "message", "user", "rating", "comment", "resolved", "resolved_by", "resolved_at", "metadata",
-        "created_at",
+        "user", "rating", "comment", "resolved", "resolved_by", "resolved_at", "metadata", "created_at",
     )  # fmt: skip
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MessageFeedback]:
+        return feedback_with_question(super().get_queryset(request)).select_related("user")
+
+    @admin.display(description="Question")
+    def asked(self, feedback: MessageFeedback) -> str:
+        question = getattr(feedback, "question", None) or "—"
+        return Truncator(question).chars(120)
 
 
 class ConversationsGroup(ModelAdminGroup):

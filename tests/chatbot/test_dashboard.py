@@ -138,6 +138,18 @@ def test_conversations_are_read_only_and_searchable(client: Any, traffic: dict[s
     assert b"chat-analytics" in client.get("/admin/").content
 
 
+def test_conversations_feedback_shows_the_question_not_an_id(client: Any, traffic: dict[str, Any]) -> None:
+    from chatbot.models import MessageFeedback
+
+    client.force_login(chat_log_reader())
+    listing = client.get("/admin/chatbot/messagefeedback/").content.decode()
+    assert "Where is the SSO setup?" in listing and "nothing found" in listing
+    feedback = MessageFeedback.objects.get(comment="nothing found")
+    assert f"on {feedback.message_id}" not in listing
+    inspect = client.get(f"/admin/chatbot/messagefeedback/inspect/{feedback.pk}/").content.decode()
+    assert re.search(r"Question\s*</dt>\s*<dd>\s*Where is the SSO setup\?", inspect), inspect
+
+
 def test_question_normalisation() -> None:
     from chatbot.feedback.selectors import question_normalize
 

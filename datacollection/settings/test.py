@@ -15,7 +15,7 @@ os.environ.setdefault("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
 os.environ.setdefault("KNOWLEDGE_INDEX_NAME", "test-knowledge")
 os.environ.setdefault("CACHE_KEY_PREFIX", "test")
 
-from .base import *  # noqa: E402,F403
+from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405

@@ -60,6 +60,17 @@ export class Conversation {
       }
     });
     this.stopButton.addEventListener("click", () => this.stop());
+    // The log comes before the composer, so Tab from the question box would leave the chat instead of reaching
+    // the answer just read: after Send (or Stop), Tab goes to the last answer's actions; from there Tab
+    // reaches the question box again (the next control in the page's order) and Shift+Tab leads out.
+    this.form.querySelector(".chat-composer__actions").addEventListener("keydown", (event) => {
+      if (event.key !== "Tab" || event.shiftKey) return;
+      const actions = [...this.log.querySelectorAll(".chat-message--assistant .chat-actions")].pop();
+      const first = actions?.querySelector("button");
+      if (!first) return;
+      event.preventDefault();
+      first.focus();
+    });
   }
 
   get busy() {

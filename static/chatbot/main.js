@@ -146,6 +146,10 @@ class ChatPage {
     this.api = new ChatApi({ root: settings.apiRoot, csrfToken: settings.csrfToken });
     this.pendingScope = [];
     this.pendingTitle = "";
+    root.querySelector(".chat-skip-link")?.addEventListener("click", (event) => {
+      event.preventDefault(); // focus the box without putting #… in the address
+      this.conversation.focus();
+    });
     this.title = root.querySelector('[data-role="title"]');
     this.scopeNote = root.querySelector('[data-role="scope-note"]');
     this.conversation = new Conversation(root.querySelector(".chat-conversation"), {

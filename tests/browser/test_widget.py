@@ -98,7 +98,7 @@ def test_widget_streams_cites_takes_feedback_and_keeps_history(watched_page, log
     assert streaming_lengths[0] < final_length
     assert answer.get_attribute("data-status") == "complete"
     assert "six hours" in (answer.text_content() or "")
-    assert panel.locator("[aria-live=polite]").text_content().startswith("Answer complete.")
+    assert panel.locator("[data-role=announcer]").text_content().startswith("Answer complete.")
 
     # The source card links to the page's section anchor; the citation marker links to the card.
     source_link = answer.locator(".chat-source__link").first

@@ -84,6 +84,11 @@ def test_widget_labels_quotes_and_searches_all_knowledge_after_a_page_decline(wa
         assert open_link.get_attribute("href") == card.locator(".chat-source__link").get_attribute("href")
     assert answer.locator(".chat-search-all").count() == 0
     screenshot(page, "40-widget-quoted-answer")
+    page.set_viewport_size({"width": 390, "height": 844})
+    answer.scroll_into_view_if_needed()
+    assert answer.locator(".chat-message__label").is_visible()
+    screenshot(page, "40b-widget-quoted-answer-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # Not on this page: the decline says so and offers one click to search everything.
     box.fill(ELSEWHERE_QUESTION)

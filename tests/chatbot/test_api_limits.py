@@ -140,18 +140,25 @@ def test_the_31st_message_in_a_minute_is_429_with_retry_after(asker):
     with isolated_index():  # empty: each question is declined quickly by the real service
         # Warm up (models, connections) as another user, so the burst below fits in one window.
         assert send(other_token, other_session, "Warm up?").status_code == 201
-        _wait_for_a_fresh_minute(account.pk)
-        # Most of the minute's budget is spent through the limiter itself (the same counter the views
-        # use), so the burst through the API is short and cannot straddle a window on a loaded machine.
-        spend = RequestFactory().post("/")
-        spend.user = account
-        for _ in range(27):
-            rate_limit_hit(spend, group=MESSAGES)
-        for i in range(27, 29):
-            assert send(token, session, f"Question {i}?").status_code == 201
-        assert stream(token, session, "Question 29, streamed?").status == 200, "streams share the limit"
-        refused = send(token, session, "Question 30?")
-        refused_stream = stream(token, session, "Question 31, streamed?")
+        for _attempt in range(3):
+            _wait_for_a_fresh_minute(account.pk)
+            window = _get_window(f"user:{account.pk}", 60)
+            session = ChatSession.objects.create(user=account)
+            # Most of the minute's budget is spent through the limiter itself (the same counter the
+            # views use), so the burst through the API is short.
+            spend = RequestFactory().post("/")
+            spend.user = account
+            for _ in range(27):
+                rate_limit_hit(spend, group=MESSAGES)
+            for i in range(27, 29):
+                assert send(token, session, f"Question {i}?").status_code == 201
+            assert stream(token, session, "Question 29, streamed?").status == 200, "streams share it"
+            refused = send(token, session, "Question 30?")
+            refused_stream = stream(token, session, "Question 31, streamed?")
+            # A burst that a loaded machine stretched over a window boundary counted in two windows:
+            # measure again in the next one instead of reading it as a limiter that let one through.
+            if _get_window(f"user:{account.pk}", 60) == window:
+                break
 
     assert refused.status_code == 429
     retry_after = int(refused["Retry-After"])

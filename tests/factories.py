@@ -32,6 +32,16 @@ def site_home() -> Any:
     return home
 
 
+def knowledge_section(title: str, slug: str, *, parent: Any = None) -> Any:
+    """A published knowledge section (KnowledgeIndexPage) under `parent`, by default the site's home."""
+    from knowledgebase.models import KnowledgeIndexPage
+
+    section = KnowledgeIndexPage(title=title, slug=slug)
+    (parent or site_home()).add_child(instance=section)
+    section.save_revision().publish()
+    return section
+
+
 def knowledge_page(parent: Any, *, title: str, body: list[tuple[str, Any]], publish: bool = True) -> Any:
     from knowledgebase.models import KnowledgePage
 

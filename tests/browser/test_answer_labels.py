@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import screenshot, wait_for_indexed
-from tests.factories import heading, knowledge_page, paragraph, site_home, user
+from tests.factories import heading, knowledge_page, knowledge_section, paragraph, user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -18,12 +18,7 @@ DONE = "(sel) => document.querySelectorAll(sel + ' .chat-message--assistant[data
 
 def two_pages() -> tuple[Any, Any]:
     """A backups page (the widget's page) and a leave page that alone answers ELSEWHERE_QUESTION."""
-    from knowledgebase.models import KnowledgeIndexPage
-
-    home = site_home()
-    section = KnowledgeIndexPage(title="Operations", slug="operations")
-    home.add_child(instance=section)
-    section.save_revision().publish()
+    section = knowledge_section("Operations", "operations")
     backups = knowledge_page(
         section,
         title="Backups and restores",

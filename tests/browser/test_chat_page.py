@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import screenshot, wait_for_indexed
-from tests.factories import heading, knowledge_page, paragraph, site_home, user
+from tests.factories import heading, knowledge_page, knowledge_section, paragraph, site_home, user
 from tests.fixtures.documents import greenhouse_docx
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -71,12 +71,7 @@ def test_upload_docx_until_indexed_then_ask_about_it(watched_page, login, tmp_pa
 
 
 def xss_page() -> Any:
-    from knowledgebase.models import KnowledgeIndexPage
-
-    home = site_home()
-    section = KnowledgeIndexPage(title="Security", slug="security")
-    home.add_child(instance=section)
-    section.save_revision().publish()
+    section = knowledge_section("Security", "security")
     page = knowledge_page(
         section,
         title="Release notes markup",

@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 
 from tests.browser.conftest import SCREENSHOTS, PageWatch, SiteServer, screenshot, wait_for_indexed
-from tests.factories import heading, knowledge_page, paragraph, site_home, user
+from tests.factories import heading, knowledge_page, knowledge_section, paragraph, user
 
 
 @pytest.mark.django_db
@@ -41,12 +41,7 @@ def test_chat_page_renders_for_a_signed_in_user() -> None:
 
 @pytest.mark.django_db
 def test_knowledge_pages_carry_the_widget_scoped_to_the_page() -> None:
-    from knowledgebase.models import KnowledgeIndexPage
-
-    home = site_home()
-    section = KnowledgeIndexPage(title="Docs", slug="docs")
-    home.add_child(instance=section)
-    section.save_revision().publish()
+    section = knowledge_section("Docs", "docs")
     page = knowledge_page(section, title="Widget page", body=[heading("Intro"), paragraph("Hello.")])
 
     anonymous = Client().get(page.url).content.decode()
@@ -78,12 +73,7 @@ LONG_URL = "https://example.org/operations/backups/" + "runbook" * 30 + ".html" 
 
 def operations_page() -> Any:
     """A section with one indexed page: a wide code block, a wide table and a long URL among the text."""
-    from knowledgebase.models import KnowledgeIndexPage
-
-    home = site_home()
-    section = KnowledgeIndexPage(title="Operations", slug="operations")
-    home.add_child(instance=section)
-    section.save_revision().publish()
+    section = knowledge_section("Operations", "operations")
     table = {
         "data": [
             ["Setting", "Default", "What it does"],

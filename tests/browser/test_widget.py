@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import screenshot, wait_for_indexed
-from tests.factories import heading, knowledge_page, paragraph, site_home, user
+from tests.factories import heading, knowledge_page, knowledge_section, paragraph, user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -15,12 +15,7 @@ QUESTION = "How often are backups of the knowledge database taken?"
 
 
 def publishing_page() -> Any:
-    from knowledgebase.models import KnowledgeIndexPage
-
-    home = site_home()
-    section = KnowledgeIndexPage(title="Operations", slug="operations")
-    home.add_child(instance=section)
-    section.save_revision().publish()
+    section = knowledge_section("Operations", "operations")
     page = knowledge_page(
         section,
         title="Backups and restores",

@@ -113,7 +113,9 @@ def index_audit() -> AuditReport:
     indexed = _indexed_by_source()
     states = {source_key(s.source_type, s.source_id): s for s in IndexedSource.objects.all()}
     jobs: dict[str, IndexingJob] = {}
-    for job in IndexingJob.objects.order_by("created_at", "pk"):
+    # Only what the verdict needs, streamed: jobs accumulate over the years.
+    fields = ("source_type", "source_id", "status", "error_code")
+    for job in IndexingJob.objects.order_by("created_at", "pk").only(*fields).iterator(chunk_size=2000):
         jobs[source_key(job.source_type, job.source_id)] = job  # the latest one wins
     report = AuditReport(sources=len(live), chunks=sum(len(c) for c in indexed.values()))
     for key, source in live.items():

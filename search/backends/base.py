@@ -116,5 +116,6 @@ class BaseSearchBackend(ABC):
         """Every chunk in the index (any visibility), as ChunkState, in pages; nothing when no index."""
 
     @abstractmethod
-    def health(self) -> str:
-        """A short description when healthy; raises SearchUnavailable otherwise."""
+    def health(self, *, timeout: float | None = None) -> str:
+        """A short description when healthy; raises SearchUnavailable otherwise. An engine reached over
+        the network answers within `timeout` seconds (its configured TIMEOUT when None)."""

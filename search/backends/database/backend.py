@@ -42,7 +42,7 @@ class DatabaseSearchBackend(BaseSearchBackend):
     @cached_property
     def full_text(self) -> FullText:
         """The full-text implementation of this database's vendor (postgres.py, sqlite.py)."""
-        vendor = connections[self.using].vendor
+        vendor = self.vendor
         if vendor == "postgresql":
             return PostgresFullText(self.using, config=self.text_config)
         if vendor == "sqlite":
@@ -288,7 +288,7 @@ class DatabaseSearchBackend(BaseSearchBackend):
         pointer = self._pointer()
         return 0 if pointer is None else self._rows().filter(index_name=pointer.target).count()
 
-    def health(self) -> str:
+    def health(self, *, timeout: float | None = None) -> str:
         try:
             with connections[self.using].cursor() as cursor:
                 cursor.execute("SELECT 1")

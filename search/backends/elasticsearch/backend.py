@@ -125,8 +125,8 @@ class ElasticsearchSearchBackend(ElasticsearchIndex):
             except NotFoundError:
                 return 0
 
-    def health(self) -> str:
-        client = self.client.options(max_retries=0, request_timeout=self.timeout)
+    def health(self, *, timeout: float | None = None) -> str:
+        client = self.client.options(max_retries=0, request_timeout=timeout or self.timeout)
         with self._errors("checking health"):
             health = client.cluster.health()
             # GET / lives in the rest-root module, which the core-only distribution lacks.

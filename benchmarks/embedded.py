@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -160,7 +161,7 @@ class _Load:
         self.lock = threading.Lock()
         self.stop_at = time.monotonic() + DURATION
 
-    def _record(self, values: list, value: float) -> None:  # type: ignore[type-arg]
+    def _record(self, values: list[Any], value: float) -> None:
         with self.lock:
             values.append(value)
 

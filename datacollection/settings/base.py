@@ -23,7 +23,8 @@ if not SECRET_KEY and not DEBUG:
     )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
-# Origins besides the site itself that may frame its pages (CSP frame-ancestors; datacollection/security.py).
+# Origins besides the site itself that may frame its pages, e.g. a portal embedding the chat widget's page
+# (CSP frame-ancestors; datacollection/security.py).
 FRAME_ANCESTORS = env_list("FRAME_ANCESTORS", [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -68,7 +69,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "datacollection.security.FrameAncestorsMiddleware",
+    "datacollection.security.ContentSecurityPolicyMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
 ]
 

@@ -8,6 +8,10 @@ gets the same effect from PostgreSQL's text search configuration and SQLite FTS5
 Measured with `benchmarks/retrieval.py` (search/RETRIEVAL-HISTORY.md): the BM25 leg's nDCG@10 rose
 from 0.348 to 0.397 on dbpedia-entity and from 0.734 to 0.791 on the Wagtail docs questions.
 
+Matching folds compatibility forms and case (``fold``: NFKC, then casefold): a query "No 5" or "Form
+No5" finds the stored "№ 5" / "Form №5", full-width "２０２４" matches "2024", "ﬁle" matches "file". Only the
+terms are folded; stored passages keep the source's characters, so quotes match the original.
+
 Snowball covers 36 languages (`snowballstemmer.algorithms()`); stop words are removed for English only
 (other languages rely on BM25's inverse document frequency to discount common words).
 """
@@ -16,13 +20,14 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from functools import lru_cache
 
 import snowballstemmer
 from django.core.exceptions import ImproperlyConfigured
 
 # Bump when the analysis changes in a way that needs the index rebuilt (stored in the mapping's _meta).
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: terms folded (NFKC + casefold)
 
 TOKEN = re.compile(r"\w+")
 
@@ -37,8 +42,21 @@ ENGLISH_STOP_WORDS = frozenset(
 STOP_WORDS: dict[str, frozenset[str]] = {"english": ENGLISH_STOP_WORDS}
 
 
+def fold(text: str) -> str:
+    """``text`` as matching sees it: compatibility characters replaced by their plain forms (NFKC:
+    full-width digits and letters, "№" → "No", ligatures, superscripts) and case folded ("Straße" →
+    "strasse"). For terms only, never for what is stored or shown."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def words(text: str) -> list[str]:
+    """The folded word tokens of ``text``: what every BM25 leg matches (Elasticsearch's analysed
+    fields, the database backends' full-text columns and every query)."""
+    return TOKEN.findall(fold(text))
+
+
 class TextAnalyzer:
-    """Lower-cased word tokens, stop words dropped, each stemmed. Thread-safe (one stemmer per thread:
+    """Folded word tokens (``words``), stop words dropped, each stemmed. Thread-safe (one stemmer per thread:
     Snowball stemmers keep state while they work)."""
 
     def __init__(self, language: str) -> None:
@@ -62,8 +80,8 @@ class TextAnalyzer:
         return stemmer
 
     def terms(self, text: str) -> list[str]:
-        words = [w for w in TOKEN.findall(text.lower()) if w not in self.stop_words]
-        return list(self._stemmer().stemWords(words)) if words else []
+        kept = [w for w in words(text) if w not in self.stop_words]
+        return list(self._stemmer().stemWords(kept)) if kept else []
 
     def analyze(self, text: str) -> str:
         """The terms joined by spaces: what the backend stores and matches."""

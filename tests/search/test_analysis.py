@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from search.analysis import TextAnalyzer, get_analyzer
+from search.analysis import TextAnalyzer, fold, get_analyzer, words
 
 
 def test_english_stems_and_drops_stop_words() -> None:
@@ -43,7 +43,7 @@ def test_an_unknown_language_is_a_configuration_error() -> None:
 
 
 def test_name_records_language_and_version() -> None:
-    assert get_analyzer("English").name == "snowball-english-v1"  # type: ignore[union-attr]
+    assert get_analyzer("English").name == "snowball-english-v2"  # type: ignore[union-attr]
 
 
 def test_threads_do_not_share_a_stemmer() -> None:
@@ -64,3 +64,14 @@ def test_threads_do_not_share_a_stemmer() -> None:
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def test_matching_folds_compatibility_forms_and_case() -> None:
+    assert fold("Form №5, ＦＯＲＭ ２０２４, Straße, ﬁle") == "form no5, form 2024, strasse, file"
+    analyzer = TextAnalyzer("english")
+    # "No 5" finds "№ 5" and full-width digits match ASCII ones; without folding, "№" is no word at all
+    # and "２０２４" is another token than "2024".
+    assert analyzer.terms("Form №5") == analyzer.terms("form No5") == ["form", "no5"]
+    assert analyzer.terms("№ 5") == analyzer.terms("No 5") == ["5"]  # "no" alone is a stop word
+    assert analyzer.terms("holidays ２０２４") == analyzer.terms("Holidays 2024") == ["holiday", "2024"]
+    assert words("Ｑ３ ＲＥＰＯＲＴ") == ["q3", "report"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Protocol
 
 from django.db.models import QuerySet
 
+from search.analysis import words
 from search.models import IndexedChunk
 
 # Only the first terms of a very long query count (a pasted page must not become a 5,000-term OR).
@@ -18,8 +18,9 @@ Scored = tuple[int, float]  # (row pk, score)
 
 
 def query_terms(query: str) -> list[str]:
-    """The query's distinct word tokens, lower-cased, at most MAX_QUERY_TERMS: safe in any FTS syntax."""
-    terms = dict.fromkeys(re.findall(r"\w+", query[:MAX_QUERY_CHARS].lower()))
+    """The query's distinct word tokens, folded (``search.analysis.fold``: "№5" is "no5", "２" is "2"),
+    at most MAX_QUERY_TERMS: safe in any FTS syntax."""
+    terms = dict.fromkeys(words(query[:MAX_QUERY_CHARS]))
     return list(terms)[:MAX_QUERY_TERMS]
 
 

@@ -1,41 +1,46 @@
-"""SQLite full text for the database backend: an FTS5 table kept in sync by triggers, ranked by bm25()."""
+"""SQLite full text for the database backend: an FTS5 table of folded text, ranked by bm25()."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connections, transaction
 from django.db.models import QuerySet
 
-from search.analysis import ENGLISH_STOP_WORDS
+from search.analysis import ENGLISH_STOP_WORDS, fold
+from search.backends.base import batched
 from search.models import IndexedChunk
 
 from .fulltext import Scored
 
 # Title and headings weigh more than the body, as in the Elasticsearch backend (title^3, headings^2).
 FTS5_WEIGHTS = (3.0, 2.0, 1.0)
-FTS_TABLE = "search_indexedchunk_fts"
-
-# The FTS5 table indexes title/headings/body of search_indexedchunk (external content); the triggers are
-# SQLite's documented recipe for keeping such a table in sync with its content table. Literal SQL: no
-# value is ever interpolated.
-FTS5_SCHEMA = [
-    "CREATE VIRTUAL TABLE search_indexedchunk_fts USING fts5(title, headings, body, "
-    "content='search_indexedchunk', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER search_indexedchunk_fts_ai AFTER INSERT ON search_indexedchunk BEGIN "
-    "INSERT INTO search_indexedchunk_fts(rowid, title, headings, body) "
-    "VALUES (new.id, new.title, new.headings, new.body); END",
-    "CREATE TRIGGER search_indexedchunk_fts_ad AFTER DELETE ON search_indexedchunk BEGIN "
-    "INSERT INTO search_indexedchunk_fts(search_indexedchunk_fts, rowid, title, headings, body) "
-    "VALUES ('delete', old.id, old.title, old.headings, old.body); END",
-    "CREATE TRIGGER search_indexedchunk_fts_au AFTER UPDATE OF title, headings, body ON search_indexedchunk "
-    "BEGIN INSERT INTO search_indexedchunk_fts(search_indexedchunk_fts, rowid, title, headings, body) "
-    "VALUES ('delete', old.id, old.title, old.headings, old.body); "
-    "INSERT INTO search_indexedchunk_fts(rowid, title, headings, body) "
-    "VALUES (new.id, new.title, new.headings, new.body); END",
-    # Rows written before the table existed.
-    "INSERT INTO search_indexedchunk_fts(search_indexedchunk_fts) VALUES ('rebuild')",
+# Holds the *folded* title/headings/body (search.analysis.fold: NFKC + casefold) of each row, written
+# from Python in rows_written (SQLite cannot fold in a trigger without an application function, which
+# every connection, the sqlite3 shell's too, would then need). rowid = search_indexedchunk.id; a
+# trigger removes a row's terms when the row goes. Literal SQL: no value is ever interpolated.
+FTS_TABLE = "search_indexedchunk_fts2"
+# The first table (external content, unfolded, kept by triggers): dropped when the new one is made.
+_OLD_FTS = [
+    "DROP TRIGGER IF EXISTS search_indexedchunk_fts_ai",
+    "DROP TRIGGER IF EXISTS search_indexedchunk_fts_ad",
+    "DROP TRIGGER IF EXISTS search_indexedchunk_fts_au",
+    "DROP TABLE IF EXISTS search_indexedchunk_fts",
 ]
+FTS5_SCHEMA = [
+    f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(title, headings, body, "
+    "tokenize='porter unicode61 remove_diacritics 2')",
+    f"CREATE TRIGGER {FTS_TABLE}_ad AFTER DELETE ON search_indexedchunk BEGIN "  # noqa: S608 - constants
+    f"DELETE FROM {FTS_TABLE} WHERE rowid = old.id; END",
+]
+# Rows folded and written per statement: 3 columns + rowid = 4 parameters each, well under SQLite's limit.
+_FOLD_BATCH = 500
+
+
+def _table_exists(cursor: Any) -> bool:
+    cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s", [FTS_TABLE])
+    return cursor.fetchone() is not None
 
 
 def fts5_terms(terms: Sequence[str]) -> list[str]:
@@ -57,17 +62,33 @@ class SqliteFullText:
         self.using = using
 
     def prepare(self) -> None:
-        """Create the FTS5 table and its triggers unless they exist (cheap to check each time)."""
+        """Create the FTS5 table and its trigger unless they exist (cheap to check each time), and fill
+        it with the rows written before it existed (a new database, or one indexed unfolded)."""
         with connections[self.using].cursor() as cursor:
-            cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s", [FTS_TABLE])
-            if cursor.fetchone():
+            if _table_exists(cursor):
                 return
             with transaction.atomic(using=self.using):
-                for statement in FTS5_SCHEMA:
+                for statement in [*_OLD_FTS, *FTS5_SCHEMA]:
                     cursor.execute(statement)
+                self._write(cursor, IndexedChunk.objects.using(self.using).all(), replace=False)
 
     def rows_written(self, target: str, chunk_ids: Sequence[str]) -> None:
-        """Nothing to do: the triggers keep the FTS5 table in step with the rows."""
+        rows = IndexedChunk.objects.using(self.using).filter(index_name=target, chunk_id__in=chunk_ids)
+        with connections[self.using].cursor() as cursor:
+            if _table_exists(cursor):  # else prepare() will fold these rows with all the others
+                self._write(cursor, rows, replace=True)
+
+    def _write(self, cursor: Any, rows: QuerySet[IndexedChunk], *, replace: bool) -> None:
+        """Folded copies of ``rows``' text; ``replace`` first removes what an earlier write left."""
+        values = rows.order_by("pk").values_list("pk", "title", "headings", "body")
+        for batch in batched(values.iterator(chunk_size=_FOLD_BATCH), _FOLD_BATCH):
+            if replace:
+                marks = ", ".join(["%s"] * len(batch))
+                cursor.execute(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})", [r[0] for r in batch])  # noqa: S608 - constant table, placeholders
+            cursor.executemany(
+                f"INSERT INTO {FTS_TABLE}(rowid, title, headings, body) VALUES (%s, %s, %s, %s)",  # noqa: S608 - constant table
+                [(pk, fold(title), fold(headings), fold(body)) for pk, title, headings, body in batch],
+            )
 
     def rank(self, visible: QuerySet[IndexedChunk], terms: Sequence[str], k: int) -> list[Scored]:
         self.prepare()

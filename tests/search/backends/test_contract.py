@@ -207,6 +207,24 @@ class BackendContract:
         ]
         assert ids(backend.search_text("submit", principal=ANONYMOUS, k=5)) == [stemmed.chunk_id]
 
+    def test_compatibility_forms_match_their_plain_form_and_are_stored_as_written(
+        self, backend: BaseSearchBackend
+    ) -> None:
+        # Matching folds (NFKC + casefold, search.analysis.fold); the stored text keeps "№" and "２０２４".
+        form = make_chunk(24, 0, title="Forms", text="Send Form №5 with the receipt.")
+        year = make_chunk(25, 0, title="Calendar", text="Holidays of ２０２４ and the office closures.")
+        other = make_chunk(26, 0, title="Images", text="Focal points crop renditions 5 times.")
+        backend.index_chunks(
+            [make_item(form, [1, 0, 0, 0]), make_item(year, [0, 1, 0, 0]), make_item(other, [0, 0, 1, 0])],
+            dimensions=4,
+        )
+        assert ids(backend.search_text("Form No5", principal=ANONYMOUS, k=5))[0] == form.chunk_id
+        assert ids(backend.search_text("holidays in 2024", principal=ANONYMOUS, k=5))[0] == year.chunk_id
+        assert ids(backend.search_text("2024", principal=ANONYMOUS, k=5)) == [year.chunk_id]
+        assert ids(backend.search_text("ＦＯＲＭ", principal=ANONYMOUS, k=5)) == [form.chunk_id]
+        stored = {c.chunk_id: c.text for c in backend.get_chunks([form.chunk_id, year.chunk_id])}
+        assert stored == {form.chunk_id: form.text, year.chunk_id: year.text}
+
     def test_context_is_returned_but_not_searched(self, indexed: BaseSearchBackend) -> None:
         assert indexed.search_text("wider", principal=SUPERUSER_OWNER, k=5) == []
 
@@ -418,6 +436,7 @@ class TestDatabaseBackendOnSQLite(BackendContract):
         assert connections[SQLITE_ALIAS].vendor == "sqlite"
         with connections[SQLITE_ALIAS].cursor() as cursor:
             cursor.execute(
-                "SELECT count(*) FROM search_indexedchunk_fts WHERE search_indexedchunk_fts MATCH 'aardvark'"
+                "SELECT count(*) FROM search_indexedchunk_fts2 "
+                "WHERE search_indexedchunk_fts2 MATCH 'aardvark'"
             )
             assert cursor.fetchone() == (1,)

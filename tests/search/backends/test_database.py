@@ -142,7 +142,7 @@ def test_sqlite_indexes_rows_written_before_its_fts_table_existed(sqlite_databas
         "early@1", [make_item(make_chunk(1, 0, text="Okapis hide."), [1, 0, 0, 0])], dimensions=4
     )
     with connections[sqlite_database].cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'search_indexedchunk_fts'")
+        cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'search_indexedchunk_fts2'")
         assert cursor.fetchone() == (0,)
     assert [h.chunk.chunk_id for h in backend.search_text("okapi", principal=ANONYMOUS, k=3)] == ["page:1:0"]
     assert backend.health() == "database (sqlite)"

@@ -2,15 +2,29 @@
 
 PRIVATE_ROOT is outside MEDIA_ROOT and STATIC_ROOT (settings refuse otherwise), so neither Django's
 development server nor a web server serving /media/ can hand these files out. They leave only through the
-permission-checked views (knowledgebase.views, chatbot.admin_views.report_files)."""
+permission-checked views (knowledgebase.views, chatbot.admin_views.report_files).
+
+With KNOWLEDGE_ENCRYPTION_KEYS set, what this storage writes is encrypted (datacollection.encryption) and
+what it opens is decrypted, so callers see plaintext and the disk holds ciphertext. Fernet encrypts whole
+messages, so a file is held in memory while it is written or read (uploads are capped by
+KNOWLEDGE_UPLOAD_MAX_BYTES). Code that needs a path on disk (extraction) asks for `local_copy`."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.http import FileResponse
+
+from datacollection.encryption import FILE_MARKER, file_decrypt, file_encrypt
 
 
 class PrivateFileSystemStorage(FileSystemStorage):
@@ -24,6 +38,55 @@ class PrivateFileSystemStorage(FileSystemStorage):
         # No public URL. Empty rather than an exception: form widgets (the admin's file field) ask for it
         # and only show a link when there is one.
         return ""
+
+
+class EncryptedPrivateStorage(PrivateFileSystemStorage):
+    """The private storage (settings.STORAGES["private"]), encrypted at rest when keys are set."""
+
+    def _save(self, name: str, content: Any) -> str:
+        data = b"".join((content if isinstance(content, File) else File(content)).chunks())
+        return super()._save(name, ContentFile(file_encrypt(data)))
+
+    def _open(self, name: str, mode: str = "rb") -> File:
+        with super()._open(name, "rb") as raw:
+            data = file_decrypt(raw.read())
+        return File(ContentFile(data).file, name=name)
+
+    def read_raw(self, name: str) -> bytes:
+        """The bytes on disk (ciphertext when encrypted): for rotate_keys and the tests."""
+        return Path(self.path(name)).read_bytes()
+
+    def write_raw(self, name: str, data: bytes) -> None:
+        """Replaces a stored file's bytes in place, atomically (rotate_keys)."""
+        path = Path(self.path(name))
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".rotate-")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        Path(temporary).replace(path)
+
+
+@contextlib.contextmanager
+def local_copy(field_file: Any) -> Iterator[Path]:
+    """A path to the plaintext of a stored file, for code that reads files by path. The stored file
+    itself unless it is encrypted, else a private temporary copy removed afterwards."""
+    storage = field_file.storage
+    if isinstance(storage, FileSystemStorage):
+        path = Path(storage.path(field_file.name))
+        with path.open("rb") as raw:
+            encrypted = raw.read(len(FILE_MARKER)) == FILE_MARKER
+        if not encrypted:
+            yield path
+            return
+    with storage.open(field_file.name, "rb") as plain:
+        data = plain.read()
+    # mkstemp creates the file readable by this user only.
+    fd, temporary = tempfile.mkstemp(suffix=Path(field_file.name).suffix)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        yield Path(temporary)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
 
 
 def private_storage() -> Storage:

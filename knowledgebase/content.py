@@ -4,10 +4,10 @@ the file for a document), who may see it, and the chunks it becomes, with determ
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
-from knowledgebase.chunking import chunk_blocks
+from datacollection.storage import local_copy
+from knowledgebase.chunking import ChunkDraft, chunk_blocks
 from knowledgebase.conf import chunking_options
 from knowledgebase.extraction import extract_file
 from knowledgebase.extraction.base import Block, BlockKind
@@ -66,7 +66,9 @@ def _document_content(document: KnowledgeDocument) -> SourceContent:
             f"Same content as “{duplicate.title}” ({duplicate.get_url()}); not indexed twice.",
             extra={"duplicate_of": duplicate.pk, "url": duplicate.get_url()},
         )
-    extracted = extract_file(Path(document.file.path), filename=document.filename)
+    # A path on disk for the sandboxed extractor: a decrypted temporary copy when files are encrypted.
+    with local_copy(document.file) as path:
+        extracted = extract_file(path, filename=document.filename)
     blocks = list(extracted.blocks)
     if document.description:
         blocks.insert(0, Block(kind=BlockKind.PARAGRAPH, text=document.description))
@@ -84,6 +86,21 @@ def source_content(obj: KnowledgePage | KnowledgeDocument) -> SourceContent:
     return _page_content(obj) if isinstance(obj, KnowledgePage) else _document_content(obj)
 
 
+def _capped(drafts: list[ChunkDraft], *, content: SourceContent, limit: int) -> list[ChunkDraft]:
+    """The first ``limit`` passages. When there are more, the source's stats (saved with its indexed
+    version, shown on its status panel) say how many were left out and from which page or section."""
+    if len(drafts) <= limit:
+        return drafts
+    first_left_out = drafts[limit]
+    where = (
+        f"page {first_left_out.page_number}"
+        if first_left_out.page_number
+        else (" › ".join(first_left_out.heading_path) or f"passage {limit + 1}")
+    )
+    content.stats["truncated"] = {"kept": limit, "total": len(drafts), "from": where}
+    return drafts[:limit]
+
+
 def source_chunks(source_type: str, source_id: int, content: SourceContent) -> list[Chunk]:
     """Chunks of a source with deterministic ids: the hash of what is embedded, so unchanged passages keep
     their id (and their vector) across revisions."""
@@ -97,6 +114,7 @@ def source_chunks(source_type: str, source_id: int, content: SourceContent) -> l
         overlap_tokens=options["OVERLAP_TOKENS"],
         context_tokens=options["CONTEXT_TOKENS"],
     )
+    drafts = _capped(drafts, content=content, limit=options["MAX_PASSAGES"])
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     for draft in drafts:

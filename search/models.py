@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
+from datacollection.encryption import EncryptedTextField
+
 
 class IndexAlias(models.Model):
     """The pointer from an index name (what callers use) to the rows currently searched.
@@ -34,8 +36,10 @@ class IndexedChunk(models.Model):
     title = models.TextField(blank=True)
     heading_path = models.JSONField(default=list, blank=True)
     headings = models.TextField(blank=True)  # heading_path joined, for full text
-    body = models.TextField(blank=True)  # Chunk.text
-    context = models.TextField(blank=True)
+    # The extracted text: encrypted at rest when KNOWLEDGE_ENCRYPTION_KEYS is set. Full text reads it
+    # through the ORM (decrypted) to build its own index, which like Elasticsearch's holds the words.
+    body = EncryptedTextField(blank=True)  # Chunk.text
+    context = EncryptedTextField(blank=True)
     anchor = models.CharField(max_length=255, blank=True)
     page_number = models.IntegerField(null=True, blank=True)
     url = models.TextField(blank=True)

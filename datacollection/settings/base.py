@@ -216,9 +216,12 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 SERVE_IMAGE_RENDITIONS = False
 # Uploaded knowledge files and feedback reports: never under a served folder (datacollection/storage.py).
 PRIVATE_ROOT = Path(env_str("PRIVATE_ROOT", str(VAR_DIR / "private")))
+# Fernet keys, comma-separated, the first encrypts: uploaded files and extracted text are then encrypted at
+# rest (datacollection/encryption.py; `manage.py rotate_keys` after adding a key). Empty: off.
+KNOWLEDGE_ENCRYPTION_KEYS = env_list("KNOWLEDGE_ENCRYPTION_KEYS", [])
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "private": {"BACKEND": "datacollection.storage.PrivateFileSystemStorage"},
+    "private": {"BACKEND": "datacollection.storage.EncryptedPrivateStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 

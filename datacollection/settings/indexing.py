@@ -12,6 +12,10 @@ KNOWLEDGE_CHUNKING = {
     "PASSAGE_TOKENS": env_int("KNOWLEDGE_PASSAGE_TOKENS", 200),
     "OVERLAP_TOKENS": env_int("KNOWLEDGE_OVERLAP_TOKENS", 40),
     "CONTEXT_TOKENS": env_int("KNOWLEDGE_CONTEXT_TOKENS", 1000),
+    # Passages one source may have in the index; the rest is left out and the status panel says from
+    # where. 5,000 passages of 200 word-pieces hold ~750,000 words (a 2,000-page book at ~2.5 passages a
+    # page); past that, one upload would hold the worker for its embedding for a long time.
+    "MAX_PASSAGES": env_int("KNOWLEDGE_MAX_PASSAGES", 5000),
 }
 
 # Indexing retries transient failures (search engine or Redis down) with exponential backoff capped well

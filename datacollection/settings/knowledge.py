@@ -27,6 +27,9 @@ KNOWLEDGE_OCR_MAX_IMAGES = env_int("KNOWLEDGE_OCR_MAX_IMAGES", 50)  # embedded i
 KNOWLEDGE_OCR_MIN_IMAGE_PIXELS = env_int(
     "KNOWLEDGE_OCR_MIN_IMAGE_PIXELS", 5_000
 )  # ~70x70: bullets, icons skipped
+# Scanned pages rendered and read at once, each by its own tesseract process with one thread
+# (OMP_THREAD_LIMIT=1): one per core of the worker machine. Checked at start-up (knowledgebase/conf.py).
+KNOWLEDGE_OCR_WORKERS = env_int("KNOWLEDGE_OCR_WORKERS", 2)
 KNOWLEDGE_IMAGE_MAX_PIXELS = env_int("KNOWLEDGE_IMAGE_MAX_PIXELS", 50_000_000)  # decompression bombs
 
 # --- Extraction sandbox ---------------------------------------------------------------------------

@@ -18,7 +18,6 @@ _SETTINGS = {
     "ocr_dpi": "KNOWLEDGE_OCR_DPI",
     "ocr_max_pages": "KNOWLEDGE_OCR_MAX_PAGES",
     "ocr_max_images": "KNOWLEDGE_OCR_MAX_IMAGES",
-    "ocr_workers": "KNOWLEDGE_OCR_WORKERS",
     "ocr_min_image_pixels": "KNOWLEDGE_OCR_MIN_IMAGE_PIXELS",
     "image_max_pixels": "KNOWLEDGE_IMAGE_MAX_PIXELS",
     "pdf_max_pages": "KNOWLEDGE_PDF_MAX_PAGES",
@@ -54,7 +53,9 @@ class ExtractionLimits:
     def from_settings(cls) -> ExtractionLimits:
         from django.conf import settings
 
-        values: dict[str, Any] = {}
+        from knowledgebase.conf import ocr_workers
+
+        values: dict[str, Any] = {"ocr_workers": ocr_workers()}  # validated (a number of processes)
         for name, setting in _SETTINGS.items():
             if hasattr(settings, setting):
                 values[name] = getattr(settings, setting)

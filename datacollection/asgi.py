@@ -9,5 +9,10 @@ django_application = get_asgi_application()
 from django.conf import settings  # noqa: E402
 
 from datacollection.body_limit import RequestBodyLimit  # noqa: E402
+from datacollection.mounts import PathDispatcher  # noqa: E402
 
-application = RequestBodyLimit(django_application, max_bytes=lambda: settings.REQUEST_BODY_MAX_BYTES)
+# Django, and beside it the apps of settings.ASGI_MOUNTS (the MCP server at /mcp/), behind one body limit.
+application = RequestBodyLimit(
+    PathDispatcher(django_application, mounts=settings.ASGI_MOUNTS),
+    max_bytes=lambda: settings.REQUEST_BODY_MAX_BYTES,
+)

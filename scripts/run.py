@@ -118,8 +118,9 @@ def main() -> int:
             args.host,
             "--port",
             args.port,
+            # Lifespan events start and stop the MCP server's session manager (datacollection/mounts.py).
             "--lifespan",
-            "off",
+            "on",
             "--timeout-graceful-shutdown",
             "3",
         ],

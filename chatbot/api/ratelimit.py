@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 MESSAGES = "chatbot.messages"  # sending and streaming share this group
 UPLOADS = "chatbot.uploads"
+SEARCHES = "chatbot.searches"  # the MCP server's search and source tools
 
 
 def _user_key(group: str, request: Any) -> str:
@@ -27,7 +28,12 @@ def _user_key(group: str, request: Any) -> str:
 
 
 def _rate(group: str, request: Any) -> str:
-    return {MESSAGES: settings.CHATBOT_RATE_MESSAGES, UPLOADS: settings.CHATBOT_RATE_UPLOADS}[group]
+    rates = {
+        MESSAGES: settings.CHATBOT_RATE_MESSAGES,
+        UPLOADS: settings.CHATBOT_RATE_UPLOADS,
+        SEARCHES: settings.CHATBOT_RATE_SEARCHES,
+    }
+    return rates[group]
 
 
 def _usage(request: Any, *, group: str) -> dict[str, Any] | None:

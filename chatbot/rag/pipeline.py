@@ -26,7 +26,7 @@ from chatbot.llm.extractive import SourcePassage, extractive_answer, sentences_s
 from chatbot.logging import question_for_log
 from search.errors import KnowledgeError, SearchUnavailable
 from search.selectors import hits_search
-from search.values import Hit
+from search.values import Hit, Principal
 
 from . import cache
 from .citations import MarkerStreamFilter, cited_numbers
@@ -46,18 +46,32 @@ _WORD_GROUP = re.compile(r"\S+(?:\s+\S+){0,2}\s*")
 # --- blocking steps (run in threads) ------------------------------------------------------------
 
 
-def retrieve_checked(run: AnswerRun) -> list[Hit]:
-    """Hits the asker may see, re-checked against the database (live, still visible to them)."""
+def hits_checked(
+    query: str,
+    *,
+    principal: Principal,
+    k: int,
+    scope: Collection[str] | None = None,
+    backend_alias: str = "default",
+) -> list[Hit]:
+    """Hits `principal` may see, re-checked against the database (live, still visible to them): what
+    answers are built from and what the MCP search tool (chatbot/mcp) returns."""
     hits = hits_search(
+        query, principal=principal, k=k, scope=scope, backend_alias=backend_alias, expanders=[]
+    )
+    visible = sources_visible({(h.chunk.source_type, h.chunk.source_id) for h in hits}, principal)
+    return [h for h in hits if (h.chunk.source_type, h.chunk.source_id) in visible]
+
+
+def retrieve_checked(run: AnswerRun) -> list[Hit]:
+    """The answer's hits: `hits_checked` for the condensed question, in the session's scope."""
+    return hits_checked(
         run.query,
         principal=run.principal,
         k=run.config.retrieval_k,
         scope=run.scope or None,
         backend_alias=run.config.search_alias,
-        expanders=[],
     )
-    visible = sources_visible({(h.chunk.source_type, h.chunk.source_id) for h in hits}, run.principal)
-    return [h for h in hits if (h.chunk.source_type, h.chunk.source_id) in visible]
 
 
 def cached_answer(run: AnswerRun) -> dict[str, Any] | None:

@@ -61,9 +61,14 @@ CHATBOT_API_ANSWER_COMPLETE = env_str("CHATBOT_API_ANSWER_COMPLETE", "chatbot.se
 # SSE: a `: ping` comment at least this often (seconds) while the answer is idle, so proxies and browsers
 # keep the connection open (nginx drops idle upstreams after 60 s by default).
 CHATBOT_SSE_HEARTBEAT = env_float("CHATBOT_SSE_HEARTBEAT", 15.0)
+# ASGI apps served beside Django (datacollection/asgi.py): path prefix -> dotted path of the app. The MCP
+# server (chatbot/mcp) speaks the streamable HTTP transport at /mcp/.
+ASGI_MOUNTS = {"/mcp": "chatbot.mcp.app.application"}
 # django-ratelimit rates ("<count>/<period>", period s/m/h/d). Sending and streaming share the first.
 CHATBOT_RATE_MESSAGES = env_str("CHATBOT_RATE_MESSAGES", "30/m")
 CHATBOT_RATE_UPLOADS = env_str("CHATBOT_RATE_UPLOADS", "50/d")
+# Searches and source reads of the MCP tools (`ask` counts with the messages above).
+CHATBOT_RATE_SEARCHES = env_str("CHATBOT_RATE_SEARCHES", "120/m")
 # The counters live in this cache (Redis when REDIS_URL is set). If it cannot be reached the API refuses
 # with 503 instead of letting everything through.
 RATELIMIT_USE_CACHE = env_str("CHATBOT_RATELIMIT_CACHE", "default")

@@ -7,8 +7,9 @@ two changed behind the index's back (unpublished, restricted: only the database 
 them and an answer).
 Principals: anonymous, a signed-in user, staff, a group member, the owner of the upload, a superuser.
 Channels: the BM25 and kNN legs and the fused hits; for signed-in principals the API answer and its
-sources, its cached repeat, the SSE stream, the saved messages and the prompt an LLM server received;
-then the feedback report (CSV and Markdown), the analytics API, /metrics, /media/ and the logs.
+sources, its cached repeat, the SSE stream, the saved messages, the MCP server's three tools (search,
+the item's page or file read by its URL, an answer) and the prompt an LLM server received; then the
+feedback report (CSV and Markdown), the analytics API, /metrics, /media/ and the logs.
 
 The kNN leg returns a principal's top k of a small throwaway index whatever the query, so it is an
 exhaustive probe of what the filter admits: a principal allowed to see an item must find its secret
@@ -21,7 +22,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -46,6 +47,7 @@ from tests.chatbot.api_helpers import (
     fresh_rate_limits,
     isolated_index,
 )
+from tests.chatbot.mcp_helpers import mcp_in_process, tool_text
 from tests.factories import heading, knowledge_page, paragraph, site_home, user
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +69,7 @@ class Item:
     may_see: frozenset[str]  # principals allowed to see it
     index_says: frozenset[str] | None = None  # what the index still grants (changed behind its back)
     document: KnowledgeDocument | None = None
+    url: str = ""  # where the item is (was) served: what the MCP server's get_source is asked for
 
 
 @dataclass(kw_only=True)
@@ -151,7 +154,8 @@ def world_build() -> World:
 
     def add(kind: str, made: tuple[Any, str, str], may_see: frozenset[str], **extra: Any) -> Any:
         obj, secret, words = made
-        items.append(Item(kind=kind, secret=secret, words=words, may_see=may_see, **extra))
+        url = obj.get_url() or ""
+        items.append(Item(kind=kind, secret=secret, words=words, may_see=may_see, url=url, **extra))
         return obj
 
     add("public", _page(home, "public"), EVERYONE)
@@ -200,6 +204,8 @@ def world_build() -> World:
     unpublished.unpublish()
     KnowledgePage.objects.get(pk=deleted.pk).delete()
     moved.move(private_section, pos="last-child")
+    moved.refresh_from_db()
+    items = [replace(item, url=moved.get_url()) if item.kind == "moved" else item for item in items]
     _run_jobs()
     # Behind the index's back (no signal): only the re-check before citing stands in the way.
     KnowledgePage.objects.filter(pk=stale_unpublished.pk).update(live=False)
@@ -246,7 +252,17 @@ def answer_texts(world: World, name: str, item: Item) -> dict[str, str]:
     )
     texts["sse"] = streamed.text
     texts["saved messages"] = client.get(f"{API}/sessions/{session}/messages/").content.decode()
+    texts.update(async_to_sync(mcp_texts)(world.tokens[name], item))
     return texts
+
+
+async def mcp_texts(token: str, item: Item) -> dict[str, str]:
+    """What the MCP server's tools give this principal for the item (the SDK's client, in process)."""
+    async with mcp_in_process(token) as session:
+        search = await session.call_tool("search_knowledge", {"query": item.words, "k": 50})
+        source = await session.call_tool("get_source", {"url": item.url})
+        answer = await session.call_tool("ask", {"question": item.words})
+    return {"mcp search": tool_text(search), "mcp source": tool_text(source), "mcp ask": tool_text(answer)}
 
 
 @dataclass(kw_only=True)
@@ -312,6 +328,10 @@ def test_no_restricted_content_reaches_anyone_not_allowed_it(world, client, capl
     )
     assert result.misses == [], "an allowed principal did not find the item: the matrix would not bite"
     assert result.leaks == []
+    # The MCP channels' control: the public item reaches a signed-in user through each tool.
+    public = next(item for item in world.items if item.kind == "public")
+    control = async_to_sync(mcp_texts)(world.tokens["user"], public)
+    assert all(public.secret in text for text in control.values()), control
     secrets = [item.secret for item in world.items if item.kind != "public"]
 
     # Reports and analytics built from everything asked above.
@@ -379,6 +399,9 @@ def test_mutation_without_the_database_recheck_leaks(world, monkeypatch):
     matrix_record("mutation database re-check", leaks=len(leaks))
     assert any("stale_unpublished" in leak for leak in leaks)
     assert any("stale_restricted" in leak for leak in leaks)
+    # The MCP tools go through the same re-check (chatbot.rag.pipeline.hits_checked, source_read).
+    assert any("stale_restricted" in leak and "via mcp search" in leak for leak in leaks)
+    assert any("stale_unpublished" in leak and "via mcp source" in leak for leak in leaks)
 
 
 # --- the prompt the LLM server received -------------------------------------------------------------

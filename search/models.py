@@ -18,6 +18,9 @@ class IndexAlias(models.Model):
     name = models.CharField(max_length=200, unique=True)
     target = models.CharField(max_length=250)
     dimensions = models.PositiveIntegerField()
+    # The embedder identity of the vectors (search.embedders.BaseEmbedder.identity), recorded when the
+    # index is created or rebuilt; "" for an index created before it was recorded.
+    model = models.CharField(max_length=300, blank=True, default="")
     version = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -329,7 +329,9 @@ def retrieve(
         mark = time.perf_counter()
         vector_hits = _leg(
             "vector",
-            lambda: backend.search_vector(vector.tolist(), principal=principal, k=candidates, scope=scope),
+            lambda: backend.search_vector(
+                vector.tolist(), principal=principal, k=candidates, scope=scope, model=embedder.identity
+            ),
             backend,
         )
         timings["knn"] = time.perf_counter() - mark

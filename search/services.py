@@ -123,7 +123,7 @@ def chunks_write(
             if progress:
                 progress(embedded, total)
         with guard():
-            written += backend.index_chunks(items, dimensions=embedder.dimensions)
+            written += backend.index_chunks(items, dimensions=embedder.dimensions, model=embedder.identity)
     return WriteReport(written=written, embedded=embedded)
 
 
@@ -161,8 +161,8 @@ def source_delete(
 def index_rebuild(
     sources: Iterable[Sequence[Chunk]], *, backend_alias: str = "default", progress: Progress | None = None
 ) -> int:
-    """Write every source's chunks, embedded afresh, into a new index and switch the alias to it
-    atomically, so search never goes dark. Returns the chunks written."""
+    """Write every source's chunks, embedded afresh, into a new index recording the embedder, and switch
+    the alias to it atomically, so search never goes dark. Returns the chunks written."""
     embedder = index_embedder()
 
     def items() -> Iterator[IndexItem]:
@@ -170,4 +170,5 @@ def index_rebuild(
             for batch in batched(chunks, EMBED_BATCH_SIZE):
                 yield from index_items(batch, embedder=embedder)
 
-    return get_search_backend(backend_alias).rebuild(items(), dimensions=embedder.dimensions)
+    backend = get_search_backend(backend_alias)
+    return backend.rebuild(items(), dimensions=embedder.dimensions, model=embedder.identity)

@@ -7,7 +7,8 @@ from .env import env_float, env_int, env_list, env_str
 
 # --- Embedders ----------------------------------------------------------------------------------
 # "minilm" (offline default, 384 dims) or "openai" (any OpenAI-compatible /v1/embeddings endpoint).
-# Changing the model changes the vectors: rebuild the index (`IndexMismatch` says so if dimensions differ).
+# Changing the model changes the vectors: the index records its embedder and refuses another one
+# (`IndexMismatch`) until `manage.py reindex --all --rebuild`.
 EMBEDDINGS_PROVIDER = env_str("EMBEDDINGS_PROVIDER", "minilm")
 _EMBEDDER_BACKENDS = {"minilm": "search.embedders.minilm", "openai": "search.embedders.openai"}
 if EMBEDDINGS_PROVIDER == "openai":

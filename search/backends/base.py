@@ -7,13 +7,17 @@ them in `search.retrieval`, so both backends return the same result shape.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, TypeVar
 
+from search.errors import IndexMismatch
 from search.values import Chunk, Principal
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -69,11 +73,43 @@ class BaseSearchBackend(ABC):
         self.params = params
         self.options: dict[str, Any] = dict(params.get("OPTIONS", {}))
         self.index_name: str = params.get("INDEX", "knowledge")
+        self._warned_unrecorded_model = False
+
+    # --- the embedder the index was built with ------------------------------------------------------
+    def model_check(self, recorded: str, model: str | None) -> None:
+        """Refuse to mix vector spaces: `recorded` is the embedder identity the index holds ("" for an
+        index created before identities were recorded), `model` the caller's (None: not checked, e.g.
+        throwaway evaluation indices). An unrecorded index keeps working, with one warning per process."""
+        if model is None or recorded == model:
+            return
+        if not recorded:
+            if not self._warned_unrecorded_model:
+                self._warned_unrecorded_model = True
+                logger.warning(
+                    "The index %r does not record which embedder built it, so vectors of %s are assumed to "
+                    "match it; `manage.py reindex --all --rebuild` records it.",
+                    self.index_name,
+                    model,
+                )
+            return
+        raise IndexMismatch(
+            f"The index {self.index_name!r} was built with the embedder {recorded}, but the configured "
+            f"embedder (KNOWLEDGE_EMBEDDER) is {model}: their vectors cannot be compared. Rebuild the index "
+            "with `manage.py reindex --all --rebuild`, or configure the embedder it was built with.",
+            extra={"index": self.index_name, "index_model": recorded, "model": model},
+        )
+
+    @abstractmethod
+    def stored_model(self) -> str | None:
+        """The embedder identity recorded when the index was created (`BaseEmbedder.identity`); "" when
+        the index predates the record, None when there is no index yet."""
 
     # --- writing ---------------------------------------------------------------------------------
     @abstractmethod
-    def index_chunks(self, items: Sequence[IndexItem], *, dimensions: int) -> int:
-        """Upsert chunks (deterministic ids = chunk_id); creates the index on first use. Returns count."""
+    def index_chunks(self, items: Sequence[IndexItem], *, dimensions: int, model: str | None = None) -> int:
+        """Upsert chunks (deterministic ids = chunk_id); creates the index on first use, recording `model`
+        (the embedder identity of the vectors). Raises IndexMismatch when the index records another
+        embedder or other dimensions. Returns count."""
 
     @abstractmethod
     def delete_source(self, source_type: str, source_id: int, *, keep_chunk_ids: Collection[str] = ()) -> int:
@@ -84,8 +120,9 @@ class BaseSearchBackend(ABC):
         """chunk_id → content_hash of what is indexed for a source (to skip re-embedding)."""
 
     @abstractmethod
-    def rebuild(self, items: Iterable[IndexItem], *, dimensions: int) -> int:
-        """Write everything into a new index, then switch to it atomically (search never goes dark)."""
+    def rebuild(self, items: Iterable[IndexItem], *, dimensions: int, model: str | None = None) -> int:
+        """Write everything into a new index recording `model`, then switch to it atomically (search never
+        goes dark)."""
 
     @abstractmethod
     def drop(self) -> None:
@@ -100,9 +137,16 @@ class BaseSearchBackend(ABC):
 
     @abstractmethod
     def search_vector(
-        self, vector: Sequence[float], *, principal: Principal, k: int, scope: Collection[str] | None = None
+        self,
+        vector: Sequence[float],
+        *,
+        principal: Principal,
+        k: int,
+        scope: Collection[str] | None = None,
+        model: str | None = None,
     ) -> list[ScoredChunk]:
-        """Nearest neighbours by cosine, filtered inside the engine the same way."""
+        """Nearest neighbours by cosine, filtered inside the engine the same way. Raises IndexMismatch when
+        the index records another embedder than `model` (the query vector's) or other dimensions."""
 
     @abstractmethod
     def get_chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:

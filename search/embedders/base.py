@@ -27,6 +27,15 @@ class BaseEmbedder(ABC):
         self.params = params
         self.options: dict[str, Any] = dict(params.get("OPTIONS", {}))
 
+    @property
+    def identity(self) -> str:
+        """What the vectors depend on, recorded in the index when it is created:
+        "<backend path>:<model name>:<dimensions>" (e.g. "search.embedders.minilm:all-MiniLM-L6-v2-int8:384").
+        An index recorded with another identity holds vectors of another model: searching it with this
+        one's query vectors, or adding this one's passages to it, would mix two vector spaces."""
+        backend = self.params.get("BACKEND") or type(self).__module__
+        return f"{backend}:{self.model_name}:{self.dimensions}"
+
     @abstractmethod
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         """Embed passages in batches; rows are L2-normalised float32."""

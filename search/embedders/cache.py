@@ -100,6 +100,10 @@ class CachedEmbedder(BaseEmbedder):
         self.dimensions = inner.dimensions
         self.max_tokens = inner.max_tokens
 
+    @property
+    def identity(self) -> str:
+        return self.inner.identity
+
     def _embed(self, texts: Sequence[str], kind: str) -> Vectors:
         keys = [cache_key(f"{self.model_name}:{self.dimensions}", kind, t) for t in texts]
         found = self.store.get_many(list(dict.fromkeys(keys)))

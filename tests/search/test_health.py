@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
-from search.errors import SearchUnavailable
+from search.backends import get_search_backend
+from search.errors import IndexMismatch, SearchUnavailable
 from search.health import search_engine_check, search_engine_health
+from search.services import index_embedder
+from tests.factories import make_chunk, make_item
 
 
 @pytest.mark.django_db
@@ -25,3 +28,23 @@ def test_elasticsearch_is_asked_within_the_timeout(settings: Any) -> None:
     settings.KNOWLEDGE_SEARCH_BACKENDS = {"default": dead}
     with pytest.raises(SearchUnavailable):
         search_engine_health(timeout=1)
+
+
+@pytest.mark.django_db
+def test_the_check_reports_an_index_built_with_another_embedder(settings: Any) -> None:
+    database = {"BACKEND": "search.backends.database", "INDEX": "health"}
+    settings.KNOWLEDGE_SEARCH_BACKENDS = {"default": database}
+    backend = get_search_backend("default")
+    assert search_engine_check() == "database (postgresql)", "no index yet: nothing to compare"
+    chunk = make_chunk(1, 0)
+    backend.index_chunks([make_item(chunk, [1.0] * 384)], dimensions=384)  # as before the record existed
+    assert search_engine_check() == (
+        "database (postgresql), embedder not recorded until `manage.py reindex --all --rebuild`"
+    )
+    configured = index_embedder().identity
+    backend.rebuild([make_item(chunk, [1.0] * 384)], dimensions=384, model=configured)
+    assert search_engine_check() == "database (postgresql)"
+    backend.rebuild([make_item(chunk, [1.0] * 384)], dimensions=384, model="search.embedders.openai:x:384")
+    with pytest.raises(IndexMismatch, match="search.embedders.openai:x:384") as error:
+        search_engine_check()
+    assert configured in error.value.message

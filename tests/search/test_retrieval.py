@@ -15,12 +15,13 @@ from search import fusion
 from search.backends import get_search_backend
 from search.backends.base import BaseSearchBackend, ScoredChunk
 from search.embedders import get_embedder
-from search.errors import EmbeddingError, InvalidQuery, SearchUnavailable
+from search.embedders.minilm import MiniLMEmbedder
+from search.errors import EmbeddingError, IndexMismatch, InvalidQuery, SearchUnavailable
 from search.rerankers import get_reranker
 from search.rerankers.http import HttpReranker
 from search.retrieval import RetrievalConfig, clean_query, diversify, fuse_legs, retrieve
 from search.selectors import hits_search, retrieval_search
-from search.services import chunks_index, source_delete
+from search.services import chunks_index, index_embedder, index_rebuild, source_delete
 from search.values import Chunk, Hit, Principal, Visibility
 from tests.factories import make_chunk
 from tests.json_server import JsonServer
@@ -366,7 +367,7 @@ class BrokenBackend(BaseSearchBackend):
 
     search_vector = search_text  # type: ignore[assignment]
     index_chunks = delete_source = stored_hashes = rebuild = drop = get_chunks = count = health = search_text  # type: ignore[assignment]
-    chunk_states = search_text  # type: ignore[assignment]
+    chunk_states = stored_model = search_text  # type: ignore[assignment]
 
 
 def test_raw_engine_errors_are_wrapped() -> None:
@@ -439,3 +440,37 @@ def test_pipeline_reranks_and_degrades_when_reranker_fails(indexed: str, setting
     finally:
         server.close()
         failing.close()
+
+
+class RenamedMiniLM(MiniLMEmbedder):
+    """MiniLM under another model name: to the index, another embedder of the same dimensions (the case a
+    dimension check alone cannot see)."""
+
+    model_name = "renamed-minilm"
+
+
+Embedder = RenamedMiniLM  # KNOWLEDGE_EMBEDDERS: {"BACKEND": "tests.search.test_retrieval"}
+
+
+def test_queries_and_writes_refuse_an_index_built_with_another_embedder(indexed: str, settings: Any) -> None:
+    built_with = index_embedder().identity
+    assert get_search_backend(indexed).stored_model() == built_with
+    settings.KNOWLEDGE_EMBEDDERS = {
+        **settings.KNOWLEDGE_EMBEDDERS,
+        "renamed": {"BACKEND": "tests.search.test_retrieval", "CACHE": "none"},
+    }
+    settings.KNOWLEDGE_EMBEDDER = "renamed"
+    configured = index_embedder().identity
+    assert configured == "tests.search.test_retrieval:renamed-minilm:384" != built_with
+    with pytest.raises(IndexMismatch) as query_error:
+        hits_search("publishing pages", principal=ANONYMOUS, k=3, backend_alias=indexed)
+    with pytest.raises(IndexMismatch) as write_error:
+        chunks_index([make_chunk(20, 0, text="New text.")], backend_alias=indexed)
+    for error in (query_error.value, write_error.value):
+        assert built_with in error.message and configured in error.message
+        assert "manage.py reindex --all --rebuild" in error.message
+    # The fix the message names: a rebuild records the configured embedder, and questions work again.
+    assert index_rebuild([corpus_chunks()], backend_alias=indexed) == 10
+    assert get_search_backend(indexed).stored_model() == configured
+    hits = hits_search("how do I make a page live", principal=ANONYMOUS, k=3, backend_alias=indexed)
+    assert hits[0].chunk.title == "Publishing pages"

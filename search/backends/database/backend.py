@@ -66,7 +66,7 @@ class DatabaseSearchBackend(BaseSearchBackend):
     def _mismatch(self, detail: str) -> IndexMismatch:
         return IndexMismatch(
             f"{detail}. The index {self.index_name!r} was built for other vector dimensions: rebuild it "
-            "with `manage.py reindex --all`.",
+            "with `manage.py reindex --all --rebuild`.",
             extra={"index": self.index_name},
         )
 
@@ -113,7 +113,11 @@ class DatabaseSearchBackend(BaseSearchBackend):
             self._rows().bulk_update(rows, CHUNK_FIELDS)
         self.full_text.rows_written(target, [item.chunk.chunk_id for item in batch])
 
-    def index_chunks(self, items: Sequence[IndexItem], *, dimensions: int) -> int:
+    def stored_model(self) -> str | None:
+        pointer = self._pointer()
+        return pointer.model if pointer is not None else None
+
+    def index_chunks(self, items: Sequence[IndexItem], *, dimensions: int, model: str | None = None) -> int:
         if not items:
             return 0
         self.full_text.prepare()
@@ -123,9 +127,11 @@ class DatabaseSearchBackend(BaseSearchBackend):
                 IndexAlias.objects.using(self.using)
                 .select_for_update()
                 .get_or_create(
-                    name=self.index_name, defaults={"target": self._new_target(), "dimensions": dimensions}
+                    name=self.index_name,
+                    defaults={"target": self._new_target(), "dimensions": dimensions, "model": model or ""},
                 )
             )
+            self.model_check(pointer.model, model)
             if pointer.dimensions != dimensions:
                 raise self._mismatch(
                     f"Vectors have {dimensions} dimensions but the index has {pointer.dimensions}"
@@ -159,7 +165,7 @@ class DatabaseSearchBackend(BaseSearchBackend):
         names = self._rows().filter(index_name__startswith=prefix).values_list("index_name", flat=True)
         return [n for n in set(names) if "@" not in n[len(prefix) :]]
 
-    def rebuild(self, items: Iterable[IndexItem], *, dimensions: int) -> int:
+    def rebuild(self, items: Iterable[IndexItem], *, dimensions: int, model: str | None = None) -> int:
         self.full_text.prepare()
         target = self._new_target()
         written = 0
@@ -177,11 +183,15 @@ class DatabaseSearchBackend(BaseSearchBackend):
             pointer, created = (
                 IndexAlias.objects.using(self.using)
                 .select_for_update()
-                .get_or_create(name=self.index_name, defaults={"target": target, "dimensions": dimensions})
+                .get_or_create(
+                    name=self.index_name,
+                    defaults={"target": target, "dimensions": dimensions, "model": model or ""},
+                )
             )
             if not created:
-                pointer.target, pointer.dimensions, pointer.version = target, dimensions, pointer.version + 1
-                pointer.save(update_fields=["target", "dimensions", "version", "updated_at"])
+                pointer.target, pointer.dimensions, pointer.model = target, dimensions, model or ""
+                pointer.version += 1
+                pointer.save(update_fields=["target", "dimensions", "model", "version", "updated_at"])
         matrices.forget((self.using, self.index_name))
         stale = [name for name in self._targets() if name != target]
         self._rows().filter(index_name__in=stale).delete()
@@ -242,12 +252,19 @@ class DatabaseSearchBackend(BaseSearchBackend):
         return ids, matrix
 
     def search_vector(
-        self, vector: Sequence[float], *, principal: Principal, k: int, scope: Collection[str] | None = None
+        self,
+        vector: Sequence[float],
+        *,
+        principal: Principal,
+        k: int,
+        scope: Collection[str] | None = None,
+        model: str | None = None,
     ) -> list[ScoredChunk]:
         """Exact cosine; score = (1 + cosine) / 2 like Elasticsearch's. No index yet: []."""
         pointer = self._pointer()
         if k <= 0 or pointer is None or (scope is not None and not scope):
             return []
+        self.model_check(pointer.model, model)
         if len(vector) != pointer.dimensions:
             raise self._mismatch(
                 f"The query vector has {len(vector)} dimensions but the index has {pointer.dimensions}"

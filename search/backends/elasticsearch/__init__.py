@@ -24,7 +24,7 @@ OPTIONS (all optional):
   stemming off). The core distribution has no stemmers, so title, headings and body are also stored
   analysed by `search.analysis` (`*_stemmed` fields) and BM25 matches the query, analysed the same way,
   against those. The analysis is recorded in the mapping's `_meta`; an index built with another one (or
-  none) is still searched, on its plain fields, until `manage.py reindex --all` rebuilds it.
+  none) is still searched, on its plain fields, until `manage.py reindex --all --rebuild` rebuilds it.
 - `batch_size`: chunks per bulk request (default 500, see BULK_BATCH_SIZE).
 - `refresh`: make writes visible to the next search (default True: the product and tests read their
   writes; one refresh per call, not per batch, so bulk indexing stays fast).

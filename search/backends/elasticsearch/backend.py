@@ -12,7 +12,7 @@ from search.backends.base import ChunkState, ScoredChunk
 from search.errors import InvalidQuery, SearchUnavailable
 from search.values import Chunk, Principal
 
-from .index import ANALYSIS_RECHECK_SECONDS, SCROLL_PAGE_SIZE, ElasticsearchIndex
+from .index import MAPPING_RECHECK_SECONDS, SCROLL_PAGE_SIZE, ElasticsearchIndex
 from .mapping import SOURCE_EXCLUDES, STEMMED_TEXT_FIELDS, TEXT_FIELDS, document_chunk
 from .queries import MAX_QUERY_CHARS, knn_clause, text_query
 
@@ -43,7 +43,7 @@ class ElasticsearchSearchBackend(ElasticsearchIndex):
         if not text or k <= 0 or (scope is not None and not scope):
             return []
         fields = TEXT_FIELDS
-        analyzer = self._index_analyzer(max_age=ANALYSIS_RECHECK_SECONDS)
+        analyzer = self._index_analyzer(max_age=MAPPING_RECHECK_SECONDS)
         if analyzer is not None and (analysed := analyzer.analyze(text)):
             # A query of stop words only ("what is this?") falls back to the plain fields.
             text, fields = analysed, STEMMED_TEXT_FIELDS
@@ -53,14 +53,21 @@ class ElasticsearchSearchBackend(ElasticsearchIndex):
         return self._search("text search", query=body, size=k)
 
     def search_vector(
-        self, vector: Sequence[float], *, principal: Principal, k: int, scope: Collection[str] | None = None
+        self,
+        vector: Sequence[float],
+        *,
+        principal: Principal,
+        k: int,
+        scope: Collection[str] | None = None,
+        model: str | None = None,
     ) -> list[ScoredChunk]:
         """kNN by cosine; score = (1 + cosine) / 2. An index not created yet holds nothing: []."""
         if k <= 0 or (scope is not None and not scope):
             return []
-        dims = self._stored_dims()
+        dims = self._stored_dims(max_age=MAPPING_RECHECK_SECONDS)
         if dims is None:
             return []
+        self._model_refresh_check(model)
         if len(vector) != dims:
             raise self._mismatch(f"The query vector has {len(vector)} dimensions but the index has {dims}")
         knn = knn_clause(
@@ -136,5 +143,5 @@ class ElasticsearchSearchBackend(ElasticsearchIndex):
         version = next(iter(nodes["nodes"].values()))["version"]
         status = f"elasticsearch {version}, {health['status']}"
         if self._stemming_pending():
-            status += ", BM25 unstemmed until `manage.py reindex --all`"
+            status += ", BM25 unstemmed until `manage.py reindex --all --rebuild`"
         return status

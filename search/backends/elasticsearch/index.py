@@ -4,6 +4,7 @@ and swap, drop) and the writes (bulk with per-item triage, deletes). Reading is 
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -39,9 +40,9 @@ logger = logging.getLogger(__name__)
 BULK_BATCH_SIZE = 500
 # Page size when listing a source's chunks (stored_hashes): one source rarely has more.
 SCROLL_PAGE_SIZE = 1000
-# While the served index predates the configured text analysis, searches re-read its mapping at most this
-# often to notice a rebuild by another process (writes always do).
-ANALYSIS_RECHECK_SECONDS = 30.0
+# Searches re-read the served index's mapping (dimensions, text analysis, embedder) at most this often to
+# notice a rebuild by another process; writes always re-read it.
+MAPPING_RECHECK_SECONDS = 30.0
 
 
 class ElasticsearchIndex(BaseSearchBackend):
@@ -79,6 +80,7 @@ class ElasticsearchIndex(BaseSearchBackend):
         self.analyzer = get_analyzer(self.options.get("text_language", "english"))
         self._dims: int | None = None  # read from the mapping once; reset by rebuild/drop
         self._analysis: str | None = None  # the mapping's text analysis, read with the dimensions
+        self._model = ""  # the mapping's embedder identity ("" when not recorded), read with them too
         self._mapping_read_at = 0.0  # time.monotonic() of that read
         self._warned_analysis = False
 
@@ -115,7 +117,7 @@ class ElasticsearchIndex(BaseSearchBackend):
     def _mismatch(self, detail: str) -> IndexMismatch:
         return IndexMismatch(
             f"{detail}. The index {self.index_name!r} was built for other vector dimensions: rebuild it "
-            "with `manage.py reindex --all`.",
+            "with `manage.py reindex --all --rebuild`.",
             extra={"index": self.index_name, "dimensions": self._dims},
         )
 
@@ -139,7 +141,11 @@ class ElasticsearchIndex(BaseSearchBackend):
             found = self.client.indices.get(index=self.index_name, ignore_unavailable=True)
         return self.index_name in found
 
-    def _stored_dims(self) -> int | None:
+    def _stored_dims(self, *, max_age: float = math.inf) -> int | None:
+        """The served index's vector dimensions (None: no index yet), from its mapping, which is read again
+        when the cached copy is older than `max_age` seconds; its text analysis and embedder come along."""
+        if self._dims is not None and time.monotonic() - self._mapping_read_at >= max_age:
+            self._dims = None
         if self._dims is None:
             with self._errors("reading the mapping"):
                 try:
@@ -152,7 +158,9 @@ class ElasticsearchIndex(BaseSearchBackend):
                     # e.g. an index Elasticsearch auto-created under the alias's name from a stray write.
                     raise self._mismatch(f"The index {name!r} has no dense_vector mapping")
                 self._dims = int(vector["dims"])
-                self._analysis = body["mappings"].get("_meta", {}).get("text_analysis")
+                meta = body["mappings"].get("_meta", {})
+                self._analysis = meta.get("text_analysis")
+                self._model = str(meta.get("embedder") or "")
                 self._mapping_read_at = time.monotonic()
         return self._dims
 
@@ -162,7 +170,7 @@ class ElasticsearchIndex(BaseSearchBackend):
         Another process may have rebuilt the index since this one cached the mapping, so while stemming
         is pending the mapping is read again when the cached copy is older than `max_age` seconds:
         always for writes (or this process would keep writing chunks without their stemmed fields),
-        at most every ANALYSIS_RECHECK_SECONDS for searches (a stale copy only costs them stemming)."""
+        at most every MAPPING_RECHECK_SECONDS for searches (a stale copy only costs them stemming)."""
         if self.analyzer is None or self._stored_dims() is None:
             return False
         if self._analysis != self.analyzer.name and time.monotonic() - self._mapping_read_at >= max_age:
@@ -181,29 +189,44 @@ class ElasticsearchIndex(BaseSearchBackend):
             self._warned_analysis = True
             logger.warning(
                 "The index %r was built with text analysis %r, not %r: BM25 runs on unstemmed fields "
-                "until `manage.py reindex --all` rebuilds it.",
+                "until `manage.py reindex --all --rebuild` rebuilds it.",
                 self.index_name,
                 self._analysis,
                 self.analyzer.name,
             )
         return None
 
-    def _create_index(self, name: str, *, dimensions: int, aliased: bool) -> None:
+    def stored_model(self) -> str | None:
+        return self._model if self._stored_dims(max_age=0.0) is not None else None
+
+    def _model_refresh_check(self, model: str | None) -> None:
+        """`model_check` against the cached mapping, read again first if it records another embedder
+        (another process may have rebuilt the index with the configured one since)."""
+        if model is not None and self._model and self._model != model:
+            self._stored_dims(max_age=0.0)
+        self.model_check(self._model, model)
+
+    def _create_index(self, name: str, *, dimensions: int, aliased: bool, model: str | None) -> None:
         with self._errors("creating the index"):
             self.client.indices.create(
                 index=name,
                 mappings=index_mapping(
-                    dimensions=dimensions, vector_index_type=self.vector_index_type, analyzer=self.analyzer
+                    dimensions=dimensions,
+                    vector_index_type=self.vector_index_type,
+                    analyzer=self.analyzer,
+                    model=model,
                 ),
                 settings={"number_of_shards": 1, "number_of_replicas": 0},
                 aliases={self.index_name: {}} if aliased else None,
             )
 
-    def _ensure_index(self, dimensions: int) -> None:
-        stored = self._stored_dims()
+    def _ensure_index(self, dimensions: int, model: str | None) -> None:
+        # Read afresh: a process that wrote with a cached mapping after another one rebuilt the index
+        # with another embedder of the same dimensions would mix two vector spaces without an error.
+        stored = self._stored_dims(max_age=0.0)
         if stored is None:
             name = self._new_index_name()
-            self._create_index(name, dimensions=dimensions, aliased=True)
+            self._create_index(name, dimensions=dimensions, aliased=True, model=model)
             # Two workers writing the first chunk at once each create an index; the alias then points
             # at both and writes fail. The later names step back, keeping the first (names sort by time).
             indices = self._concrete_indices()
@@ -212,6 +235,7 @@ class ElasticsearchIndex(BaseSearchBackend):
                     self.client.indices.delete(index=name)
             self._dims = None
             stored = self._stored_dims()
+        self.model_check(self._model, model)
         if stored != dimensions:
             raise self._mismatch(f"Vectors have {dimensions} dimensions but the index has {stored}")
 
@@ -276,12 +300,13 @@ class ElasticsearchIndex(BaseSearchBackend):
             extra={"chunk_ids": [f["_id"] for f in failures]},
         )
 
-    def index_chunks(self, items: Sequence[IndexItem], *, dimensions: int) -> int:
+    def index_chunks(self, items: Sequence[IndexItem], *, dimensions: int, model: str | None = None) -> int:
         if not items:
             return 0
-        self._ensure_index(dimensions)
+        self._ensure_index(dimensions, model)
         # The stemmed fields only where the mapping has them (it is strict): not in an older index.
-        analyzer = self._index_analyzer()
+        # _ensure_index has just read the mapping.
+        analyzer = self._index_analyzer(max_age=math.inf)
         for batch in batched(items, self.batch_size):
             self._bulk(self.index_name, batch, dimensions=dimensions, analyzer=analyzer)
         self._refresh(self.index_name)
@@ -328,9 +353,9 @@ class ElasticsearchIndex(BaseSearchBackend):
                 return hashes
             after = hits[-1]["sort"]
 
-    def rebuild(self, items: Iterable[IndexItem], *, dimensions: int) -> int:
+    def rebuild(self, items: Iterable[IndexItem], *, dimensions: int, model: str | None = None) -> int:
         new = self._new_index_name()
-        self._create_index(new, dimensions=dimensions, aliased=False)
+        self._create_index(new, dimensions=dimensions, aliased=False, model=model)
         written = 0
         try:
             for batch in batched(items, self.batch_size):

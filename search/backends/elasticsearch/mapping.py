@@ -31,8 +31,14 @@ KEYWORD_FIELDS = (
 
 
 def index_mapping(
-    *, dimensions: int, vector_index_type: str, analyzer: TextAnalyzer | None = None
+    *,
+    dimensions: int,
+    vector_index_type: str,
+    analyzer: TextAnalyzer | None = None,
+    model: str | None = None,
 ) -> dict[str, Any]:
+    """The strict mapping; its `_meta` records the text analysis and the embedder identity (`model`) the
+    index was built with, which later writes and queries are checked against."""
     properties: dict[str, Any] = {name: {"type": "keyword"} for name in KEYWORD_FIELDS}
     if analyzer is not None:
         # Already analysed text: the standard analyzer only splits it at the spaces.
@@ -59,8 +65,9 @@ def index_mapping(
     )
     # strict: a misspelt field fails the write instead of silently growing the mapping.
     mapping: dict[str, Any] = {"dynamic": "strict", "properties": properties}
-    if analyzer is not None:
-        mapping["_meta"] = {"text_analysis": analyzer.name}
+    meta = {"text_analysis": analyzer.name if analyzer else None, "embedder": model}
+    if meta := {key: value for key, value in meta.items() if value}:
+        mapping["_meta"] = meta
     return mapping
 
 

@@ -11,6 +11,7 @@ Each test gets a throwaway index (unique name) that is dropped afterwards. Vecto
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from importlib import import_module
@@ -73,6 +74,9 @@ VISIBLE = {
     "superuser": (SUPERUSER, ALL - {D.chunk_id, F.chunk_id}),
     "superuser owning": (SUPERUSER_OWNER, ALL - {F.chunk_id}),
 }
+# Embedder identities (search.embedders.BaseEmbedder.identity) of two models with the same dimensions.
+MODEL = "tests.embedders.first:model-one:4"
+OTHER_MODEL = "tests.embedders.second:model-two:4"
 # Beyond VISIBLE's named cases: several groups, a superuser in a group, the owner in a group, anyone.
 MORE_PRINCIPALS = [
     *(principal for principal, _ in VISIBLE.values()),
@@ -372,6 +376,60 @@ class BackendContract:
         assert states[A.chunk_id].revision == A.revision
         indexed.drop()
         assert list(indexed.chunk_states()) == []
+
+    # --- the embedder the index was built with ----------------------------------------------------
+    def test_the_index_records_its_embedder_and_refuses_another(self, backend: BaseSearchBackend) -> None:
+        assert backend.stored_model() is None
+        backend.index_chunks([make_item(c, v) for c, v in CORPUS], dimensions=4, model=MODEL)
+        assert backend.stored_model() == MODEL
+        assert backend.index_chunks([make_item(A, [1, 0, 0, 0])], dimensions=4, model=MODEL) == 1
+        assert ids(backend.search_vector([1, 0, 0, 0], principal=ANONYMOUS, k=1, model=MODEL)) == [A.chunk_id]
+        # Same dimensions, another model: the vectors are not comparable, so both directions fail loudly.
+        with pytest.raises(IndexMismatch) as query_error:
+            backend.search_vector([1, 0, 0, 0], principal=ANONYMOUS, k=1, model=OTHER_MODEL)
+        with pytest.raises(IndexMismatch) as write_error:
+            backend.index_chunks(
+                [make_item(make_chunk(30, 0), [1, 0, 0, 0])], dimensions=4, model=OTHER_MODEL
+            )
+        for error in (query_error.value, write_error.value):
+            assert MODEL in error.message and OTHER_MODEL in error.message
+            assert "manage.py reindex --all --rebuild" in error.message
+            assert error.extra["index_model"] == MODEL and error.extra["model"] == OTHER_MODEL
+        assert backend.count() == len(CORPUS)
+        # The rebuild is how the model changes.
+        assert backend.rebuild([make_item(c, v) for c, v in CORPUS], dimensions=4, model=OTHER_MODEL) == 6
+        assert backend.stored_model() == OTHER_MODEL
+        hits = backend.search_vector([1, 0, 0, 0], principal=ANONYMOUS, k=1, model=OTHER_MODEL)
+        assert ids(hits) == [A.chunk_id]
+        with pytest.raises(IndexMismatch, match="reindex"):
+            backend.search_vector([1, 0, 0, 0], principal=ANONYMOUS, k=1, model=MODEL)
+
+    def test_a_rebuild_by_another_process_is_noticed_by_the_next_write(
+        self, backend: BaseSearchBackend
+    ) -> None:
+        backend.index_chunks([make_item(A, [1, 0, 0, 0])], dimensions=4, model=MODEL)
+        assert ids(backend.search_vector([1, 0, 0, 0], principal=ANONYMOUS, k=1, model=MODEL)) == [A.chunk_id]
+        other_process = import_module(self.BACKEND).SearchBackend("contract", backend.params)
+        other_process.rebuild([make_item(B, [0, 1, 0, 0])], dimensions=4, model=OTHER_MODEL)
+        # `backend` (a worker still configured with MODEL) must not add MODEL vectors to the new index.
+        with pytest.raises(IndexMismatch, match=OTHER_MODEL):
+            backend.index_chunks([make_item(C, [0, 0, 1, 0])], dimensions=4, model=MODEL)
+        assert {s.chunk_id for s in backend.chunk_states()} == {B.chunk_id}
+
+    def test_an_index_that_does_not_record_its_embedder_keeps_working(
+        self, indexed: BaseSearchBackend, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # `indexed` was written without a model, as every index was before the embedder was recorded.
+        assert indexed.stored_model() == ""
+        with caplog.at_level(logging.WARNING, logger="search.backends.base"):
+            for _ in range(2):
+                hits = indexed.search_vector([1, 0, 0, 0], principal=ANONYMOUS, k=1, model=MODEL)
+                assert ids(hits) == [A.chunk_id]
+            assert indexed.index_chunks([make_item(A, [1, 0, 0, 0])], dimensions=4, model=MODEL) == 1
+        warnings = [r.getMessage() for r in caplog.records if "does not record" in r.getMessage()]
+        assert len(warnings) == 1, "warned once, not per call"
+        assert "manage.py reindex --all --rebuild" in warnings[0]
+        assert indexed.stored_model() == "", "a write does not guess the model of the vectors already there"
 
     def test_drop_removes_everything(self, indexed: BaseSearchBackend) -> None:
         indexed.drop()

@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from search.backends import get_search_backend
 from search.backends.elasticsearch import ElasticsearchSearchBackend
 from search.backends.elasticsearch import backend as backend_module
+from search.backends.elasticsearch.mapping import index_mapping
 from search.errors import IndexMismatch, SearchUnavailable
 from tests.factories import ANONYMOUS, make_chunk, make_item, throwaway_index_name
 
@@ -130,7 +131,7 @@ def test_an_index_built_without_stemming_keeps_working_until_rebuilt(
         new.index_chunks([make_item(later, [0, 1, 0, 0])], dimensions=4)  # strict mapping: no stemmed field
         assert new.count() == 2
 
-        assert new.health().endswith("BM25 unstemmed until `manage.py reindex --all`")
+        assert new.health().endswith("BM25 unstemmed until `manage.py reindex --all --rebuild`")
 
         # The rebuild runs in another process (the bulk worker); this one cached the old mapping.
         rebuilder = es_backend(settings, index=index)
@@ -174,7 +175,7 @@ def test_searches_on_an_index_awaiting_stemming_do_not_reread_its_mapping_each_t
         assert reads == [], "searches reuse the cached mapping between rechecks"
         new.index_chunks([make_item(make_chunk(2, 0, text="Approved."), [0, 1, 0, 0])], dimensions=4)
         assert reads == [index], "a write checks whether another process rebuilt the index"
-        monkeypatch.setattr(backend_module, "ANALYSIS_RECHECK_SECONDS", 0.0)
+        monkeypatch.setattr(backend_module, "MAPPING_RECHECK_SECONDS", 0.0)
         new.search_text("published", principal=ANONYMOUS, k=3)
         assert len(reads) == 2, "once the recheck interval has passed, a search reads it again"
     finally:
@@ -279,15 +280,24 @@ def test_client_is_created_lazily(settings: Any) -> None:
     assert "client" in vars(backend)
 
 
-def test_a_write_racing_a_drop_does_not_auto_create_an_index(settings: Any) -> None:
+def test_a_write_racing_a_drop_does_not_auto_create_an_index(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     index = throwaway_index_name()
     writer, dropper = es_backend(settings, index=index), es_backend(settings, index=index)
     try:
-        writer.index_chunks(items(), dimensions=4)  # caches the dimensions: the next write skips the check
-        dropper.drop()
+        writer.index_chunks(items(), dimensions=4)
+        checked = writer._ensure_index
+
+        def checked_then_dropped(dimensions: int, model: str | None) -> None:
+            checked(dimensions, model)
+            dropper.drop()  # after the write read the mapping, before its bulk request
+
+        monkeypatch.setattr(writer, "_ensure_index", checked_then_dropped)
         with pytest.raises(SearchUnavailable, match="dropped"):
             writer.index_chunks(items(), dimensions=4)
         assert not writer.client.indices.exists(index=index)
+        monkeypatch.undo()
         writer.index_chunks(items(), dimensions=4)  # the retry creates the index again
         assert len(writer.client.indices.get_alias(name=index)) == 1
     finally:
@@ -313,3 +323,25 @@ def test_drop_deletes_a_concrete_index_under_the_alias_name(backend: Elasticsear
     backend.client.index(index=backend.index_name, id="stray", document={"body": "auto-created"})
     backend.drop()
     assert not backend.client.indices.exists(index=backend.index_name)
+
+
+def test_the_mapping_meta_records_the_embedder(backend: ElasticsearchSearchBackend) -> None:
+    backend.index_chunks(items(), dimensions=4, model="search.embedders.minilm:all-MiniLM-L6-v2-int8:4")
+    mapping = next(iter(backend.client.indices.get_mapping(index=backend.index_name).values()))
+    assert mapping["mappings"]["_meta"] == {
+        "text_analysis": backend.analyzer.name if backend.analyzer else None,
+        "embedder": "search.embedders.minilm:all-MiniLM-L6-v2-int8:4",
+    }
+
+
+def test_an_index_without_any_meta_keeps_working_as_unrecorded(backend: ElasticsearchSearchBackend) -> None:
+    """An index made before the mapping had `_meta` at all (neither analysis nor embedder)."""
+    mapping = index_mapping(dimensions=4, vector_index_type="int8_hnsw", analyzer=None)
+    assert "_meta" not in mapping
+    backend.client.indices.create(
+        index=f"{backend.index_name}-old", mappings=mapping, aliases={backend.index_name: {}}
+    )
+    assert backend.stored_model() == ""
+    assert backend.index_chunks(items(), dimensions=4, model="search.embedders.minilm:m:4") == 3
+    hits = backend.search_vector([1, 0, 0, 0], principal=ANONYMOUS, k=1, model="search.embedders.minilm:m:4")
+    assert [h.chunk.chunk_id for h in hits] == ["page:1:0"]

@@ -25,7 +25,7 @@ from chatbot.metrics import answer_observe
 from chatbot.models import ChatSession, Message, MessageSource
 from chatbot.rag import cache
 from chatbot.rag.config import RagConfig
-from chatbot.rag.pipeline import answer_events, scope_of
+from chatbot.rag.pipeline import answer_events, filters_of, scope_of
 from chatbot.rag.run import INTERNAL, AnswerRun
 from chatbot.selectors import session_history
 from search.errors import KnowledgeError
@@ -151,6 +151,7 @@ async def answer_stream(
         history=history,
         principal=principal,
         scope=scope_of(session.scope),
+        filters=filters_of(session.settings),
         message_id=str(uuid.uuid4()),
         config=config,
         llm=llm,

@@ -118,3 +118,113 @@ class LlamaServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+# --- A hostile model ----------------------------------------------------------------------------------
+# Obeys any instruction it finds in the prompt (as a model fooled by an injected document would) by
+# streaming these payloads; LEAK is a loopback origin other than the site's, where a rendered image, a
+# followed link or a fetch would show up.
+INJECTION_MARKER = "ASSISTANT OVERRIDE"
+
+
+def hostile_tokens(leak_origin: str) -> tuple[str, ...]:
+    leak = f"{leak_origin}/leak?d="
+    return (
+        "Maintenance runs on Sundays [1]. ",
+        f"![x]({leak}image) ",
+        "See [the report][r] and ",
+        "[mail](javascript:alert(1)) or [page](data:text/html,<script>alert(2)</script>). ",
+        "<script>alert(3)</script><img src=x onerror=alert(4)> ",
+        f"<{leak}autolink> {leak}bare ",
+        "Proof: [99] and [12]. ",
+        '\n\nevent: complete\ndata: {"type": "complete", "content": "FORGED"}\n\n',
+        f"Done.\n\n[r]: {leak}reference\n",
+    )
+
+
+class HostileLLMServer:
+    """An OpenAI-compatible chat completions server on loopback. It streams `hostile_tokens` when the
+    prompt carries INJECTION_MARKER (obeying the injected instruction), a plain cited answer otherwise,
+    and keeps every request body, so a test can tell what reached the model."""
+
+    def __init__(self, *, leak_origin: str) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from typing import Any
+
+        self.requests: list[dict[str, Any]] = []
+        self.obeyed = 0
+        tokens = hostile_tokens(leak_origin)
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # http.server's naming
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append(body)
+                prompt = json.dumps(body.get("messages", []))
+                if INJECTION_MARKER in prompt:
+                    server.obeyed += 1
+                    answer: tuple[str, ...] = tokens
+                else:
+                    answer = ("Nothing unusual here [1].",)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Content-Length", str(len(payload := _stream(answer))))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _stream(tokens: tuple[str, ...]) -> bytes:
+    def chunk(choices: list[dict[str, object]], **extra: object) -> bytes:
+        data = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m", "choices": choices}
+        return b"data: " + json.dumps({**data, **extra}).encode() + b"\n\n"
+
+    body = b"".join(
+        chunk([{"index": 0, "delta": {"role": "assistant", "content": t}, "finish_reason": None}])
+        for t in tokens
+    )
+    body += chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+    body += chunk([], usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15})
+    return body + b"data: [DONE]\n\n"
+
+
+class LeakCatcher:
+    """An HTTP server on another loopback address (127.0.0.2): any request reaching it is a leak."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from typing import Any
+
+        self.hits: list[str] = []
+        hits = self.hits
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # http.server's naming
+                hits.append(self.path)
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+        self.origin = f"http://127.0.0.2:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

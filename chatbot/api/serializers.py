@@ -14,6 +14,8 @@ from chatbot.rag.config import ANSWER_LENGTHS, session_model_aliases
 from knowledgebase.models import KnowledgeDocument
 from knowledgebase.models.indexing import SourceType
 from knowledgebase.selectors import sources_visible_to
+from search.errors import KnowledgeError
+from search.filters import SearchFilters
 from search.values import Principal
 
 from .shapes import answer_quoted, public_sources
@@ -96,8 +98,24 @@ class SessionSettingsSerializer(serializers.Serializer):
                 )
         return super().to_internal_value(data)
 
+    filters = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="What retrieval is narrowed to, on top of the user's permissions: `section` (a page's URL "
+        "or 'page:12': it and the pages under it), `content_type` ('page' or 'file'), `collection` (a file "
+        "collection's name or id), `tags`, `updated_after` / `updated_before` (YYYY-MM-DD, last "
+        "published). Null or {}: no filters.",
+    )
+
     def validate_scope(self, value: list[str] | None) -> list[str]:
         return scope_validate(value or [], self.context["request"].user)
+
+    def validate_filters(self, value: Any) -> dict[str, Any] | None:
+        try:
+            filters = SearchFilters.from_dict(value)
+        except KnowledgeError as e:
+            raise serializers.ValidationError(e.message, code="invalid_filters") from e
+        return filters.as_dict() or None
 
     def validate_model(self, value: str | None) -> str | None:
         if value is None:
@@ -124,6 +142,7 @@ class SessionSettingsField(serializers.Field):
             "scope": list(session.scope or []),
             "answer_length": stored.get("answer_length"),
             "model": stored.get("model"),
+            "filters": stored.get("filters"),
         }
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:

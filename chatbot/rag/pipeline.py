@@ -10,6 +10,7 @@ other streams is never blocked.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -25,6 +26,7 @@ from chatbot.llm.base import approximate_token_count
 from chatbot.llm.extractive import SourcePassage, extractive_answer, sentences_stream
 from chatbot.logging import question_for_log
 from search.errors import KnowledgeError, SearchUnavailable
+from search.filters import SearchFilters
 from search.selectors import hits_search
 from search.values import Hit, Principal
 
@@ -52,12 +54,20 @@ def hits_checked(
     principal: Principal,
     k: int,
     scope: Collection[str] | None = None,
+    filters: SearchFilters | None = None,
     backend_alias: str = "default",
 ) -> list[Hit]:
     """Hits `principal` may see, re-checked against the database (live, still visible to them): what
-    answers are built from and what the MCP search tool (chatbot/mcp) returns."""
+    answers are built from and what the MCP search tool (chatbot/mcp) returns. `filters` narrow the
+    scope (search.filters); they never widen what the principal may see."""
     hits = hits_search(
-        query, principal=principal, k=k, scope=scope, backend_alias=backend_alias, expanders=[]
+        query,
+        principal=principal,
+        k=k,
+        scope=scope,
+        filters=filters,
+        backend_alias=backend_alias,
+        expanders=[],
     )
     visible = sources_visible({(h.chunk.source_type, h.chunk.source_id) for h in hits}, principal)
     return [h for h in hits if (h.chunk.source_type, h.chunk.source_id) in visible]
@@ -70,6 +80,7 @@ def retrieve_checked(run: AnswerRun) -> list[Hit]:
         principal=run.principal,
         k=run.config.retrieval_k,
         scope=run.scope or None,
+        filters=run.filters,
         backend_alias=run.config.search_alias,
     )
 
@@ -86,7 +97,8 @@ def cached_answer(run: AnswerRun) -> dict[str, Any] | None:
         scope=run.scope,
         model=run.model,
         version=version,
-        options=f"{run.llm.alias}/{config.answer_tokens}/{config.extractive_sentences}",
+        options=f"{run.llm.alias}/{config.answer_tokens}/{config.extractive_sentences}"
+        + (json.dumps(run.filters.as_dict(), sort_keys=True) if run.filters else ""),
     )
     value = cache.answer_get(run.cache_key)
     if value is None:
@@ -253,3 +265,10 @@ def _context_budget(run: AnswerRun) -> int:
 
 def scope_of(session_scope: Collection[str] | None) -> list[str] | None:
     return sorted(str(s) for s in session_scope) if session_scope else None
+
+
+def filters_of(session_settings: Any) -> SearchFilters | None:
+    """A session's filters (`settings.filters`, validated when they were set), None without any."""
+    stored = session_settings.get("filters") if isinstance(session_settings, dict) else None
+    filters = SearchFilters.from_dict(stored) if stored else None
+    return filters if filters is not None and not filters.empty else None

@@ -12,6 +12,7 @@ from typing import Any
 from chatbot.events import StreamEvent, error_event
 from chatbot.llm import BaseLLM
 from knowledgebase.selectors import sources_visible_to
+from search.filters import SearchFilters
 from search.values import Principal
 
 from .citations import cited_numbers, markers_filter
@@ -45,6 +46,7 @@ class AnswerRun:
     message_id: str
     config: RagConfig
     llm: BaseLLM
+    filters: SearchFilters | None = None  # the session's section/type/collection/tag/date filters
     started: float = field(default_factory=time.perf_counter)
     query: str = ""
     parts: list[str] = field(default_factory=list)

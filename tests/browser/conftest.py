@@ -107,9 +107,10 @@ def site_environment(
         )
 
 
-def site_start(environment: SiteEnvironment) -> SiteServer:
+def site_start(environment: SiteEnvironment, *, extra_env: dict[str, str] | None = None) -> SiteServer:
     """uvicorn serving the ASGI app on a free loopback port. The socket is bound and listening here and
-    handed over, so requests made before uvicorn is up wait in the backlog instead of failing."""
+    handed over, so requests made before uvicorn is up wait in the backlog instead of failing.
+    `extra_env` adds or overrides settings (another LLM, ...)."""
     from django.conf import settings
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -138,6 +139,7 @@ def site_start(environment: SiteEnvironment) -> SiteServer:
         "CHAT_STREAM_DELAY": STREAM_DELAY,
         "CHAT_ANSWER_CACHE": "0",
         "LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     process = uvicorn_on_socket(listener, env=env, log_path=log_path)
     listener.close()

@@ -229,7 +229,11 @@ def chunk_blocks(
         start = 0
         while start < len(units):
             end, used = start, 0
-            while end < len(units) and (end == start or used + units[end].tokens <= budget):
+            page = units[start].page_number
+            # A passage stays on one page, so the page it cites holds every word of it.
+            while end < len(units) and (
+                end == start or (used + units[end].tokens <= budget and units[end].page_number == page)
+            ):
                 used += units[end].tokens
                 end += 1
             drafts.append(
@@ -245,8 +249,13 @@ def chunk_blocks(
             if end >= len(units):
                 break
             # Step back over trailing units worth at most `overlap_tokens`, always moving forward.
+            # A new page starts afresh: carried units would put the previous page's words under this one.
             back, carried = end, 0
-            while back - 1 > start and carried + units[back - 1].tokens <= overlap_tokens:
+            while (
+                back - 1 > start
+                and carried + units[back - 1].tokens <= overlap_tokens
+                and units[back - 1].page_number == units[end].page_number
+            ):
                 back -= 1
                 carried += units[back].tokens
             start = back

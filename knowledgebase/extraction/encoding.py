@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import charset_normalizer
@@ -88,7 +89,12 @@ def detect_encoding(data: bytes) -> tuple[str, str, bool]:
 
 def utf16_without_bom(head: bytes) -> str | None:
     """Latin-script UTF-16 has a NUL in nearly every other byte (odd positions for little-endian); a
-    binary file with a NUL every few bytes does not reach 70 % on one side and none on the other."""
+    binary file with a NUL every few bytes does not reach 70 % on one side and none on the other.
+
+    Other alphabets (Cyrillic, Greek, Hebrew, Arabic...) put their block's number in the high byte of
+    nearly every letter (0x04 for Cyrillic) and a NUL in that of spaces, digits and punctuation: two
+    values make almost all of that side, NULs among them, while the other side has none. UTF-8 text has
+    no NULs at all, and the guess must also decode."""
     if len(head) < 4:
         return None
     even, odd = head[0::2], head[1::2]
@@ -97,7 +103,21 @@ def utf16_without_bom(head: bytes) -> str | None:
         return "utf-16-le"
     if even_nuls > 0.7 and odd_nuls < 0.02:
         return "utf-16-be"
+    for codec, high, low_nuls in (("utf-16-le", odd, even_nuls), ("utf-16-be", even, odd_nuls)):
+        if low_nuls < 0.02 and _one_alphabet(high) and _decodes(head[: len(head) // 2 * 2], codec):
+            return codec
     return None
+
+
+def _one_alphabet(high: bytes) -> bool:
+    counts = Counter(high).most_common(2)
+    values = dict(counts)
+    return (
+        len(high) >= 16
+        and 0 in values
+        and values[0] >= 0.05 * len(high)
+        and sum(values.values()) >= 0.95 * len(high)
+    )
 
 
 def is_wide_unicode(head: bytes) -> bool:

@@ -102,6 +102,21 @@ def test_page_numbers_follow_the_first_block_of_a_passage():
     assert [d.page_number for d in drafts] == [1, 2]
 
 
+def test_a_passage_never_crosses_a_page_so_its_page_holds_every_word():
+    """Short paragraphs that would fit one passage together still split where the page turns, and no
+    overlap carries the last page's words into the next one (issue 16: 90 % of strings on their page)."""
+    blocks = [
+        Block(kind=BlockKind.PARAGRAPH, text=f"{word} " * 5, page_number=page)
+        for page, word in ((1, "alpha"), (1, "gamma"), (2, "beta"), (2, "delta"), (3, "omega"))
+    ]
+    drafts = _chunk(blocks, overlap_tokens=20)
+    assert [(d.page_number, d.text.split()[::5]) for d in drafts] == [
+        (1, ["alpha", "gamma"]),
+        (2, ["beta", "delta"]),
+        (3, ["omega"]),
+    ]
+
+
 def test_heading_without_content_makes_no_chunk():
     blocks = _doc({"Empty": [], "Full": ["Content here."]})
     drafts = _chunk(blocks)

@@ -71,6 +71,16 @@ def test_shift_jis_and_windows_1251_are_detected(tmp_path):
     assert russian.encoding == "Windows-1251"
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_in_another_alphabet_is_read(tmp_path, codec):
+    """Cyrillic UTF-16 has few NULs (only spaces and punctuation): its high bytes are 0x04 or 0x00."""
+    data = RUSSIAN.encode(codec)
+    path = _write(tmp_path, "biblioteka.md", data)
+    assert validate_bytes(data, filename=path.name, limits=LIMITS).kind == "md"
+    document = _read(path)
+    assert document.encoding == "UTF-16" and _text(document).startswith("Правила пользования")
+
+
 def test_markdown_in_utf16_keeps_its_headings(tmp_path):
     source = "# Parking\n\nVisitors park on level two.\n\n## Bicycles\n\nRacks by the door."
     document = _read(_write(tmp_path, "parking.md", b"\xff\xfe" + source.encode("utf-16-le")))

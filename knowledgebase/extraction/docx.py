@@ -12,6 +12,7 @@ from docx.document import Document as DocxDocument
 from docx.oxml.ns import qn
 from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
+from docx.text.run import Run
 from lxml import etree
 
 from .base import BlockKind, ExtractedDocument
@@ -53,7 +54,7 @@ class _DocxExtractor:
         return self.builder.finish()
 
     def paragraph(self, paragraph: Paragraph) -> None:
-        text = paragraph.text.strip()
+        text = paragraph_text(paragraph).strip()
         level, is_title = heading_level(paragraph)
         list_level = _list_level(paragraph)
         if text and list_level is not None and level is None:
@@ -123,12 +124,24 @@ class _DocxExtractor:
                 if part.is_linked_to_previous:
                     continue
                 for item in part.iter_inner_content():
-                    text = item.text.strip() if isinstance(item, Paragraph) else table_text(item)
+                    text = paragraph_text(item).strip() if isinstance(item, Paragraph) else table_text(item)
                     if text and text not in seen:
                         seen.append(text)
         if seen:
             self.builder.reset_headings()
             self.builder.add(BlockKind.PARAGRAPH, "\n".join(seen))
+
+
+def paragraph_text(paragraph: Paragraph) -> str:
+    """The paragraph's text without hidden runs (`w:vanish`, Word's "Hidden" font effect): a reader never
+    sees them, so they are not knowledge, and they are where an injected instruction hides."""
+    if paragraph._p.find(f".//{qn('w:vanish')}") is None:
+        return paragraph.text
+    parts: list[str] = []
+    for item in paragraph.iter_inner_content():
+        runs = [item] if isinstance(item, Run) else item.runs
+        parts.extend(run.text for run in runs if not run.font.hidden)
+    return "".join(parts)
 
 
 def heading_level(paragraph: Paragraph) -> tuple[int | None, bool]:
@@ -204,8 +217,8 @@ def _cell_text(cell: _Cell, *, depth: int) -> str:
     parts: list[str] = []
     for item in cell.iter_inner_content():
         if isinstance(item, Paragraph):
-            if item.text.strip():
-                parts.append(" ".join(item.text.split()))
+            if text := paragraph_text(item).strip():
+                parts.append(" ".join(text.split()))
         elif depth < 5:
             nested = table_text(item, depth=depth + 1)
             if nested:

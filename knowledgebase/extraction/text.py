@@ -25,6 +25,15 @@ from .markdown_segments import markdown_segments
 MARKDOWN_BUDGET_SECONDS = 20.0
 
 _TAGS = re.compile(r"<[^>]+>")
+# An HTML element a reader never sees (hidden, display:none, visibility:hidden, zero-size or white text):
+# not knowledge, and where an instruction aimed at the assistant hides.
+_HIDDEN_ATTRS = (
+    r"""(?:\shidden(?=[\s=/>])|\sstyle\s*=\s*["'][^"']*"""
+    r"""(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d]*[1-9])|"""
+    r"""(?<![-\w])color\s*:\s*(?:white|\#fff(?:fff)?\b|rgb\(\s*255\s*,\s*255\s*,\s*255\s*\))))"""
+)
+_HIDDEN_OPEN = re.compile(rf"^<([a-z][\w-]*)\b[^>]*?{_HIDDEN_ATTRS}[^>]*>$", re.I)
+_HIDDEN_ELEMENT = re.compile(rf"<([a-z][\w-]*)\b[^>]*?{_HIDDEN_ATTRS}[^>]*>.*?</\1\s*>", re.I | re.S)
 _OPTION_LINE = re.compile(r"^:[\w-]+:.*$")
 _DIRECTIVE = re.compile(r"^\{([\w:.-]+)\}\s*(.*)$")
 _MAX_DIRECTIVE_DEPTH = 8
@@ -138,7 +147,8 @@ def _block(builder: DocumentBuilder, node: SyntaxTreeNode, *, depth: int) -> Non
         for child in node.children:
             _block(builder, child, depth=depth)
     elif kind == "html_block":
-        builder.add(BlockKind.PARAGRAPH, _TAGS.sub(" ", re.sub(r"<!--.*?-->", " ", node.content, flags=re.S)))
+        visible = _HIDDEN_ELEMENT.sub(" ", re.sub(r"<!--.*?-->", " ", node.content, flags=re.S))
+        builder.add(BlockKind.PARAGRAPH, _TAGS.sub(" ", visible))
     # hr, myst_line_comment, myst_block_break and anything unknown carry no prose.
 
 
@@ -205,8 +215,16 @@ def _inline(node: SyntaxTreeNode) -> str:
 
 def _inline_children(node: SyntaxTreeNode) -> str:
     out: list[str] = []
+    hidden = ""  # the tag of an open hidden element: its content is skipped until it closes
     for child in node.children:
         kind = child.type
+        if hidden:
+            if kind == "html_inline" and re.match(rf"</{re.escape(hidden)}\s*>", child.content, re.I):
+                hidden = ""
+            continue
+        if kind == "html_inline" and (opened := _HIDDEN_OPEN.match(child.content.strip())):
+            hidden = opened.group(1)
+            continue
         if kind in {"text", "code_inline"}:
             out.append(child.content)
         elif kind == "softbreak":

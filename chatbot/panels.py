@@ -1,6 +1,7 @@
 """The "Answer feedback" panel on the edit views of knowledge pages and documents: how many answers cite
 the source, their ratings, and the latest unresolved comments, with the question and the answer for readers of
-chat logs."""
+chat logs. Knowledgebase adds it to those views because KNOWLEDGE_EDIT_PANELS names it
+(knowledgebase.panels.ObjectListWithEditPanels)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from wagtail.admin.panels import Panel
 
 from chatbot.admin_views.permissions import user_can_view_chat_logs
 from chatbot.feedback.selectors import source_feedback
-from knowledgebase.models import KnowledgeDocument, KnowledgePage
 
 
 class AnswerFeedbackPanel(Panel):
@@ -45,18 +45,3 @@ class AnswerFeedbackPanel(Panel):
             )
             context["next_url"] = self.request.get_full_path() if self.request else ""
             return context
-
-
-def feedback_panels_attach() -> None:
-    """Adds the panel to KnowledgePage (content tab, last) and KnowledgeDocument (last), once.
-
-    Runs from chatbot/wagtail_hooks.py, before any edit handler is built; declaring the panel in the models
-    instead makes this a no-op (see the project's notes)."""
-
-    if not any(isinstance(p, AnswerFeedbackPanel) for p in KnowledgePage.content_panels):
-        KnowledgePage.content_panels = [
-            *KnowledgePage.content_panels,
-            AnswerFeedbackPanel(source_type="page"),
-        ]
-    if not any(isinstance(p, AnswerFeedbackPanel) for p in KnowledgeDocument.panels):
-        KnowledgeDocument.panels = [*KnowledgeDocument.panels, AnswerFeedbackPanel(source_type="document")]

@@ -18,10 +18,8 @@ from chatbot.admin_views.permissions import user_can_view_chat_logs
 from chatbot.admin_views.reports import FeedbackReportView
 from chatbot.feedback.selectors import user_may_review_feedback
 from chatbot.feedback.signal_handlers import register_signal_handlers
-from chatbot.panels import feedback_panels_attach
 
-# Both are idempotent; wagtail_hooks modules are imported in every process when the apps are ready.
-feedback_panels_attach()
+# Idempotent; wagtail_hooks modules are imported in every process when the apps are ready.
 register_signal_handlers()
 
 modeladmin_register(ConversationsGroup)

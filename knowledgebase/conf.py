@@ -6,6 +6,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+from wagtail.admin.panels import Panel
 
 from datacollection.conf import settings_dict
 
@@ -36,7 +38,32 @@ def ocr_workers() -> int:
     )
 
 
+def edit_panel_classes() -> list[type[Panel]]:
+    """The Wagtail panel classes KNOWLEDGE_EDIT_PANELS names (dotted paths), appended to the edit views of
+    knowledge pages and documents: the hook through which a higher layer adds a panel there."""
+    paths = getattr(settings, "KNOWLEDGE_EDIT_PANELS", [])
+    if not isinstance(paths, list | tuple) or not all(isinstance(path, str) for path in paths):
+        raise ImproperlyConfigured(f"KNOWLEDGE_EDIT_PANELS must be a list of dotted paths, not {paths!r}.")
+    classes: list[type[Panel]] = []
+    for path in paths:
+        try:
+            panel_class = import_string(path)
+        except ImportError as e:
+            raise ImproperlyConfigured(f"KNOWLEDGE_EDIT_PANELS: cannot import {path!r} ({e}).") from e
+        if not (isinstance(panel_class, type) and issubclass(panel_class, Panel)):
+            raise ImproperlyConfigured(f"KNOWLEDGE_EDIT_PANELS: {path} is not a Wagtail Panel class.")
+        classes.append(panel_class)
+    return classes
+
+
+def edit_panels(*, source_type: str) -> list[Panel]:
+    """One instance of each KNOWLEDGE_EDIT_PANELS class for the edit view of a `source_type` ("page",
+    "document"); each class takes `source_type` as a keyword argument."""
+    return [panel_class(source_type=source_type) for panel_class in edit_panel_classes()]  # type: ignore[call-arg]
+
+
 def settings_check() -> None:
     """Raise ImproperlyConfigured on a misspelt key or an impossible value in this app's settings."""
     chunking_options()
     ocr_workers()
+    edit_panel_classes()

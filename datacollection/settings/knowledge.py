@@ -36,3 +36,9 @@ KNOWLEDGE_IMAGE_MAX_PIXELS = env_int("KNOWLEDGE_IMAGE_MAX_PIXELS", 50_000_000)  
 KNOWLEDGE_PDF_MAX_PAGES = env_int("KNOWLEDGE_PDF_MAX_PAGES", 2000)
 KNOWLEDGE_EXTRACTION_TIMEOUT = env_float("KNOWLEDGE_EXTRACTION_TIMEOUT", 600.0)  # wall clock, seconds
 KNOWLEDGE_EXTRACTION_MEMORY_MB = env_int("KNOWLEDGE_EXTRACTION_MEMORY_MB", 2048)  # address space of the child
+
+# --- Edit views -----------------------------------------------------------------------------------
+# Wagtail Panel classes appended to the edit views of knowledge pages and documents, each made with
+# source_type="page" or "document": how a higher app (the chatbot's answer feedback) adds a panel there
+# without knowledgebase importing it. Checked at start-up (knowledgebase/conf.py).
+KNOWLEDGE_EDIT_PANELS = ["chatbot.panels.AnswerFeedbackPanel"]

@@ -24,7 +24,7 @@ from wagtail.search import index
 
 from datacollection.storage import private_storage
 from knowledgebase.forms import KnowledgeDocumentForm
-from knowledgebase.panels import IndexingStatusPanel
+from knowledgebase.panels import IndexingStatusPanel, ObjectListWithEditPanels
 
 
 def document_upload_to(instance: KnowledgeDocument, filename: str) -> str:
@@ -83,6 +83,8 @@ class KnowledgeDocument(
         FieldPanel("audience"),
         FieldPanel("owner"),
     ]
+    # The panels, then those KNOWLEDGE_EDIT_PANELS adds.
+    edit_handler = ObjectListWithEditPanels(panels, source_type="document")
 
     # Wagtail's own admin search over documents (not knowledge retrieval).
     search_fields = [index.SearchField("title"), index.SearchField("description")]

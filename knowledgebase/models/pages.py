@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
-from wagtail.admin.panels import FieldPanel
+from django.utils.translation import gettext_lazy
+from wagtail.admin.panels import FieldPanel, ObjectList, TabbedInterface
 from wagtail.blocks import StreamValue
 from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Page
@@ -15,7 +16,7 @@ from wagtail.search import index
 
 from knowledgebase.anchors import heading_anchor
 from knowledgebase.blocks import body_blocks
-from knowledgebase.panels import IndexingStatusPanel
+from knowledgebase.panels import IndexingStatusPanel, ObjectListWithEditPanels
 
 
 class HomePage(Page):
@@ -69,6 +70,14 @@ class KnowledgePage(Page):
         IndexingStatusPanel(source_type="page", heading="In the knowledge index"),
     ]
     promote_panels = [*Page.promote_panels, FieldPanel("source_path", read_only=True)]
+    # Wagtail's three tabs, the content tab ending with the panels KNOWLEDGE_EDIT_PANELS adds.
+    edit_handler = TabbedInterface(
+        [
+            ObjectListWithEditPanels(content_panels, heading=gettext_lazy("Content"), source_type="page"),
+            ObjectList(promote_panels, heading=gettext_lazy("Promote")),
+            ObjectList(Page.settings_panels, heading=gettext_lazy("Settings")),
+        ]
+    )
     search_fields = [*Page.search_fields, index.SearchField("summary"), index.SearchField("body")]
     parent_page_types = ["knowledgebase.KnowledgeIndexPage"]
     subpage_types: list[str] = []

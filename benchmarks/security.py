@@ -1,7 +1,9 @@
 """The leak matrix as a measurement (`make bench BENCH=security`): runs tests/chatbot/test_leak_matrix.py
 against the real services and writes bench-results/security.json with the checks run (items × principals
 × channels), the leaks found (0 is the only good figure), and whether each mutation (a leg's filter or the
-database re-check removed) was killed, i.e. made the matrix report a leak."""
+database re-check removed) was killed, i.e. made the matrix report a leak. Then the hostile-model browser
+suite (tests/browser/test_hostile_model.py): payloads × renderers, and the script executions, off-origin
+requests, dangling citations and CSP violations seen (0 each)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ def main() -> int:
             "-m",
             "pytest",
             "tests/chatbot/test_leak_matrix.py",
+            "tests/browser/test_hostile_model.py",
             "-q",
             "-p",
             "no:cacheprovider",
@@ -49,6 +52,15 @@ def main() -> int:
         "mutations": {name: bool(figures.get(name, {}).get("leaks")) for name in MUTATIONS},
     }
     result["mutations_killed"] = sum(result["mutations"].values())
+    renderers = [figures[name] for name in sorted(figures) if name.startswith("hostile ")]
+    result["hostile_model"] = {
+        "renderers": len(renderers),
+        "payloads": max((r["payloads"] for r in renderers), default=0),
+        **{
+            key: sum(r[key] for r in renderers)
+            for key in ("script_executions", "off_origin_requests", "dangling_citations", "csp_violations")
+        },
+    }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -125,6 +125,19 @@ class LlamaServer:
 # streaming these payloads; LEAK is a loopback origin other than the site's, where a rendered image, a
 # followed link or a fetch would show up.
 INJECTION_MARKER = "ASSISTANT OVERRIDE"
+# What hostile_tokens carries, one entry per kind of attack (counted by `make bench BENCH=security`).
+HOSTILE_PAYLOADS = (
+    "off-site image",
+    "reference-style link",
+    "javascript: link",
+    "data: link",
+    "<script>",
+    "<img onerror>",
+    "autolink",
+    "bare URL",
+    "forged citations",
+    "forged SSE event",
+)
 
 
 def hostile_tokens(leak_origin: str) -> tuple[str, ...]:

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import SiteEnvironment, SiteServer, site_start, wait_for_indexed
+from tests.chatbot.test_leak_matrix import matrix_record
 from tests.factories import heading, knowledge_page, knowledge_section, paragraph, user
-from tests.llm_server import INJECTION_MARKER, HostileLLMServer, LeakCatcher
+from tests.llm_server import HOSTILE_PAYLOADS, INJECTION_MARKER, HostileLLMServer, LeakCatcher
 from tests.services import WorkerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -85,6 +86,20 @@ def _ask(page: Any, scope: str) -> Any:
     return page.locator(f"{scope} .chat-message--assistant").last
 
 
+def _record(renderer: str, page: Any, answer: Any, watch: Any, catcher: LeakCatcher) -> None:
+    """The figures of `make bench BENCH=security` (before any assertion, so a failing run counts too)."""
+    page.wait_for_load_state("networkidle")  # any late load (an image, a prefetch) happens first
+    body = answer.locator(".chat-message__body")
+    matrix_record(
+        f"hostile {renderer}",
+        payloads=len(HOSTILE_PAYLOADS),
+        script_executions=len(watch.dialogs),
+        off_origin_requests=len(watch.foreign_requests) + len(catcher.hits),
+        dangling_citations=body.locator("a[aria-label='Source 99'], a[aria-label='Source 12']").count(),
+        csp_violations=len(page.evaluate("window.__cspViolations")),
+    )
+
+
 def _assert_inert(page: Any, answer: Any, watch: Any, catcher: LeakCatcher) -> None:
     assert answer.get_attribute("data-status") == "complete"
     text = answer.locator(".chat-message__body").text_content() or ""
@@ -101,8 +116,6 @@ def _assert_inert(page: Any, answer: Any, watch: Any, catcher: LeakCatcher) -> N
     assert body.locator("a[aria-label='Source 99'], a[aria-label='Source 12']").count() == 0
     assert "Proof: and." in text and "[99]" not in text, "dangling citations are dropped from the answer"
     assert answer.locator(".chat-source").count() == 1
-    # Let any late load (an image, a prefetch) happen before counting requests.
-    page.wait_for_load_state("networkidle")
     assert page.evaluate("window.__cspViolations") == []
     assert catcher.hits == []
     watch.assert_clean()
@@ -117,6 +130,7 @@ def test_hostile_answer_is_inert_on_the_chat_page(watched_page, login, hostile) 
     response = page.goto("/chat/")
     assert "script-src 'self'" in response.headers["content-security-policy"]
     answer = _ask(page, ".chat-app")
+    _record("chat page", page, answer, watch, catcher)
     assert llm.obeyed == 1, "the injected instruction reached the model"
     _assert_inert(page, answer, watch, catcher)
 
@@ -131,5 +145,6 @@ def test_hostile_answer_is_inert_in_the_widget(watched_page, login, hostile) -> 
     assert "script-src 'self'" in response.headers["content-security-policy"]
     page.get_by_role("button", name="Ask about this page").click()
     answer = _ask(page, ".chat-widget")
+    _record("widget", page, answer, watch, catcher)
     assert llm.obeyed == 1, "the injected instruction reached the model"
     _assert_inert(page, answer, watch, catcher)

@@ -44,7 +44,10 @@ def _environment() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datacollection.settings.test")
     os.environ["DATABASE_URL"] = f"{PG}/{database}"
     os.environ["KNOWLEDGE_INDEX_NAME"] = os.environ.get("RAG_BENCH_INDEX", "rag-bench-knowledge")
-    os.environ["CELERY_BROKER_URL"] = ""  # in-process tasks: the import indexes before it returns
+    # In-process tasks, so the import indexes before it returns: an explicit opt-in since tasks go through
+    # a broker by default (an empty broker URL alone left every job queued, unindexed).
+    os.environ["CELERY_BROKER_URL"] = ""
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
     os.environ.setdefault("CACHE_KEY_PREFIX", "ragbench")
     import psycopg
@@ -58,9 +61,11 @@ def _environment() -> None:
 def _prepare() -> dict[str, Any]:
     from django.core.management import call_command
 
+    from datacollection.celery import app
     from knowledgebase.models import KnowledgePage
     from search.backends import get_search_backend
 
+    app.loader.import_default_modules()  # the tasks the import queues by name, run in this process
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     imported = False

@@ -19,7 +19,8 @@ class StreamEvent:
                  "title": str, "section": str, "url": str, "anchor": str, "page_number": int|None,
                  "excerpt": str}   (url already includes "#anchor" when there is one)
     - complete: {"message_id": str, "content": str, "sources": [source...], "status": "complete"|"partial",
-                 "tokens_used": int, "response_time": float, "model": str, "declined": bool}
+                 "tokens_used": int, "response_time": float, "model": str, "declined": bool,
+                 "quality": {"score", "groundedness", "retrieval", "coverage": float}|None}
     - error:    {"code": str, "message": str, "message_id": str|None, "retry_after": int|None}
     """
 

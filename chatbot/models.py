@@ -56,6 +56,10 @@ class Message(models.Model):
     error = models.CharField(max_length=500, blank=True)
     cache_hit = models.BooleanField(default=False)
     declined = models.BooleanField(default=False, help_text="The knowledge base did not cover the question.")
+    # chatbot.rag.quality: the mean of groundedness, retrieval confidence and coverage, 0..1; null for a
+    # question, a decline or an error. `quality_components` holds the three (and the score).
+    quality = models.FloatField(null=True, blank=True, db_index=True, help_text="Answer quality, 0..1.")
+    quality_components = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

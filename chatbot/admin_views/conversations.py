@@ -85,6 +85,7 @@ class MessageAdmin(ReadOnlyChatAdmin):
         "role",
         "status",
         "declined",
+        "quality",
         "cache_hit",
         "response_time",
         "created_at",
@@ -92,8 +93,9 @@ class MessageAdmin(ReadOnlyChatAdmin):
     list_filter = ("role", "status", "declined", "cache_hit", "created_at")
     search_fields = ("content", "session__title", "session__user__username")
     inspect_view_fields = (
-        "uuid", "session", "role", "content", "sources", "status", "error", "declined", "cache_hit", "model",
-        "tokens_used", "retrieval_time", "first_token_time", "response_time", "created_at",
+        "uuid", "session", "role", "content", "sources", "status", "error", "declined", "quality",
+        "quality_components", "cache_hit", "model", "tokens_used", "retrieval_time", "first_token_time",
+        "response_time", "created_at",
     )  # fmt: skip
 
 

@@ -62,6 +62,10 @@ def _ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
+def _score(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
 def _cards(summary: dict[str, Any]) -> list[dict[str, str]]:
     total = summary["latency"]["total"]["p95"]
     per_answer = summary["tokens"]["per_answer"]
@@ -73,6 +77,9 @@ def _cards(summary: dict[str, Any]) -> list[dict[str, str]]:
         {"label": "Cache hit rate", "value": _ratio(summary["cache_hit_rate"])},
         {"label": "Error rate", "value": _ratio(summary["error_rate"])},
         {"label": "Declined", "value": _ratio(summary["declined_rate"])},
+        {"label": "Answer quality", "value": _score(summary["quality"]["mean"]),
+         "detail": f"{summary['quality']['low']} of {summary['quality']['scored']} below "
+                   f"{summary['quality']['low_below']:.2f}"},
         {"label": "Tokens", "value": charts.number_format(summary["tokens"]["total"]),
          "detail": "–" if per_answer is None else f"{per_answer:.0f} per answer"},
         {"label": "Indexing failures", "value": str(summary["indexing"]["failed"]),

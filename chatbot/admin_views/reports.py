@@ -55,8 +55,11 @@ class FeedbackReportFilterSet(WagtailFilterSet):
     )
     show = django_filters.ChoiceFilter(
         label="Show",
-        choices=[(SHOW_NEGATIVE, "All not helpful, including resolved"), (SHOW_ALL, "Every cited source")],
-        empty_label="Unresolved not helpful only",
+        choices=[
+            (SHOW_NEGATIVE, "All not helpful, including resolved, and low quality"),
+            (SHOW_ALL, "Every cited source"),
+        ],
+        empty_label="Unresolved not helpful or low quality",
         method="filter_nothing",  # applied after aggregation, in the view
     )
 

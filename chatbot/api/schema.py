@@ -36,8 +36,9 @@ is idle (at least every `CHATBOT_SSE_HEARTBEAT` seconds).
 `include_sources: false` |
 | `complete` | `{"type", "message_id": str, "tokens": int, "response_time": float, "content": str, \
 "sources": [source, ...], "status": "complete", "tokens_used": int, "model": str, "declined": bool, \
-"quoted": bool}`: the last event (`sources` is empty with `include_sources: false`; `tokens` = \
-`tokens_used`) |
+"quoted": bool, "quality": {"score", "groundedness", "retrieval", "coverage"} or null}`: the last \
+event (`sources` is empty with `include_sources: false`; `tokens` = `tokens_used`; `quality` is null for \
+a decline) |
 | `error` | `{"type", "code": str, "message": str, "message_id": str or null, "retry_after": int or \
 null}`: the last event |
 
@@ -126,6 +127,14 @@ SSE_EVENT_SCHEMAS: dict[str, dict[str, Any]] = {
             "quoted": {
                 "type": "boolean",
                 "description": "True when no generating model wrote the answer (quoted from its sources).",
+            },
+            "quality": {
+                "type": "object",
+                "nullable": True,
+                "description": "The answer's quality score and components, each 0..1; null for a decline.",
+                "properties": {
+                    k: {"type": "number"} for k in ("score", "groundedness", "retrieval", "coverage")
+                },
             },
         },
         ["message_id", "tokens", "response_time", "content", "sources", "status", "tokens_used"],

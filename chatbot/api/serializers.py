@@ -215,6 +215,15 @@ class OwnFeedbackSerializer(serializers.Serializer):
     comment = serializers.CharField(allow_blank=True)
 
 
+class QualitySerializer(serializers.Serializer):
+    score = serializers.FloatField(help_text="The mean of the three components.")
+    groundedness = serializers.FloatField(help_text="Share of sentences supported by their cited passages.")
+    retrieval = serializers.FloatField(help_text="Retrieval confidence in what the answer cites.")
+    coverage = serializers.FloatField(
+        help_text="IDF-weighted share of the question's terms the answer states."
+    )
+
+
 class SourceSerializer(serializers.Serializer):
     """A cited source (a chunk of a page or document), as `Message.sources` and the SSE `source` event
     carry it."""
@@ -253,6 +262,10 @@ class MessageSerializer(serializers.ModelSerializer):
     quoted = serializers.SerializerMethodField(
         help_text="True when no generating model wrote the answer: its sentences are quoted from the sources."
     )
+    quality = serializers.SerializerMethodField(
+        help_text="The answer's quality score and its components, each 0..1 (chatbot/rag/quality.py); null "
+        "for a question, a decline, an error or an answer saved before scoring."
+    )
 
     class Meta:
         model = Message
@@ -273,6 +286,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "created_at",
             "feedback",
             "quoted",
+            "quality",
         ]
         read_only_fields = fields
 
@@ -284,6 +298,12 @@ class MessageSerializer(serializers.ModelSerializer):
 
     def get_quoted(self, message: Message) -> bool:
         return message.role == "assistant" and answer_quoted(message.model)
+
+    @extend_schema_field(QualitySerializer(allow_null=True))
+    def get_quality(self, message: Message) -> dict[str, float] | None:
+        if message.quality is None or not message.quality_components:
+            return None
+        return dict(message.quality_components)
 
     @extend_schema_field(OwnFeedbackSerializer(allow_null=True))
     def get_feedback(self, message: Message) -> dict[str, str] | None:

@@ -6,6 +6,8 @@ Definitions (all over answers given in [since, until)):
 - satisfaction: 👍 / (👍 + 👎) over ratings of those answers.
 - latency percentiles: linear interpolation (numpy's default) over complete answers' recorded times.
 - cache hit rate, error rate, declined rate: share of answers with cache_hit / status "error" / declined.
+- quality: the mean quality score (chatbot.rag.quality) of scored answers, and how many scored below
+  LOW_SCORE.
 - content gaps: the questions before declined answers, grouped by normalised text, most frequent first.
 - indexing: jobs created in the period by status, per day, and the latest failures with their error.
 """
@@ -20,12 +22,13 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Avg, Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from chatbot.logging import mask_pii
 from chatbot.models import Message, MessageFeedback
+from chatbot.rag.quality import LOW_SCORE
 from knowledgebase.models import IndexingJob
 
 DEFAULT_DAYS = 30
@@ -81,6 +84,9 @@ def analytics_summary(since: datetime | None = None, until: datetime | None = No
         cache_hits=Count("id", filter=Q(cache_hit=True)),
         declined=Count("id", filter=Q(declined=True)),
         tokens=Sum("tokens_used"),
+        scored=Count("id", filter=Q(quality__isnull=False)),
+        low_quality=Count("id", filter=Q(quality__lt=LOW_SCORE)),
+        mean_quality=Avg("quality"),
     )
     total = counts["total"]
     feedback = MessageFeedback.objects.filter(message__in=answers)
@@ -100,6 +106,12 @@ def analytics_summary(since: datetime | None = None, until: datetime | None = No
         "error_rate": _share(counts["errors"], total),
         "partial_rate": _share(counts["partial"], total),
         "declined_rate": _share(counts["declined"], total),
+        "quality": {
+            "scored": counts["scored"],
+            "mean": None if counts["mean_quality"] is None else round(counts["mean_quality"], 4),
+            "low": counts["low_quality"],
+            "low_below": LOW_SCORE,
+        },
         "content_gaps": content_gaps(answers),
         "indexing": _indexing(since, until, days),
     }

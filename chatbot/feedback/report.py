@@ -23,6 +23,7 @@ from chatbot.feedback.selectors import (
     source_rollups_decorate,
 )
 from chatbot.models import Message
+from chatbot.rag.quality import LOW_SCORE
 from datacollection.spreadsheets import row_neutralise
 
 FORMATS = ("md", "csv")
@@ -84,11 +85,16 @@ def _suggestions(worst: list[dict[str, Any]], gaps: list[dict[str, Any]]) -> lis
     suggestions = []
     base = settings.WAGTAILADMIN_BASE_URL.rstrip("/")
     for row in worst:
-        if row["open_down"] == 0:
+        if row["open_down"] == 0 and row["low_quality"] == 0:
             continue
         rate = row["satisfaction"]
-        reason = f"{row['open_down']} unresolved thumbs-down of {row['up'] + row['down']} ratings"
-        reason += f" ({rate:.0%} satisfied)" if rate is not None else ""
+        reasons = []
+        if row["open_down"]:
+            reason = f"{row['open_down']} unresolved thumbs-down of {row['up'] + row['down']} ratings"
+            reasons.append(reason + (f" ({rate:.0%} satisfied)" if rate is not None else ""))
+        if row["low_quality"]:
+            reasons.append(f"{row['low_quality']} of {row['answers']} answers scored low quality")
+        reason = "; ".join(reasons)
         if row["example_comment"]:
             reason += f'; e.g. "{row["example_comment"][:120]}"'
         url = f"{base}{row['edit_url']}" if row["edit_url"] else ""
@@ -132,7 +138,8 @@ def improvement_report_markdown(report: ImprovementReport) -> str:
             ]
             lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     else:
-        lines.append("No thumbs-down in this period.")
+        lines.append("No thumbs-down or low-quality answers in this period.")
+    lines += _low_quality_lines(report.worst_sources)
     lines += ["", "## Unanswered questions (content gaps)", ""]
     if report.content_gaps:
         lines += ["| Question | Times asked | Last asked |", "|---|---:|---|"]
@@ -148,6 +155,25 @@ def improvement_report_markdown(report: ImprovementReport) -> str:
     if not report.suggestions:
         lines.append("Nothing to do.")
     return "\n".join(lines) + "\n"
+
+
+def _low_quality_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Sources whose answers scored low (chatbot.rag.quality), whether or not anyone rated them."""
+    weak = [row for row in rows if row["low_quality"]]
+    if not weak:
+        return []
+    lines = [
+        "",
+        f"## Low-quality answers (score below {LOW_SCORE:.2f})",
+        "",
+        "| Source | Kind | Answers | Low quality | Mean quality |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for row in weak:
+        mean = "–" if row["mean_quality"] is None else f"{row['mean_quality']:.2f}"
+        cells = [_md_cell(row["title"]), row["kind"], row["answers"], row["low_quality"], mean]
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    return lines
 
 
 def _md_cell(text: str) -> str:

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery
 from wagtail.admin.admin_url_finder import AdminURLFinder
 from wagtail.models import Page
 from wagtail.permission_policies.pages import PagePermissionPolicy
 
 from chatbot.feedback.analytics import analytics_summary, question_normalize
 from chatbot.models import Message, MessageFeedback, MessageSource
+from chatbot.rag.quality import LOW_SCORE
 from knowledgebase.models import KnowledgeDocument
 
 __all__ = [
@@ -35,12 +36,14 @@ __all__ = [
     "user_may_review_feedback",
 ]
 
-SHOW_OPEN = "open"  # sources with unresolved thumbs-down
-SHOW_NEGATIVE = "negative"  # sources with any thumbs-down, resolved or not
+SHOW_OPEN = "open"  # sources with unresolved thumbs-down or low-quality answers
+SHOW_NEGATIVE = "negative"  # sources with any thumbs-down, resolved or not, or low-quality answers
 SHOW_ALL = "all"  # every cited source
 
 _DOWN = Q(message__feedback__rating=MessageFeedback.Rating.DOWN)
 _UP = Q(message__feedback__rating=MessageFeedback.Rating.UP)
+# Answers whose quality score (chatbot.rag.quality) is low: weak pages show before users complain.
+_LOW = Q(message__quality__lt=LOW_SCORE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,8 +96,9 @@ def source_rollups(
     show: str = SHOW_OPEN,
     user: Any = None,
 ) -> Any:
-    """One row per cited source: source_type, source_id, answers, up, down, open_down, title (as cited),
-    last_feedback_at; worst first. `section` keeps pages below that page (documents drop out); `user`
+    """One row per cited source: source_type, source_id, answers, up, down, open_down, low_quality (answers
+    scoring below chatbot.rag.quality.LOW_SCORE), mean_quality, title (as cited), last_feedback_at; worst
+    first. `section` keeps pages below that page (documents drop out); `user`
     keeps the sources that user may edit."""
     citations = cited_answers(since=since, until=until)
     if source_type:
@@ -118,15 +122,17 @@ def citation_rollups(citations: QuerySet[MessageSource], *, show: str = SHOW_OPE
             open_down=Count(
                 "message__feedback", filter=_DOWN & Q(message__feedback__resolved=False), distinct=True
             ),
+            low_quality=Count("message", filter=_LOW, distinct=True),
+            mean_quality=Avg("message__quality"),
             title=Max("title"),
             last_feedback_at=Max("message__feedback__created_at"),
         )
-        .order_by("-open_down", "-down", "-answers", "source_type", "source_id")
+        .order_by("-open_down", "-down", "-low_quality", "-answers", "source_type", "source_id")
     )
     if show == SHOW_OPEN:
-        rows = rows.filter(open_down__gt=0)
+        rows = rows.filter(Q(open_down__gt=0) | Q(low_quality__gt=0))
     elif show == SHOW_NEGATIVE:
-        rows = rows.filter(down__gt=0)
+        rows = rows.filter(Q(down__gt=0) | Q(low_quality__gt=0))
     return rows
 
 

@@ -35,6 +35,7 @@ from .citations import MarkerStreamFilter, cited_numbers
 from .condense import question_condense
 from .context import context_build
 from .prompts import answer_messages, source_text_neutralise
+from .quality import AnswerQuality
 from .run import DECLINE_ANSWER, LLM_DOWN, SEARCH_DOWN, AnswerRun, sources_visible
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,11 @@ def cached_answer(run: AnswerRun) -> dict[str, Any] | None:
         cache.answer_delete(run.cache_key)
         return None
     return value
+
+
+def best_knn(hits: Sequence[Hit]) -> float | None:
+    knn = [h.scores["knn"] for h in hits if "knn" in h.scores]
+    return max(knn) if knn else None
 
 
 def relevance(hits: Sequence[Hit]) -> float:
@@ -189,6 +195,7 @@ async def _extractive(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
 async def _replay(run: AnswerRun, cached: Mapping[str, Any]) -> AsyncGenerator[StreamEvent, None]:
     run.cache_hit = True
     run.declined = bool(cached.get("declined"))
+    run.quality = AnswerQuality.from_dict(cached.get("quality"))
     run.citations = list(cached.get("sources", []))
     async for event in _stream_text(run, str(cached.get("content", ""))):
         yield event
@@ -215,6 +222,7 @@ async def answer_events(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
         mark = time.perf_counter()
         hits = await sync_to_async(retrieve_checked)(run)
         run.retrieval_time = time.perf_counter() - mark
+        run.best_knn = best_knn(hits)
         if relevance(hits) < run.config.min_relevance:
             hits = []
         run.sources = context_build(

@@ -19,6 +19,7 @@ from .citations import cited_numbers, markers_filter
 from .config import RagConfig
 from .context import ContextSource
 from .prompts import DONT_KNOW
+from .quality import AnswerQuality, CitedPassage, answer_quality
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class AnswerRun:
     cache_key: str = ""
     cache_hit: bool = False
     declined: bool = False
+    best_knn: float | None = None  # the retrieval's best vector score, None without a vector leg
+    quality: AnswerQuality | None = None
     status: str = "complete"  # chatbot.models.Message.Status values
     error_code: str = ""
     error: str = ""
@@ -107,6 +110,20 @@ class AnswerRun:
         if allowed != numbers:
             self.parts = [markers_filter(self.content, allowed=set(allowed))]
         self.citations = [by_number[n].citation() for n in allowed]
+        if self.content:
+            self.quality = self._quality([by_number[n] for n in allowed])
+
+    def _quality(self, cited: list[ContextSource]) -> AnswerQuality:
+        return answer_quality(
+            question=self.query or self.question,
+            content=self.content,
+            cited=[
+                CitedPassage(number=s.number, text=s.text, fused=s.scores.get("fused", s.score))
+                for s in cited
+            ],
+            given=[s.text for s in self.sources],
+            best_knn=self.best_knn,
+        )
 
     @property
     def cacheable(self) -> bool:
@@ -120,6 +137,7 @@ class AnswerRun:
             "declined": self.declined,
             "model": self.model,
             "tokens_used": self.tokens_used,
+            "quality": self.quality.as_dict() if self.quality else None,
         }
 
     # --- the stream's last events ---------------------------------------------------------------
@@ -141,5 +159,6 @@ class AnswerRun:
                 "response_time": round(response_time, 3),
                 "model": self.model[:200],
                 "declined": self.declined,
+                "quality": self.quality.as_dict() if self.quality else None,
             },
         )

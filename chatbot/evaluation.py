@@ -8,6 +8,7 @@ retrieves with, at file level: a chunk counts for its source's `source_path`, ea
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -60,6 +61,7 @@ class QuestionResult:
     ndcg10: float | None = None
     recall5: float | None = None
     must_contain_hit: bool | None = None
+    quality: float | None = None  # the answer's quality score (chatbot.rag.quality); None for a decline
     error: str = ""
 
 
@@ -181,6 +183,7 @@ def question_evaluate(question: EvalQuestion, *, user: Any, config: RagConfig) -
         first_token=events["first_token"],
         total=events["total"],
         error=str(end.data.get("code", "")) if end.type == "error" else "",
+        quality=(end.data.get("quality") or {}).get("score") if end.type == "complete" else None,
     )
     if question.answerable and question.relevant:
         result.ndcg10 = ndcg_at_k(ranked, question.relevant, 10)
@@ -193,6 +196,39 @@ def question_evaluate(question: EvalQuestion, *, user: Any, config: RagConfig) -
 
 def _mean(values: Sequence[float | bool]) -> float | None:
     return round(sum(float(v) for v in values) / len(values), 4) if values else None
+
+
+def auc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
+    """The probability that a random positive scores above a random negative (ties count half): the area
+    under the ROC curve, without a library. None when either side is empty."""
+    if not positives or not negatives:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return round(wins / (len(positives) * len(negatives)), 4)
+
+
+def quality_auc(results: Sequence[QuestionResult]) -> dict[str, float | None]:
+    """How well the quality score separates answers that hold their must_contain strings from those that
+    do not: over the answered (not declined) answerable questions that name strings, and over all of them
+    with a decline scored 0 (the service gave no answer)."""
+    judged = [r for r in results if r.answerable and r.must_contain_hit is not None]
+    answered = [r for r in judged if not r.declined and r.quality is not None]
+    return {
+        "quality_auc": auc(
+            [r.quality or 0.0 for r in answered if r.must_contain_hit],
+            [r.quality or 0.0 for r in answered if not r.must_contain_hit],
+        ),
+        "quality_auc_with_declines": auc(
+            [0.0 if r.declined else r.quality or 0.0 for r in judged if r.must_contain_hit],
+            [0.0 if r.declined else r.quality or 0.0 for r in judged if not r.must_contain_hit],
+        ),
+        "quality_mean": _mean([r.quality for r in answered if r.quality is not None]),
+    }
+
+
+def question_fold(question_id: str, *, folds: int = 2) -> int:
+    """A question's fold: from a hash of its id, so the split is fixed, needs no seed and ignores order."""
+    return int(hashlib.sha256(question_id.encode()).hexdigest()[:8], 16) % folds
 
 
 def summarise(results: Sequence[QuestionResult], relevant: Mapping[str, Mapping[str, int]]) -> Summary:
@@ -216,6 +252,7 @@ def summarise(results: Sequence[QuestionResult], relevant: Mapping[str, Mapping[
             "first_token_p95": round(percentile(firsts, 95), 4) if firsts else None,
             "total_p50": round(percentile(totals, 50), 4) if totals else None,
             "total_p95": round(percentile(totals, 95), 4) if totals else None,
+            **quality_auc(results),
         },
     )
 
@@ -235,6 +272,11 @@ def evaluation_run(
         results.append(result)
         if progress:
             progress(result)
+    return results_report(results, questions)
+
+
+def results_report(results: Sequence[QuestionResult], questions: Sequence[EvalQuestion]) -> dict[str, Any]:
+    """Metrics overall and per kind, and each question's result."""
     relevant = {q.id: q.relevant for q in questions}
     kinds = sorted({r.kind for r in results})
     return {

@@ -1,8 +1,8 @@
 """Knowledge index on Elasticsearch 8: dense_vector kNN + BM25 behind an alias.
 
 The package: `mapping` (fields, chunk ⇄ document), `queries` (the two legs' bodies and the visibility
-filter compiled from search.visibility), `index` (client, errors, alias lifecycle, bulk writes) and
-`backend` (reading).
+filter compiled from search.visibility), `bulk` (bulk actions, checked item by item: 429/503 items
+retried), `index` (client, errors, alias lifecycle, writes) and `backend` (reading).
 
 The alias (`params["INDEX"]`) points at exactly one concrete index `<alias>-<timestamp>-<random>`; a
 rebuild writes a new concrete index and swaps the alias in one `update_aliases` call, so search never

@@ -1,5 +1,5 @@
 """The Elasticsearch index behind its alias: client and error mapping, the alias lifecycle (create, rebuild
-and swap, drop) and the writes (bulk with per-item triage, deletes). Reading is in backend.py."""
+and swap, drop) and the writes (bulk, whose items bulk.py checks, and deletes). Reading is in backend.py."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from search.analysis import TextAnalyzer, get_analyzer
 from search.backends.base import BaseSearchBackend, IndexItem, batched
 from search.errors import IndexMismatch, SearchError, SearchUnavailable
 
-from .mapping import chunk_document, index_mapping
-from .queries import as_floats
+from .bulk import BULK_RETRY_DELAYS, ItemFailure, bulk_operations, item_failures, refusal_error
+from .mapping import index_mapping
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ class ElasticsearchIndex(BaseSearchBackend):
         self._model = ""  # the mapping's embedder identity ("" when not recorded), read with them too
         self._mapping_read_at = 0.0  # time.monotonic() of that read
         self._warned_analysis = False
+        self.bulk_retry_delays: tuple[float, ...] = BULK_RETRY_DELAYS
 
     @cached_property
     def client(self) -> Elasticsearch:
@@ -245,60 +246,53 @@ class ElasticsearchIndex(BaseSearchBackend):
                 self.client.indices.refresh(index=index)
 
     # --- writing ---------------------------------------------------------------------------------
-    def _actions(
-        self, batch: Sequence[IndexItem], *, dimensions: int, analyzer: TextAnalyzer | None
-    ) -> list[dict[str, Any]]:
-        operations: list[dict[str, Any]] = []
+    def _bulk(
+        self, index: str, batch: Sequence[IndexItem], *, dimensions: int, analyzer: TextAnalyzer | None
+    ) -> None:
+        """Write `batch`, checking every item: those refused for load (429/503) are sent again after each
+        pause of BULK_RETRY_DELAYS, then SearchUnavailable (the task retries later); any other refusal
+        raises once the rest is written (see bulk.py)."""
         for item in batch:
-            doc = chunk_document(item.chunk, analyzer=analyzer)
-            if item.vector is None:
-                # Metadata only: a partial update leaves the stored vector as it is.
-                operations += [{"update": {"_id": item.chunk.chunk_id}}, {"doc": doc}]
-                continue
-            if len(item.vector) != dimensions:
+            if item.vector is not None and len(item.vector) != dimensions:
                 raise self._mismatch(
                     f"Chunk {item.chunk.chunk_id} has a {len(item.vector)}-dimensional vector, "
                     f"expected {dimensions}"
                 )
-            doc["vector"] = as_floats(item.vector)
-            operations += [{"index": {"_id": item.chunk.chunk_id}}, doc]
-        return operations
+        pending, refused = list(batch), []
+        for delay in (*self.bulk_retry_delays, None):
+            failures = self._bulk_once(index, pending, analyzer=analyzer)
+            refused += [f for f in failures if not f.retryable]
+            pending = [f.item for f in failures if f.retryable]
+            if not pending or delay is None:
+                break
+            logger.warning(
+                "Elasticsearch is busy (HTTP 429/503) for %d chunks; again in %s s", len(pending), delay
+            )
+            time.sleep(delay)
+        if refused:
+            self._dims = None  # another process may have rebuilt the index: read the mapping again
+            raise refusal_error(
+                refused, total=len(batch), index_name=self.index_name, mismatch=self._mismatch
+            )
+        if pending:
+            raise SearchUnavailable(
+                f"Elasticsearch kept refusing {len(pending)} of {len(batch)} chunks as busy (HTTP 429/503) "
+                f"after {len(self.bulk_retry_delays)} retries; retry later.",
+                extra={"chunk_ids": [item.chunk.chunk_id for item in pending]},
+            )
 
-    def _bulk(
-        self, index: str, batch: Sequence[IndexItem], *, dimensions: int, analyzer: TextAnalyzer | None
-    ) -> None:
-        operations = self._actions(batch, dimensions=dimensions, analyzer=analyzer)
+    def _bulk_once(
+        self, index: str, batch: Sequence[IndexItem], *, analyzer: TextAnalyzer | None
+    ) -> list[ItemFailure]:
         with self._errors("indexing"):
             # require_alias: a write racing a drop() must fail, not auto-create a concrete index with a
             # dynamic mapping under the alias's name (a rebuild writes to its concrete index by name).
             response = self.client.bulk(
-                index=index, operations=operations, require_alias=index == self.index_name
+                index=index,
+                operations=bulk_operations(batch, analyzer=analyzer),
+                require_alias=index == self.index_name,
             )
-        if not response["errors"]:
-            return
-        failures = [next(iter(entry.values())) for entry in response["items"]]
-        failures = [f for f in failures if f.get("error")]
-        first = failures[0]
-        if first["error"].get("type") == "index_not_found_exception":
-            self._dims = None
-            raise SearchUnavailable(
-                f"The index {self.index_name!r} was dropped while chunks were written to it; retry.",
-                extra={"index": self.index_name},
-            )
-        if "dimension" in str(first["error"]).lower():
-            # Another process rebuilt the index with other dimensions since the mapping was cached.
-            self._dims = None
-            raise self._mismatch(f"Elasticsearch rejected chunk {first['_id']}: {first['error']}")
-        if first["status"] == 404:
-            raise IndexMismatch(
-                f"Chunk {first['_id']} is not in the index, so its metadata cannot be updated without a "
-                "vector (was the index rebuilt meanwhile?). Re-index its source with vectors.",
-                extra={"chunk_ids": [f["_id"] for f in failures]},
-            )
-        raise SearchError(
-            f"Elasticsearch refused {len(failures)} of {len(batch)} chunks; first: {first['error']}",
-            extra={"chunk_ids": [f["_id"] for f in failures]},
-        )
+        return item_failures(response.body, batch)
 
     def index_chunks(self, items: Sequence[IndexItem], *, dimensions: int, model: str | None = None) -> int:
         if not items:

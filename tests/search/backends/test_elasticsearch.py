@@ -6,6 +6,8 @@ The shared behaviour is in test_backend_contract.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -16,7 +18,7 @@ from search.backends import get_search_backend
 from search.backends.elasticsearch import ElasticsearchSearchBackend
 from search.backends.elasticsearch import backend as backend_module
 from search.backends.elasticsearch.mapping import index_mapping
-from search.errors import IndexMismatch, SearchUnavailable
+from search.errors import IndexMismatch, SearchError, SearchUnavailable
 from tests.factories import ANONYMOUS, make_chunk, make_item, throwaway_index_name
 
 DEAD_URL = "http://127.0.0.1:1"  # nothing listens on port 1 on loopback
@@ -346,3 +348,92 @@ def test_an_index_without_any_meta_keeps_working_as_unrecorded(backend: Elastics
     assert backend.index_chunks(items(), dimensions=4, model="search.embedders.minilm:m:4") == 3
     hits = backend.search_vector([1, 0, 0, 0], principal=ANONYMOUS, k=1, model="search.embedders.minilm:m:4")
     assert [h.chunk.chunk_id for h in hits] == ["page:1:0"]
+
+
+# --- bulk responses checked item by item (issue 19) ------------------------------------------------------
+class BusyItems:
+    """A fault in front of the client's bulk call: the chunks in `busy` are left out of the first `times`
+    requests and answered with their status (429: write queue full, 503: shard unavailable), as
+    Elasticsearch answers items it did not write; everything else reaches the real engine."""
+
+    def __init__(self, backend: ElasticsearchSearchBackend, busy: dict[str, int], *, times: int) -> None:
+        self.real = backend.client.bulk
+        self.busy, self.times = busy, times
+        self.calls: list[list[str]] = []
+
+    def __call__(self, *, operations: list[dict[str, Any]], **kwargs: Any) -> Any:
+        pairs = list(zip(operations[::2], operations[1::2], strict=True))
+        ids = [next(iter(action.values()))["_id"] for action, _ in pairs]
+        self.calls.append(ids)
+        if len(self.calls) > self.times:
+            return self.real(operations=operations, **kwargs)
+        sent = [op for pair, i in zip(pairs, ids, strict=True) if i not in self.busy for op in pair]
+        written = iter(self.real(operations=sent, **kwargs)["items"] if sent else [])
+        items = [
+            {
+                "index": {
+                    "_id": i,
+                    "status": self.busy[i],
+                    "error": {"type": "es_rejected_execution_exception"},
+                }
+            }
+            if i in self.busy
+            else next(written)
+            for i in ids
+        ]
+        return SimpleNamespace(body={"errors": True, "took": 1, "items": items})
+
+
+def stored_ids(backend: ElasticsearchSearchBackend, chunk_ids: list[str]) -> list[str]:
+    return [c.chunk_id for c in backend.get_chunks(chunk_ids)]
+
+
+def test_bulk_items_refused_as_busy_are_sent_again_alone(
+    backend: ElasticsearchSearchBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend.bulk_retry_delays = (0.0, 0.0, 0.0)
+    chunks = items(4)
+    ids = [item.chunk.chunk_id for item in chunks]
+    backend.index_chunks(chunks[:1], dimensions=4)  # the index exists: the fault sees only these writes
+    fault = BusyItems(backend, {ids[1]: 429, ids[2]: 503}, times=2)
+    monkeypatch.setattr(backend.client, "bulk", fault)
+    assert backend.index_chunks(chunks, dimensions=4) == 4
+    assert fault.calls == [ids, [ids[1], ids[2]], [ids[1], ids[2]]]
+    assert stored_ids(backend, ids) == ids
+
+
+def test_a_bulk_item_refused_for_its_own_sake_is_reported_not_retried(
+    backend: ElasticsearchSearchBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend.bulk_retry_delays = (0.0, 0.0, 0.0)
+    good, busy = items(2)
+    # A mapping conflict: page_number is an integer field.
+    conflicting = replace(make_chunk(1, 7), page_number="seven")  # type: ignore[arg-type]
+    bad = make_item(conflicting, [0.0, 0.0, 1.0, 0.0])
+    ids = [good.chunk.chunk_id, busy.chunk.chunk_id, bad.chunk.chunk_id]
+    backend.index_chunks([good], dimensions=4)
+    fault = BusyItems(backend, {busy.chunk.chunk_id: 429}, times=1)
+    monkeypatch.setattr(backend.client, "bulk", fault)
+    refused = rf"refused 1 of 3 chunks; first \({bad.chunk.chunk_id}, HTTP 400\)"
+    with pytest.raises(SearchError, match=refused) as e:
+        backend.index_chunks([good, busy, bad], dimensions=4)
+    assert not isinstance(e.value, SearchUnavailable), "permanent: the task must not retry it forever"
+    assert e.value.extra["chunk_ids"] == [bad.chunk.chunk_id]
+    assert fault.calls == [ids, [busy.chunk.chunk_id]], "only the busy item is sent again"
+    assert stored_ids(backend, ids) == ids[:2]
+
+
+def test_bulk_items_busy_beyond_the_retries_are_a_transient_error(
+    backend: ElasticsearchSearchBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend.bulk_retry_delays = (0.0, 0.0)
+    chunks = items(3)
+    ids = [item.chunk.chunk_id for item in chunks]
+    backend.index_chunks(chunks[:1], dimensions=4)
+    fault = BusyItems(backend, {ids[2]: 429}, times=100)
+    monkeypatch.setattr(backend.client, "bulk", fault)
+    with pytest.raises(SearchUnavailable, match="kept refusing 1 of 3 chunks as busy") as e:
+        backend.index_chunks(chunks, dimensions=4)
+    assert e.value.extra["chunk_ids"] == [ids[2]]
+    assert len(fault.calls) == 3
+    assert stored_ids(backend, ids) == ids[:2]

@@ -196,3 +196,31 @@ def _fields(chunk: IndexedChunk) -> dict[str, Any]:
         for f in IndexedChunk._meta.concrete_fields
         if f.name not in {"id", "updated_at", "search_vector"}
     }
+
+
+def test_the_database_search_backend_finds_encrypted_passages_by_their_words():
+    """Full text reads passages through the ORM (decrypted), so BM25 and kNN work with the keys on, and
+    the hits carry plaintext while the rows hold ciphertext."""
+    from search.backends.database import DatabaseSearchBackend
+    from tests.factories import ANONYMOUS, make_chunk, make_item, throwaway_index_name
+
+    backend = DatabaseSearchBackend("test", {"INDEX": throwaway_index_name(), "OPTIONS": {}})
+    try:
+        with override_settings(KNOWLEDGE_ENCRYPTION_KEYS=[OLD]):
+            backend.index_chunks(
+                [
+                    make_item(make_chunk(1, 0, text="Aardvarks dig burrows at night."), [1, 0, 0, 0]),
+                    make_item(make_chunk(1, 1, text="Editors publish pages."), [0, 1, 0, 0]),
+                ],
+                dimensions=4,
+            )
+            [text_hit] = backend.search_text("aardvark burrows", principal=ANONYMOUS, k=3)
+            [vector_hit, _] = backend.search_vector([1, 0, 0, 0], principal=ANONYMOUS, k=2)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT body FROM search_indexedchunk WHERE chunk_id = %s", ["page:1:0"])
+                raw = {row[0] for row in cursor.fetchall()}
+        assert text_hit.chunk.text == vector_hit.chunk.text == "Aardvarks dig burrows at night."
+        assert text_hit.chunk.context.startswith("Wider context")
+        assert raw and all(body.startswith(TEXT_MARKER) and "Aardvark" not in body for body in raw)
+    finally:
+        backend.drop()

@@ -126,13 +126,23 @@ def source_sync(job: IndexingJob, *, progress: Callable[[int, int], None] | None
 
 
 class _NewerRevisionIndexed(Exception):
-    """Raised inside the revision guard: a newer revision of the source is in the index already."""
+    """Raised inside the revision guard: a newer revision of the source is being or was indexed."""
+
+
+class _SourceGone(Exception):
+    """Raised inside the revision guard: the source was deleted or unpublished after it was read."""
 
 
 def _revision_guard(job: IndexingJob, content: SourceContent) -> Callable[[], AbstractContextManager[None]]:
     """A short transaction that locks the source's state row and refuses to go on when a newer revision
-    was indexed meanwhile. Each index write runs inside one; nothing slow (extraction, embedding) does,
-    so the lock (SQLite's database write lock, a row lock on PostgreSQL) is held for milliseconds."""
+    was claimed meanwhile or the source is no longer live. Each index write runs inside one; nothing slow
+    (extraction, embedding) does, so the lock (SQLite's database write lock, a row lock on PostgreSQL) is
+    held for milliseconds.
+
+    The first write of a revision claims it (the row's revision_id), so an older task racing this one is
+    refused from its next write on, not only at its end; and every write is followed by another guard
+    (the removal of stale chunks, then the state save), so a task that wrote for a source deleted meanwhile
+    finds out and removes what it wrote."""
 
     @contextmanager
     def guard() -> Iterator[None]:
@@ -142,6 +152,11 @@ def _revision_guard(job: IndexingJob, content: SourceContent) -> Callable[[], Ab
             )
             if state.revision_id and content.revision_id and state.revision_id > content.revision_id:
                 raise _NewerRevisionIndexed
+            if source_object(job.source_type, job.source_id) is None:
+                raise _SourceGone
+            if content.revision_id and state.revision_id != content.revision_id:
+                state.revision_id = content.revision_id
+                state.save(update_fields=["revision_id"])
             yield
 
     return guard
@@ -177,6 +192,10 @@ def _write(
     except _NewerRevisionIndexed:
         # A newer revision is indexed already: an older task never overwrites it.
         _job_update(job, status=Status.SUPERSEDED, finished_at=timezone.now())
+    except _SourceGone:
+        # Deleted or unpublished while this task worked: what is live is "nothing", including whatever
+        # this task wrote before it found out.
+        source_remove(job)
 
 
 def _index_changed(source_type: str, source_id: int, *, removed: bool) -> None:

@@ -3,10 +3,15 @@ process, against real Elasticsearch, so the order of events is under the test's 
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connection
 
 from knowledgebase import services
+from knowledgebase.index_audit import index_audit
 from knowledgebase.models import IndexedSource, IndexingJob
+from search import services as search_services
 from search.backends import get_search_backend
 from search.values import Principal
 from tests.factories import heading, paragraph
@@ -58,3 +63,89 @@ def test_a_finished_job_delivered_again_does_nothing(make_page, django_capture_o
     finished_at = job.finished_at
     again = services.source_sync(IndexingJob.objects.get(pk=job.pk))
     assert again.status == IndexingJob.Status.INDEXED and again.finished_at == finished_at
+
+
+# --- under concurrency and replay (issue 19, item 3) ----------------------------------------------
+def test_an_older_revision_racing_a_newer_one_never_overwrites_it(
+    make_page, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Two workers index the same page: the old one read revision 1, the new one revision 2. The old one
+    writes after the new one's chunks are in but before the new one records its revision (the window the
+    end-of-job check alone left open)."""
+    with django_capture_on_commit_callbacks():
+        page = make_page("Race", [heading("One"), paragraph("The gharial basks on the sandbank.")])
+    IndexingJob.objects.all().delete()
+    real_sync = search_services.source_sync
+    old_read, new_written, old_done = threading.Event(), threading.Event(), threading.Event()
+
+    def interleaved(*args, **kwargs):
+        if threading.current_thread().name == "old":
+            old_read.set()  # its content (revision 1) is read
+            assert new_written.wait(60)
+            try:
+                return real_sync(*args, **kwargs)
+            finally:
+                old_done.set()
+        written = real_sync(*args, **kwargs)
+        new_written.set()
+        assert old_done.wait(60)  # no lock is held here: the old worker runs its writes now
+        return written
+
+    monkeypatch.setattr(search_services, "source_sync", interleaved)
+    old_job = _job(page)
+    results = {}
+
+    def run(name, job):
+        try:
+            results[name] = services.source_sync(job).status
+        finally:
+            connection.close()
+
+    old = threading.Thread(target=run, args=("old", old_job), name="old")
+    old.start()
+    assert old_read.wait(60)
+    with django_capture_on_commit_callbacks():
+        page.body = [heading("One"), paragraph("The crocodile basks on the sandbank.")]
+        page.save_revision().publish()
+    new_job = _job(page)
+    new = threading.Thread(target=run, args=("new", new_job), name="new")
+    new.start()
+    old.join(90)
+    new.join(90)
+    page.refresh_from_db()
+    assert results == {"old": IndexingJob.Status.SUPERSEDED, "new": IndexingJob.Status.INDEXED}
+    assert _found("crocodile") == [f"page:{page.pk}"]
+    assert _found("gharial") == []
+    state = IndexedSource.objects.get(source_type="page", source_id=page.pk)
+    assert state.revision_id == page.live_revision_id
+    assert index_audit().differences == 0
+
+
+def test_a_stale_task_running_across_a_delete_writes_nothing(
+    make_page, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The task read the page, then the page was deleted and its removal ran, then the task writes."""
+    with django_capture_on_commit_callbacks():
+        page = make_page("Gone", [heading("One"), paragraph("The axolotl regrows its limbs.")])
+    IndexingJob.objects.all().delete()
+    assert services.source_sync(_job(page)).status == IndexingJob.Status.INDEXED
+    stale = _job(page)
+    real_sync = search_services.source_sync
+
+    def deleted_meanwhile(*args, **kwargs):
+        with django_capture_on_commit_callbacks():
+            page.delete()
+        removal = IndexingJob.objects.create(
+            source_type="page", source_id=page.pk, action=IndexingJob.Action.REMOVE, reason="test"
+        )
+        assert services.source_sync(removal).status == IndexingJob.Status.REMOVED
+        assert _found("axolotl") == []
+        return real_sync(*args, **kwargs)
+
+    monkeypatch.setattr(search_services, "source_sync", deleted_meanwhile)
+    late = services.source_sync(stale)
+    assert late.status == IndexingJob.Status.REMOVED
+    assert _found("axolotl") == []
+    assert list(get_search_backend().chunk_states()) == []
+    assert not IndexedSource.objects.filter(source_type="page", source_id=page.pk).exists()
+    assert index_audit().differences == 0

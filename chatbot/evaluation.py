@@ -62,6 +62,7 @@ class QuestionResult:
     recall5: float | None = None
     must_contain_hit: bool | None = None
     quality: float | None = None  # the answer's quality score (chatbot.rag.quality); None for a decline
+    model: str = ""  # what answered ("extractive", or the generating model's name)
     error: str = ""
 
 
@@ -184,6 +185,7 @@ def question_evaluate(question: EvalQuestion, *, user: Any, config: RagConfig) -
         total=events["total"],
         error=str(end.data.get("code", "")) if end.type == "error" else "",
         quality=(end.data.get("quality") or {}).get("score") if end.type == "complete" else None,
+        model=str(end.data.get("model", "")),
     )
     if question.answerable and question.relevant:
         result.ndcg10 = ndcg_at_k(ranked, question.relevant, 10)

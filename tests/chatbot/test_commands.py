@@ -124,3 +124,35 @@ def test_evaluate_rag_reports_retrieval_answers_and_declines(docs, tmp_path):
     q2 = next(r for r in report["results"] if r["id"] == "q2")
     assert "Quokkasearch" in q2["query"], "the follow-up was condensed with its history"
     assert "kind" in out.getvalue().splitlines()[0]
+
+
+def test_evaluate_rag_answers_with_an_openai_compatible_server(docs, tmp_path, llm_server):
+    """`--llm-url`: the generating path measured by the same harness (the bundled SmolLM2 through
+    llama_cpp.server); what it answers is the small model's affair, that it answered is the harness's."""
+    questions = tmp_path / "questions.jsonl"
+    row = {
+        "id": "q1",
+        "question": "How long does the zanzibarite tag keep a fragment?",
+        "answerable": True,
+        "kind": "factoid",
+        "relevant": [{"path": "guides/caching.md", "grade": 2}],
+        "must_contain": ["ten minutes"],
+    }
+    questions.write_text(json.dumps(row))
+    out = StringIO()
+    call_command(
+        "evaluate_rag",
+        questions=questions,
+        json=True,
+        llm_url=llm_server.base_url,
+        llm_model="smollm2",
+        stdout=out,
+    )
+    report = json.loads(out.getvalue().strip().splitlines()[-1])
+    [result] = report["results"]
+    assert result["model"] == "smollm2" and result["status"] == "complete" and result["error"] == ""
+    assert result["answer"].strip(), "the model wrote an answer"
+    assert report["overall"]["metrics"]["recall@5"] == 1.0
+
+    with pytest.raises(CommandError, match="No LLM alias 'nope'"):
+        call_command("evaluate_rag", questions=questions, llm="nope", stdout=StringIO())

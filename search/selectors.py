@@ -8,6 +8,7 @@ from django.conf import settings
 
 from search.backends import get_search_backend
 from search.backends.base import ChunkState
+from search.filters import SearchFilters, filters_scope
 from search.rerankers import get_reranker
 from search.retrieval import QueryExpander, RetrievalConfig, RetrievalResult, retrieve
 from search.services import index_embedder
@@ -20,20 +21,22 @@ def retrieval_search(
     principal: Principal,
     k: int = 10,
     scope: Collection[str] | None = None,
+    filters: SearchFilters | None = None,
     backend_alias: str = "default",
     history: Sequence[Mapping[str, str]] = (),
     expanders: Sequence[QueryExpander] | None = None,
     config: RetrievalConfig | None = None,
 ) -> RetrievalResult:
     """Hits with each leg's raw candidates and timings (for evaluation, debugging and the search command).
+    `filters` narrow `scope` to the sources they match (search.filters).
 
-    Raises InvalidQuery (empty query), SearchUnavailable (the engine failed), EmbeddingError."""
+    Raises InvalidQuery (empty query, bad filters), SearchUnavailable (the engine failed), EmbeddingError."""
     config = config or RetrievalConfig.from_settings()
     return retrieve(
         query,
         principal=principal,
         k=k,
-        scope=scope,
+        scope=filters_scope(filters, scope),
         backend=get_search_backend(backend_alias),
         embedder=index_embedder(),
         reranker=get_reranker(_setting("RERANKER", "default")),
@@ -49,6 +52,7 @@ def hits_search(
     principal: Principal,
     k: int = 10,
     scope: Collection[str] | None = None,
+    filters: SearchFilters | None = None,
     backend_alias: str = "default",
     history: Sequence[Mapping[str, str]] = (),
     expanders: Sequence[QueryExpander] | None = None,
@@ -61,6 +65,7 @@ def hits_search(
         principal=principal,
         k=k,
         scope=scope,
+        filters=filters,
         backend_alias=backend_alias,
         history=history,
         expanders=expanders,

@@ -71,8 +71,9 @@ class SessionListCreateView(ChatAPIMixin, generics.ListCreateAPIView):
     patch=extend_schema(
         summary="Change a session's title, state, scope or settings",
         description="`settings` keys: `scope` (source keys retrieval is limited to), `answer_length` "
-        "(short, medium, long), `model` (an allowed LLM alias). Sent keys change, null resets one, the "
-        "others stay; an unknown key or a bad value is 400 naming it.",
+        "(short, medium, long), `model` (an allowed LLM alias), `filters` (section, content_type, "
+        "collection, tags, updated_after, updated_before; the user's permissions apply on top). Sent keys "
+        "change, null resets one, the others stay; an unknown key or a bad value is 400 naming it.",
         responses={200: ChatSessionSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
     ),
     delete=extend_schema(summary="Delete a session with its messages"),

@@ -17,6 +17,7 @@ from chatbot.rag.run import sources_visible
 from knowledgebase.models import KnowledgePage
 from knowledgebase.models.indexing import SourceType
 from knowledgebase.selectors import source_chunks_indexed
+from search.filters import SearchFilters
 from search.values import Chunk, Hit, Principal, source_key
 from search.visibility import Access, access_allows
 
@@ -60,10 +61,17 @@ def chunk_link(chunk: Chunk) -> str:
 
 
 def passages_search(
-    query: str, *, principal: Principal, k: int, scope: list[str] | None = None
+    query: str,
+    *,
+    principal: Principal,
+    k: int,
+    scope: list[str] | None = None,
+    filters: SearchFilters | None = None,
 ) -> list[Passage]:
     """The best passages `principal` may see for `query`. Raises the search layer's KnowledgeErrors."""
-    hits: list[Hit] = hits_checked(query, principal=principal, k=max(1, min(k, SEARCH_MAX_K)), scope=scope)
+    hits: list[Hit] = hits_checked(
+        query, principal=principal, k=max(1, min(k, SEARCH_MAX_K)), scope=scope, filters=filters
+    )
     return [
         Passage(
             doc_id=hit.chunk.source_key,

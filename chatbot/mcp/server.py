@@ -7,11 +7,13 @@ import contextvars
 import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 
 from asgiref.sync import sync_to_async
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from pydantic import ConfigDict, with_config
+from typing_extensions import TypedDict
 
 from chatbot.api.answers import answer_stream_function
 from chatbot.api.ratelimit import MESSAGES, SEARCHES, rate_limit_hit
@@ -19,6 +21,7 @@ from chatbot.api.shapes import answer_quoted, public_sources
 from chatbot.models import ChatSession
 from chatbot.transcripts import session_markdown, session_of, sessions_recent
 from search.errors import KnowledgeError
+from search.filters import SearchFilters
 from search.values import Principal
 
 from .knowledge import Passage, SourceText, passages_search, source_read
@@ -111,17 +114,37 @@ def _chat_session(user: Any, session: str | None) -> ChatSession:
     return found
 
 
-async def search_knowledge(query: str, k: int = 8, filters: dict[str, Any] | None = None) -> SearchResult:
+@with_config(ConfigDict(extra="forbid"))  # a misspelt filter is refused, not ignored
+class Filters(TypedDict, total=False):
+    """What a search may be narrowed to; every filter given must match. The user's permissions always
+    apply on top."""
+
+    sources: list[str]  # doc_ids: "page:12", "document:3"
+    section: str  # a page's URL or "page:12": that page and the pages under it
+    content_type: Literal["page", "file"]
+    collection: str  # a file collection's name or id (and its sub-collections)
+    tags: list[str]
+    updated_after: str  # last published on or after this date, YYYY-MM-DD
+    updated_before: str  # ... on or before this date
+
+
+async def search_knowledge(query: str, k: int = 8, filters: Filters | None = None) -> SearchResult:
     """Search the knowledge base for passages about `query` (at most `k`, up to 50). Each passage has its
     source's title, section, a link to the section (`url`, with its #anchor) and an excerpt; pass the link
-    to get_source to read the passage in full. `filters` may hold `sources`: a list of doc_ids
-    ("page:12", "document:3") to search in."""
+    to get_source to read the passage in full. `filters` narrow the search: `sources` (doc_ids),
+    `section` (a page URL: that page and those under it), `content_type` (page or file), `collection`,
+    `tags`, `updated_after` / `updated_before` (YYYY-MM-DD)."""
     user = _caller()
     await _limited(user, SEARCHES)
-    scope = list((filters or {}).get("sources") or []) or None
+    given: dict[str, Any] = dict(filters or {})
+    scope = [str(key) for key in given.pop("sources", None) or []] or None
     try:
         passages = await sync_to_async(passages_search)(
-            query, principal=await sync_to_async(Principal.from_user)(user), k=k, scope=scope
+            query,
+            principal=await sync_to_async(Principal.from_user)(user),
+            k=k,
+            scope=scope,
+            filters=SearchFilters.from_dict(given),
         )
     except KnowledgeError as e:
         raise ToolError(e.message) from e

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 
+from knowledgebase.models import KnowledgeIndexPage, KnowledgePage
+
 register = template.Library()
 
 # Where chatbot/urls.py is mounted (datacollection/urls.py).
@@ -34,11 +36,21 @@ def chat_config(request: HttpRequest, *, mode: str, page: Any = None) -> dict[st
         "login_url": f"{LOGIN_URL}?next={quote(request.get_full_path())}",
         "page_id": getattr(page, "pk", None),
         "page_title": getattr(page, "title", ""),
+        **_section(page),
         "upload_max_bytes": UPLOAD_MAX_BYTES,
         "upload_extensions": ",".join(UPLOAD_EXTENSIONS),
         # Answer links go to this site or these hosts only (static/chatbot/markdown.js).
         "link_hosts": ",".join(settings.CHATBOT_ANSWER_LINK_HOSTS),
     }
+
+
+def _section(page: Any) -> dict[str, Any]:
+    """The knowledge section a page sits in (its parent index page): the widget offers to ask it whole,
+    through a session filter (search.filters)."""
+    parent = page.get_parent() if isinstance(page, KnowledgePage) else None
+    if parent is None or parent.specific_class is not KnowledgeIndexPage:
+        return {"section_id": None, "section_title": ""}
+    return {"section_id": parent.pk, "section_title": parent.title}
 
 
 @register.inclusion_tag("chatbot/widget.html", takes_context=True)

@@ -106,8 +106,8 @@ export class ChatApi {
     return this.list("sessions/");
   }
 
-  sessionCreate({ title = "", scope = [] } = {}) {
-    return this.request("POST", "sessions/", { title, scope });
+  sessionCreate({ title = "", scope = [], settings = null } = {}) {
+    return this.request("POST", "sessions/", settings ? { title, scope, settings } : { title, scope });
   }
 
   sessionGet(id) {

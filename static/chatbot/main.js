@@ -14,6 +14,7 @@ function config(root) {
     userKey: data.userKey,
     loginUrl: data.loginUrl,
     pageId: data.pageId ? Number(data.pageId) : null,
+    sectionId: data.sectionId ? Number(data.sectionId) : null,
     uploadMaxBytes: Number(data.uploadMaxBytes || 0),
     uploadExtensions: (data.uploadExtensions || "").split(",").filter(Boolean),
   };
@@ -44,7 +45,7 @@ class Widget {
       api: this.api,
       prefix: "widget",
       loginUrl: settings.loginUrl,
-      newSession: () => ({ scope: this.scope === "page" ? [`page:${settings.pageId}`] : [], title: "" }),
+      newSession: () => this.sessionScope(),
       onSessionCreated: (session) => this.remember(session.uuid),
       scope: () => (this.scope === "page" ? [`page:${settings.pageId}`] : []),
       onScopeCleared: (session) => this.scopeCleared(session),
@@ -64,14 +65,24 @@ class Widget {
     if (sessionStorage.getItem(this.openKey) === "1") this.open({ focus: false });
   }
 
+  /** A new session's scope: this page, this page's section (a filter: the section and the pages under
+   * it), or everything the user may see. */
+  sessionScope() {
+    if (this.scope === "page") return { scope: [`page:${this.settings.pageId}`], title: "" };
+    if (this.scope === "section") {
+      return { scope: [], title: "", settings: { filters: { section: `page:${this.settings.sectionId}` } } };
+    }
+    return { scope: [], title: "" };
+  }
+
   get openKey() {
     return `chatbot:widget-open:${this.settings.userKey}`;
   }
 
   /** Each scope (this page, all knowledge) keeps its own session across page loads. */
   get storageKey() {
-    const scope = this.scope === "page" ? `page:${this.settings.pageId}` : "all";
-    return `chatbot:${this.settings.userKey}:widget:${scope}`;
+    const keys = { page: `page:${this.settings.pageId}`, section: `section:${this.settings.sectionId}` };
+    return `chatbot:${this.settings.userKey}:widget:${keys[this.scope] ?? "all"}`;
   }
 
   remember(sessionId) {

@@ -284,7 +284,7 @@ def test_patched_settings_are_honoured_and_refused_by_name(api_server, client):
     quagga = published("Quagga snapshots", "Protection", QUAGGA)
     caching = published("Caching guide", "Frobnication", FROBNICATION)
     session = client.create_session()
-    assert session["settings"] == {"scope": [], "answer_length": None, "model": None}
+    assert session["settings"] == {"scope": [], "answer_length": None, "model": None, "filters": None}
 
     full = client.stream(session["id"], QUAGGA_QUESTION)
     assert full.complete is not None and full.text.count(".") == 3, full.text
@@ -306,6 +306,7 @@ def test_patched_settings_are_honoured_and_refused_by_name(api_server, client):
         "scope": [f"page:{caching.pk}"],
         "answer_length": None,
         "model": None,
+        "filters": None,
     }
     outside = client.stream(session["id"], QUAGGA_QUESTION)
     assert outside.complete is not None and outside.complete["declined"] is True

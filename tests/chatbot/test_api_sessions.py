@@ -324,16 +324,16 @@ def test_questions_are_sent_as_message_with_content_kept_as_its_alias(alice):
 def test_patch_settings_accepts_known_keys_only_and_merges(alice):
     _, client = alice
     session = client.post(f"{API}/sessions/", {}, format="json").json()
-    assert session["settings"] == {"scope": [], "answer_length": None, "model": None}
+    assert session["settings"] == {"scope": [], "answer_length": None, "model": None, "filters": None}
     url = f"{API}/sessions/{session['id']}/"
 
     changed = client.patch(url, {"settings": {"answer_length": "short"}}, format="json")
     assert changed.status_code == 200, changed.json()
     assert changed.json()["settings"]["answer_length"] == "short"
     kept = client.patch(url, {"settings": {"model": "default"}}, format="json").json()["settings"]
-    assert kept == {"scope": [], "answer_length": "short", "model": "default"}
+    assert kept == {"scope": [], "answer_length": "short", "model": "default", "filters": None}
     reset = client.patch(url, {"settings": {"answer_length": None}}, format="json").json()["settings"]
-    assert reset == {"scope": [], "answer_length": None, "model": "default"}
+    assert reset == {"scope": [], "answer_length": None, "model": "default", "filters": None}
     assert ChatSession.objects.get(uuid=session["id"]).settings == {"model": "default"}
 
     for bad, key in (
@@ -342,6 +342,8 @@ def test_patch_settings_accepts_known_keys_only_and_merges(alice):
         ({"model": "gpt-9"}, "model"),
         ({"scope": ["page:999999"]}, "scope"),
         ({"scope": "page:1"}, "scope"),
+        ({"filters": {"colour": "red"}}, "filters"),
+        ({"filters": {"content_type": "video"}}, "filters"),
     ):
         refused = client.patch(url, {"settings": bad}, format="json")
         assert refused.status_code == 400, bad

@@ -116,7 +116,9 @@ async def _as_other(url: str, token: str, restricted_url: str, member_session: s
     async with mcp_session(url, token) as session:
         texts = {
             "search": tool_text(await session.call_tool("search_knowledge", {"query": "okapi budget code"})),
-            "public search": tool_text(await session.call_tool("search_knowledge", {"query": "okapis eat"})),
+            "public search": tool_text(
+                await session.call_tool("search_knowledge", {"query": "okapis eat leaves, buds and fruit"})
+            ),
             "source": await session.call_tool("get_source", {"url": restricted_url}),
             "answer": tool_text(await session.call_tool("ask", {"question": QUESTION})),
             "sessions": resource_text(await session.read_resource("chat://sessions")),

@@ -104,3 +104,35 @@ def test_scanned_pages_read_in_parallel_come_out_in_page_order(tmp_path: Path):
     for block in document.blocks:
         assert f"Page {block.page_number} says" in block.text
     assert document.images_ocrd == 3
+
+
+def test_a_page_is_turned_only_when_it_reads_badly_as_it_is():
+    """OSD costs a third of reading a page: it runs only for pages whose first reading is poor."""
+    import pytesseract
+
+    from knowledgebase.extraction.ocr import reads_upright
+
+    def data(image: Image.Image) -> dict:
+        return pytesseract.image_to_data(image, lang="eng", output_type=pytesseract.Output.DICT)
+
+    assert reads_upright(data(scanned_page()))
+    assert not reads_upright(data(scanned_page().rotate(180)))
+    # Tesseract reads a sideways page too, as vertical lines: still turned, or no heading is found.
+    assert not reads_upright(data(scanned_page().rotate(90, expand=True)))
+    assert not reads_upright(data(scanned_page().rotate(270, expand=True)))
+
+
+@pytest.mark.parametrize(("scan_dpi", "rendered_at"), [(150, 150), (300, 200), (72, 150), (100, 150)])
+def test_a_scanned_page_is_rendered_at_its_own_resolution_within_bounds(
+    tmp_path: Path, scan_dpi, rendered_at
+):
+    from pypdf import PdfReader
+
+    from knowledgebase.extraction.pdf import scan_dpi as dpi_of
+
+    path = tmp_path / "scan.pdf"
+    width, height = round(8.5 * scan_dpi), 11 * scan_dpi  # a letter page scanned at scan_dpi
+    Image.new("L", (width, height), 255).save(path, "PDF", resolution=scan_dpi)
+    page = PdfReader(path).pages[0]
+    size = (float(page.mediabox.width), float(page.mediabox.height))
+    assert dpi_of(page, list(page.images.keys()), size=size, limits=LIMITS) == rendered_at

@@ -1,0 +1,87 @@
+"""End to end throughput of text PDFs: what a worker does for an upload, file to searchable passages.
+
+Per file: upload validation, the sandboxed extraction, the production chunking (``source_chunks``) and
+``search.services.chunks_write`` (embedding with the index embedder, then the index write) into a
+throwaway index of the configured search backend, dropped afterwards. Part of ``benchmarks/extraction.py``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+
+def bench_end_to_end(pdf_dir: Path, names: list[str]) -> dict[str, Any]:
+    from django.conf import settings
+    from django.test import override_settings
+
+    from benchmarks.extraction import cpu_seconds, on_two_cores
+    from knowledgebase.content import SourceContent, source_chunks
+    from knowledgebase.extraction import extract_file
+    from knowledgebase.validation import validate_upload
+    from search import services as search_services
+    from search.backends import get_search_backend
+    from search.values import Visibility
+    from search.visibility import Access
+
+    index = f"bench-extraction-{uuid.uuid4().hex[:8]}"
+    rows: list[dict[str, Any]] = []
+    backends = {**settings.KNOWLEDGE_SEARCH_BACKENDS}
+    backends["bench"] = {**backends["default"], "INDEX": index}
+    with override_settings(KNOWLEDGE_SEARCH_BACKENDS=backends):
+        backend = get_search_backend("bench")
+        # The embedder loads its model once per worker process: not counted against the first file.
+        search_services.index_embedder().embed_documents(["warm up"])
+        try:
+            for number, name in enumerate(names, start=1):
+                path = pdf_dir / name
+                started, cpu = time.perf_counter(), cpu_seconds()
+                with path.open("rb") as handle:
+                    validate_upload(handle, filename=path.name, size=path.stat().st_size)
+                document = extract_file(path, filename=path.name)
+                extracted = time.perf_counter()
+                content = SourceContent(
+                    title=document.title or path.stem,
+                    url=f"/documents/{number}/",
+                    revision_id=1,
+                    access=Access(visibility=Visibility.PUBLIC),
+                    blocks=document.blocks,
+                    stats={},
+                )
+                chunks = source_chunks("document", number, content)
+                chunked = time.perf_counter()
+                search_services.chunks_write(chunks, backend_alias="bench")
+                done = time.perf_counter()
+                rows.append(
+                    {
+                        "file": name,
+                        "pages": document.pages,
+                        "passages": len(chunks),
+                        "extract_seconds": round(extracted - started, 2),
+                        "chunk_seconds": round(chunked - extracted, 2),
+                        "embed_and_write_seconds": round(done - chunked, 2),
+                        "seconds": round(done - started, 2),
+                        "cpu_seconds": round(cpu_seconds() - cpu, 2),
+                    }
+                )
+        finally:
+            backend.drop()
+    pages = sum(r["pages"] for r in rows)
+    seconds = sum(r["seconds"] for r in rows)
+    return {
+        "what": "text PDFs through validation, sandboxed extraction, chunking, embedding and the index write "
+        f"(backend {type(backend).__name__}, throwaway index)",
+        "files": rows,
+        "pages": pages,
+        "passages": sum(r["passages"] for r in rows),
+        "seconds": round(seconds, 2),
+        "seconds_by_step": {
+            step: round(sum(r[f"{step}_seconds"] for r in rows), 2)
+            for step in ("extract", "chunk", "embed_and_write")
+        },
+        "pages_per_minute": round(pages / seconds * 60, 1) if seconds else 0.0,
+        "cpu_seconds": round(sum(r["cpu_seconds"] for r in rows), 2),
+        "pages_per_minute_on_two_idle_cores": on_two_cores(pages, sum(r["cpu_seconds"] for r in rows)),
+    }

@@ -34,6 +34,16 @@ class PrivateFileSystemStorage(FileSystemStorage):
         kwargs.setdefault("location", settings.PRIVATE_ROOT)
         super().__init__(**kwargs)
 
+    def _save(self, name: str, content: Any) -> str:
+        # Django leaves a half-written file behind when writing fails (a full disk): remove it, so a failed
+        # upload keeps nothing.
+        try:
+            return super()._save(name, content)  # type: ignore[misc]  # django-stubs lack _save
+        except OSError:
+            # Only a file this call created: Django refuses to overwrite, so `name` was free before.
+            self.delete(name)
+            raise
+
     def url(self, name: str | None) -> str:
         # No public URL. Empty rather than an exception: form widgets (the admin's file field) ask for it
         # and only show a link when there is one.

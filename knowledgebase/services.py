@@ -107,6 +107,8 @@ def source_sync(job: IndexingJob, *, progress: Callable[[int, int], None] | None
     failed with the reason."""
     if job.is_finished:
         return job
+    if job.status == Status.PROCESSING and _interruption_poisons(job):
+        return job
     if _superseded(job):
         _job_update(job, status=Status.SUPERSEDED, finished_at=timezone.now())
         return job
@@ -324,9 +326,30 @@ def index_rebuild(*, progress: Callable[[int, int], object] | None = None) -> di
     return {"chunks": total, "sources": len(states)}
 
 
-# A job whose processing was cut short this many times (the worker died: OOM, kill -9, a crash in a
-# parser) is failed instead of being sent again, so one poison file cannot loop a worker forever.
+# The delivery of a job that follows this many deliveries cut short (the worker died: OOM, kill -9, a crash
+# in a parser) fails it instead of processing it again, so one poison file cannot loop a worker forever.
 MAX_DELIVERIES = 3
+
+
+def _interruption_poisons(job: IndexingJob) -> bool:
+    """Count one interruption of `job`, found `processing` by whoever looks after its worker died: the
+    next delivery (acks_late + reject_on_worker_lost put the message back) or the recovery sweep. The
+    third delivery of a job interrupted twice fails it as poison instead; returns whether it did."""
+    interruptions = job.interruptions + 1
+    if interruptions < MAX_DELIVERIES - 1:
+        _job_update(job, interruptions=interruptions)
+        return False
+    _job_update(
+        job,
+        interruptions=interruptions,
+        status=Status.FAILED,
+        error_code="poison",
+        error=f"The worker stopped {interruptions} times while processing this; not retried. "
+        "Check the file with `manage.py extract`, then re-index it.",
+        finished_at=timezone.now(),
+    )
+    logger.error("indexing job %s failed as poison after %s interruptions", job.pk, interruptions)
+    return True
 
 
 def jobs_recover(*, started_before: Any = None) -> dict[str, int]:
@@ -342,13 +365,7 @@ def jobs_recover(*, started_before: Any = None) -> dict[str, int]:
         runs = runs.filter(created_at__lt=started_before)
     counts = {"requeued": 0, "poisoned": 0, "imports": 0}
     for job in jobs:
-        if job.attempts >= MAX_DELIVERIES:
-            job_fail(
-                job,
-                code="poison",
-                message=f"The worker stopped {job.attempts} times while processing this; not retried. "
-                "Check the file with `manage.py extract`, then re-index it.",
-            )
+        if _interruption_poisons(job):
             counts["poisoned"] += 1
             continue
         _job_update(job, status=Status.QUEUED, error="Re-queued: the worker stopped while processing it.")

@@ -5,6 +5,8 @@ queues its indexing through the usual signals."""
 
 from __future__ import annotations
 
+import errno
+import logging
 from typing import Any
 
 from django.db import transaction
@@ -13,7 +15,20 @@ from knowledgebase.audit import document_upload_log
 from knowledgebase.models import KnowledgeDocument
 from knowledgebase.selectors import document_visible_to
 from knowledgebase.validation import ValidatedUpload
+from search.errors import KnowledgeError
 from search.values import Principal
+
+logger = logging.getLogger(__name__)
+
+# The storage cannot take the file: a full disk or quota. The user can do nothing but wait; an operator
+# must free space. Other OSErrors (permissions, a missing mount) are faults of the installation.
+_STORAGE_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+class UploadStorageError(KnowledgeError):
+    """The upload could not be stored; nothing of it was kept."""
+
+    default_code = "storage_unavailable"
 
 
 def document_duplicate_for(user: Any, *, sha256: str) -> KnowledgeDocument | None:
@@ -29,7 +44,28 @@ def document_duplicate_for(user: Any, *, sha256: str) -> KnowledgeDocument | Non
 def document_upload_create(
     *, user: Any, upload: Any, validated: ValidatedUpload, title: str, description: str
 ) -> KnowledgeDocument:
-    """Store the upload as the user's private document and publish it (which queues its indexing)."""
+    """Store the upload as the user's private document and publish it (which queues its indexing).
+
+    A storage that cannot take the file (disk full) raises UploadStorageError: the transaction leaves no
+    row, and the private storage removes what it had written."""
+    try:
+        return _document_create(
+            user=user, upload=upload, validated=validated, title=title, description=description
+        )
+    except OSError as e:
+        full = e.errno in _STORAGE_FULL
+        logger.error("storing an upload failed (%s): %s", "storage full" if full else "storage error", e)
+        raise UploadStorageError(
+            "The file could not be stored: the server's storage is full. Nothing was saved; try again later."
+            if full
+            else "The file could not be stored. Nothing was saved; try again later.",
+            code="storage_full" if full else "storage_unavailable",
+        ) from e
+
+
+def _document_create(
+    *, user: Any, upload: Any, validated: ValidatedUpload, title: str, description: str
+) -> KnowledgeDocument:
     with transaction.atomic():
         document = KnowledgeDocument(
             title=title or validated.title or "Untitled",

@@ -65,11 +65,19 @@ def database_url(settings_dict: dict) -> str:
 class WorkerProcess:
     """A real `celery worker` subprocess bound to the test database."""
 
-    def __init__(self, *, database_url: str, elasticsearch_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        elasticsearch_url: str | None = None,
+        env: dict[str, str] | None = None,
+        log_name: str = "celery-worker.log",
+    ) -> None:
         self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
         self.database_url = database_url
         self.elasticsearch_url = elasticsearch_url
-        self.log_path = ARTIFACTS / "celery-worker.log"
+        self.env = env or {}
+        self.log_path = ARTIFACTS / log_name
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, *, timeout: float = 60.0) -> None:
@@ -80,8 +88,11 @@ class WorkerProcess:
             **os.environ,
             "DATABASE_URL": self.database_url,
             "DJANGO_SETTINGS_MODULE": "datacollection.settings.test",
+            # Through the test's proxy when given, so a test can cut the engine off from the worker only.
+            **({"ELASTICSEARCH_URL": self.elasticsearch_url} if self.elasticsearch_url else {}),
+            **self.env,
         }
-        log = self.log_path.open("wb")
+        log = self.log_path.open("ab" if self.process else "wb")  # a restart keeps the first run's log
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -113,6 +124,42 @@ class WorkerProcess:
         self.stop()
         raise RuntimeError(f"the Celery worker did not answer within {timeout:.0f}s; see {self.log_path}")
 
+    def processes(self) -> list[int]:
+        """The worker's process id and its descendants' (pool children, their extraction sandboxes)."""
+        if not self.process:
+            return []
+        pids, queue = [], [self.process.pid]
+        while queue:
+            pid = queue.pop()
+            pids.append(pid)
+            try:
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                continue
+            queue.extend(int(child) for child in children)
+        return pids
+
+    def pool_children(self) -> list[int]:
+        if not self.process:
+            return []
+        pid = self.process.pid
+        try:
+            return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            return []
+
+    def kill(self) -> None:
+        """kill -9 the worker and everything under it, as an OOM killer or a lost machine would."""
+        import signal
+
+        for pid in self.processes():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.process:
+            self.process.wait()
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -138,12 +185,25 @@ class TcpProxy:
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
         self.enabled = True
+        # Faults a test can switch on: each chunk a client sends reaches the service `latency` seconds
+        # late; with `resetting`, connections are torn down with a TCP RST (SO_LINGER 0) instead.
+        self.latency = 0.0
+        self.resetting = False
         self._open: set[socket.socket] = set()
         self._closed = False
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def url_for(self, url: str) -> str:
+        """`url` (redis://, postgres://, http://) with its host and port replaced by this proxy's."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(url)
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = f"{userinfo}@127.0.0.1:{self.port}" if userinfo else f"127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
 
     def start(self) -> TcpProxy:
         import threading
@@ -163,21 +223,29 @@ class TcpProxy:
             if not self.enabled:
                 client.close()
                 continue
+            if self.resetting:
+                self._reset(client)
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
                 client.close()
                 continue
+            # The 5 s was for connecting only: idle connections (a Redis BRPOP, a pooled PostgreSQL
+            # connection while the worker embeds) must stay open as long as both ends want them.
+            upstream.settimeout(None)
             self._open.update({client, upstream})
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, to_service in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pipe, args=(a, b, to_service), daemon=True).start()
 
-    def _pipe(self, source: object, sink: object) -> None:
+    def _pipe(self, source: object, sink: object, to_service: bool) -> None:
         import socket
 
         assert isinstance(source, socket.socket) and isinstance(sink, socket.socket)
         try:
             while data := source.recv(65536):
+                if to_service and self.latency:
+                    time.sleep(self.latency)
                 sink.sendall(data)
         except OSError:
             pass
@@ -192,6 +260,13 @@ class TcpProxy:
     def disable(self) -> None:
         self.enabled = False
         for s in list(self._open):
+            # shutdown, not only close: a thread blocked in recv() on the socket wakes up, and the peer
+            # sees the connection end at once instead of waiting on a silent socket (a Redis BRPOP would
+            # wait its full health-check interval).
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             try:
                 s.close()
             except OSError:
@@ -199,6 +274,32 @@ class TcpProxy:
 
     def enable(self) -> None:
         self.enabled = True
+
+    def reset_connections(self) -> None:
+        """Start resetting: open connections and every new one get a TCP RST (`heal` ends it)."""
+        self.resetting = True
+        for s in list(self._open):
+            self._reset(s)
+
+    def heal(self) -> None:
+        self.resetting = False
+        self.latency = 0.0
+        self.enabled = True
+
+    @staticmethod
+    def _reset(s: socket.socket) -> None:
+        import struct
+
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            # SHUT_RD wakes a thread blocked in recv() without sending a FIN; the close then sends the RST.
+            s.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
+        try:
+            s.close()
+        except OSError:
+            pass
 
     def close(self) -> None:
         self._closed = True

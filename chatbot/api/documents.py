@@ -69,6 +69,8 @@ class DocumentListCreateView(ChatAPIMixin, generics.ListAPIView):
             409: ErrorSerializer,
             413: ErrorSerializer,
             429: ErrorSerializer,
+            503: ErrorSerializer,
+            507: ErrorSerializer,
         },
     )
     def post(self, request: Request) -> Response:

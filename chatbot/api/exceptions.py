@@ -65,6 +65,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "too_large": 413,
     "duplicate": 409,
     "invalid_scope": 400,
+    "storage_full": 507,  # Insufficient Storage: the server's disk, not the user's file
+    "storage_unavailable": 503,
 }
 STATUS_BY_CLASS: tuple[tuple[type[KnowledgeError], int], ...] = (
     (InvalidQuery, 400),

@@ -84,6 +84,9 @@ class IndexingJob(models.Model):
     error = models.TextField(blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Deliveries that died while processing (kill -9, OOM, a crashing parser): the next delivery finds the
+    # job still `processing`. The third delivery of a job interrupted twice fails it as poison.
+    interruptions = models.PositiveSmallIntegerField(default=0)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -120,10 +120,16 @@ def test_jobs_a_dead_worker_left_processing_are_requeued_then_poisoned(home: Any
     wait_for_jobs("page", page.pk)
     assert IndexingJob.objects.get(pk=job.pk).is_finished
 
+    # Interrupted once before: this second interruption makes the next delivery its third.
     poison = IndexingJob.objects.create(
-        source_type="page", source_id=page.pk, status="processing", attempts=MAX_DELIVERIES
+        source_type="page",
+        source_id=page.pk,
+        status="processing",
+        attempts=5,
+        interruptions=MAX_DELIVERIES - 2,
     )
     assert jobs_recover()["poisoned"] == 1
     poison.refresh_from_db()
     assert poison.status == "failed"
     assert poison.error_code == "poison"
+    assert poison.interruptions == MAX_DELIVERIES - 1

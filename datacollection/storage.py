@@ -12,6 +12,7 @@ KNOWLEDGE_UPLOAD_MAX_BYTES). Code that needs a path on disk (extraction) asks fo
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
 from collections.abc import Iterator
@@ -59,7 +60,11 @@ class EncryptedPrivateStorage(PrivateFileSystemStorage):
         return super()._save(name, ContentFile(file_encrypt(data)))  # type: ignore[misc]
 
     def _open(self, name: str, mode: str = "rb") -> File:
-        return File(ContentFile(file_decrypt(self.read_raw(name))).file, name=name)
+        path = Path(self.path(name))
+        with path.open("rb") as raw:
+            encrypted = raw.read(len(FILE_MARKER)) == FILE_MARKER
+        # A file written before keys were set opens as FileSystemStorage would open it.
+        return _DecryptedFile(self, name) if encrypted else File(path.open("rb"))
 
     def read_raw(self, name: str) -> bytes:
         """The bytes on disk (ciphertext when encrypted): for rotate_keys and the tests."""
@@ -72,6 +77,22 @@ class EncryptedPrivateStorage(PrivateFileSystemStorage):
         with os.fdopen(fd, "wb") as out:
             out.write(data)
         Path(temporary).replace(path)
+
+
+class _DecryptedFile(File):
+    """The plaintext of an encrypted stored file, in memory; it can be reopened after closing (Django's
+    FieldFile.open reopens the file it has), by decrypting again."""
+
+    def __init__(self, storage: EncryptedPrivateStorage, name: str) -> None:
+        self.storage = storage
+        super().__init__(io.BytesIO(file_decrypt(storage.read_raw(name))), name=name)
+
+    def open(self, mode: str | None = None, *args: Any, **kwargs: Any) -> _DecryptedFile:
+        if self.closed:
+            self.file = io.BytesIO(file_decrypt(self.storage.read_raw(str(self.name))))
+        else:
+            self.seek(0)
+        return self
 
 
 @contextlib.contextmanager

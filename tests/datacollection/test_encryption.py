@@ -224,3 +224,12 @@ def test_the_database_search_backend_finds_encrypted_passages_by_their_words():
         assert raw and all(body.startswith(TEXT_MARKER) and "Aardvark" not in body for body in raw)
     finally:
         backend.drop()
+
+
+def test_an_encrypted_stored_file_can_be_reopened_after_closing():
+    with override_settings(KNOWLEDGE_ENCRYPTION_KEYS=[OLD]):
+        document = _upload(SECRET.encode())
+        document = KnowledgeDocument.objects.get(pk=document.pk)
+        for _ in range(2):  # FieldFile.open reopens the file it already has
+            with document.file.open("rb") as opened:
+                assert opened.read() == SECRET.encode()

@@ -16,6 +16,7 @@ from chatbot.admin_views.conversations import ConversationsGroup
 from chatbot.admin_views.dashboard import DashboardView
 from chatbot.admin_views.permissions import user_can_view_chat_logs
 from chatbot.admin_views.reports import FeedbackReportView
+from chatbot.exports import register_export_log_actions
 from chatbot.feedback.selectors import user_may_review_feedback
 from chatbot.feedback.signal_handlers import register_signal_handlers
 
@@ -87,3 +88,6 @@ def dashboard_menu_item() -> MenuItem:
     return _DashboardMenuItem(
         "Chat analytics", reverse("chatbot_dashboard"), name="chat-analytics", icon_name="pick", order=280
     )
+
+
+hooks.register("register_log_actions", register_export_log_actions)

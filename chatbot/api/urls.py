@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import documents, token_views, views
+from . import documents, exports, token_views, views
 
 urlpatterns = [
     path("sessions/", views.SessionListCreateView.as_view(), name="session-list"),
@@ -17,6 +17,7 @@ urlpatterns = [
         views.MessageStreamView.as_view(),
         name="message-stream",
     ),
+    path("sessions/<uuid:session_uuid>/export/", exports.SessionExportView.as_view(), name="session-export"),
     path("messages/<uuid:message_uuid>/feedback/", views.FeedbackView.as_view(), name="message-feedback"),
     path("documents/", documents.DocumentListCreateView.as_view(), name="document-list"),
     path("documents/<int:document_id>/", documents.DocumentDetailView.as_view(), name="document-detail"),
@@ -26,6 +27,7 @@ urlpatterns = [
         name="document-status",
     ),
     path("analytics/feedback/", views.FeedbackAnalyticsView.as_view(), name="feedback-analytics"),
+    path("analytics/feedback/export/", exports.FeedbackExportView.as_view(), name="feedback-export"),
     path("auth/token/", token_views.TokenRevokeView.as_view(), name="token-revoke"),
     path("auth/token/rotate/", token_views.TokenRotateView.as_view(), name="token-rotate"),
 ]

@@ -446,7 +446,7 @@ def test_openapi_schema_names_the_specified_fields(alice):
         "ChatSession"
     )
     assert components["ChatSession"]["properties"]["id"]["format"] == "uuid"
-    assert names("SessionSettings") == {"scope", "answer_length", "model"}
+    assert names("SessionSettings") == {"scope", "answer_length", "model", "filters"}
     assert {"id", "role", "content", "sources", "tokens_used", "response_time", "created_at"} <= names(
         "Message"
     )

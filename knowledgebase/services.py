@@ -297,7 +297,12 @@ def live_sources() -> list[tuple[str, int]]:
 
 def index_rebuild(*, progress: Callable[[int, int], object] | None = None) -> dict[str, int]:
     """Write every live source into a new index and switch to it atomically, so search never goes dark.
-    Needed when the embedding model (and so the vector dimensions) changes."""
+    Needed when the embedding model (and so the vector dimensions) changes.
+
+    Sources changed while it ran (published, edited, restricted, deleted: each of these records a job)
+    were written to the index being replaced, or read by the rebuild before they changed: once the alias
+    points at the new index they are synced again, into it ("caught_up" in the result)."""
+    started = timezone.now()
     sources = live_sources()
     states: list[tuple[str, int, SourceContent, list[Chunk]]] = []
 
@@ -323,7 +328,20 @@ def index_rebuild(*, progress: Callable[[int, int], object] | None = None) -> di
         for source_type, source_id, content, chunks in states:
             _indexed_state_save(source_type, source_id, content, chunks)
         _index_changed("*", 0, removed=False)
-    return {"chunks": total, "sources": len(states)}
+    return {"chunks": total, "sources": len(states), "caught_up": _rebuild_catch_up(since=started)}
+
+
+def _rebuild_catch_up(*, since: Any) -> int:
+    """Sync again, in this process, every source with a job recorded since `since`."""
+    changed = sorted(
+        set(IndexingJob.objects.filter(created_at__gte=since).values_list("source_type", "source_id"))
+    )
+    for source_type, source_id in changed:
+        job = IndexingJob.objects.create(
+            source_type=source_type, source_id=source_id, reason="changed during the rebuild", queue="bulk"
+        )
+        source_sync(job)
+    return len(changed)
 
 
 # The delivery of a job that follows this many deliveries cut short (the worker died: OOM, kill -9, a crash

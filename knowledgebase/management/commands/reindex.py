@@ -69,6 +69,7 @@ class Command(BaseCommand):
             report = services.index_rebuild(progress=lambda done, total: bar.update(1) and None)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Rebuilt the index: {report['chunks']} chunks from {report['sources']} sources."
+                f"Rebuilt the index: {report['chunks']} chunks from {report['sources']} sources; "
+                f"{report['caught_up']} changed meanwhile and synced again."
             )
         )

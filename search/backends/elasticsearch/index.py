@@ -27,7 +27,14 @@ from search.analysis import TextAnalyzer, get_analyzer
 from search.backends.base import BaseSearchBackend, IndexItem, batched
 from search.errors import IndexMismatch, SearchError, SearchUnavailable
 
-from .bulk import BULK_RETRY_DELAYS, ItemFailure, bulk_operations, item_failures, refusal_error
+from .bulk import (
+    BULK_RETRY_DELAYS,
+    RETRYABLE_ITEM_STATUSES,
+    ItemFailure,
+    bulk_operations,
+    item_failures,
+    refusal_error,
+)
 from .mapping import index_mapping
 
 logger = logging.getLogger(__name__)
@@ -318,7 +325,12 @@ class ElasticsearchIndex(BaseSearchBackend):
                 response = self.client.bulk(index=self.index_name, operations=operations)
             failures = [i["delete"] for i in response["items"] if i["delete"].get("error")]
             if failures:
-                raise SearchError(f"Elasticsearch could not delete chunks: {failures[0]['error']}")
+                # Refused as busy: transient, the task retries the whole (idempotent) removal.
+                busy = all(f.get("status") in RETRYABLE_ITEM_STATUSES for f in failures)
+                error = SearchUnavailable if busy else SearchError
+                chunk_ids = [f["_id"] for f in failures]
+                message = f"Elasticsearch could not delete {len(failures)} chunks: {failures[0]['error']}"
+                raise error(message, extra={"chunk_ids": chunk_ids})
         if doomed:
             self._refresh(self.index_name)
         return len(doomed)

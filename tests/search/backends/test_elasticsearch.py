@@ -437,3 +437,31 @@ def test_bulk_items_busy_beyond_the_retries_are_a_transient_error(
     assert e.value.extra["chunk_ids"] == [ids[2]]
     assert len(fault.calls) == 3
     assert stored_ids(backend, ids) == ids[:2]
+
+
+def test_deletes_refused_as_busy_are_transient_and_others_permanent(
+    backend: ElasticsearchSearchBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend.index_chunks(items(3), dimensions=4)
+    real = backend.client.bulk
+
+    def refusing(status: int) -> Any:
+        def bulk(*, operations: list[dict[str, Any]], **kwargs: Any) -> Any:
+            ids = [op["delete"]["_id"] for op in operations]
+            error = {"type": "es_rejected_execution" if status == 429 else "illegal_argument"}
+            items = [{"delete": {"_id": i, "status": status, "error": error}} for i in ids]
+            return {"errors": True, "took": 1, "items": items}
+
+        return bulk
+
+    monkeypatch.setattr(backend.client, "bulk", refusing(429))
+    with pytest.raises(SearchUnavailable, match="could not delete 3 chunks") as busy:
+        backend.delete_source("page", 1)
+    assert busy.value.extra["chunk_ids"] == ["page:1:0", "page:1:1", "page:1:2"]
+    monkeypatch.setattr(backend.client, "bulk", refusing(400))
+    with pytest.raises(SearchError) as refused:
+        backend.delete_source("page", 1)
+    assert not isinstance(refused.value, SearchUnavailable)
+    monkeypatch.setattr(backend.client, "bulk", real)
+    assert backend.delete_source("page", 1) == 3
+    assert backend.count() == 0

@@ -29,7 +29,7 @@ from django.conf import settings
 from datacollection.conf import settings_dict
 
 from .base import BaseLLM, ChatMessage, GenerationChunk, LLMBadRequest, Usage
-from .sentences import markdown_sentences, terms
+from .sentences import markdown_units, terms
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class AnswerSentence:
     text: str
     source_number: int
     score: float
+    code: str = ""  # the fenced code block the sentence introduces, shown after it (an answer unit)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +75,7 @@ class _Candidate:
     rank: int  # position of its passage in `sources`
     position: int  # position within its passage
     terms: frozenset[str]
+    code: str = ""
 
 
 def _idf(document_terms: Sequence[frozenset[str]]) -> Callable[[str], float]:
@@ -93,7 +95,7 @@ def _idf(document_terms: Sequence[frozenset[str]]) -> Callable[[str], float]:
 def _candidates(sources: Sequence[SourcePassage]) -> list[_Candidate]:
     found: list[_Candidate] = []
     for rank, source in enumerate(sources):
-        for position, sentence in enumerate(markdown_sentences(source.text)):
+        for position, (sentence, code) in enumerate(markdown_units(source.text)):
             if len(sentence.split()) < _MIN_WORDS:
                 continue
             found.append(
@@ -103,6 +105,7 @@ def _candidates(sources: Sequence[SourcePassage]) -> list[_Candidate]:
                     rank=rank,
                     position=position,
                     terms=frozenset(terms(sentence)),
+                    code=code,
                 )
             )
     return found
@@ -251,7 +254,12 @@ def _select(ranked: Sequence[tuple[_Candidate, float]], *, max_sentences: int) -
             continue
         seen.append(candidate.terms)
         chosen.append(
-            AnswerSentence(text=candidate.text, source_number=candidate.source_number, score=round(score, 4))
+            AnswerSentence(
+                text=candidate.text,
+                source_number=candidate.source_number,
+                score=round(score, 4),
+                code=candidate.code,
+            )
         )
     return chosen
 
@@ -265,7 +273,7 @@ async def sentences_stream(
     """Stream composed sentences a few words at a time, `[n]` after each, like a model's tokens."""
     words = 0
     for index, sentence in enumerate(sentences):
-        prefix = " " if index else ""
+        prefix = " " if index and not sentences[index - 1].code else ""
         groups = _WORD_GROUP.findall(sentence.text.strip())
         for position, group in enumerate(groups):
             words += len(group.split())
@@ -273,6 +281,8 @@ async def sentences_stream(
             # Hand control back to the loop so the SSE response flushes and cancellation lands here.
             await asyncio.sleep(delay)
         yield GenerationChunk(text=f" [{sentence.source_number}]")
+        if sentence.code:  # the code block the sentence introduces, whole and fenced: shown as code
+            yield GenerationChunk(text=f"\n\n{sentence.code}\n\n")
     yield GenerationChunk(
         text="", finish_reason="stop", usage=Usage(prompt_tokens=0, completion_tokens=words)
     )

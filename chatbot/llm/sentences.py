@@ -155,6 +155,38 @@ def markdown_sentences(markdown: str) -> list[str]:
     return [sentence for block in prose_blocks(markdown) for sentence in split_sentences(block)]
 
 
+def markdown_units(markdown: str) -> list[tuple[str, str]]:
+    """Answer units: each prose sentence with the code block it introduces ("" for none), as
+    `(sentence, fenced code)`. A sentence introduces the code block that follows its paragraph directly
+    when it ends with a colon ("Add this to settings.py:"); the code keeps its fence and language, so an
+    answer can show it as code. Other code (and every directive) is left out, as in `markdown_sentences`."""
+    units: list[tuple[str, str]] = []
+    reader = _ProseReader()
+    code: list[str] | None = None
+    fence = opener = ""
+
+    def add(blocks: Iterator[str]) -> None:
+        units.extend((sentence, "") for block in blocks for sentence in split_sentences(block))
+
+    for line in markdown.splitlines():
+        if code is not None:
+            if line.strip().startswith(fence) and line.strip().strip(fence[0]) == "":
+                if units and units[-1][0].endswith(":") and not units[-1][1] and any(c.strip() for c in code):
+                    units[-1] = (units[-1][0], "\n".join([opener, *code, fence]))
+                code = None
+            else:
+                code.append(line)
+            continue
+        opening = _FENCE.match(line) if reader.fence is None else None
+        if opening and not opening.group(3):  # a plain code fence (```python), not a {directive}
+            add(reader.flush())
+            fence, opener, code = opening.group(1), line.strip(), []
+            continue
+        add(reader.read(line))
+    add(reader.flush())
+    return units
+
+
 @functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A deliberately tiny suffix stripper: word forms must meet, not be linguistically right.

@@ -364,7 +364,9 @@ def test_extractive_stream_flows_like_model_tokens(settings_passages: list[Sourc
     assert len(chunks) > 2 * len(expected)
     assert chunks[-1].finish_reason == "stop"
     text = text_of(chunks)
-    assert text == " ".join(f"{s.text} [{s.source_number}]" for s in expected)
+    # An answer unit: a sentence, its citation, then the code block it introduces, fenced.
+    units = [f"{s.text} [{s.source_number}]" + (f"\n\n{s.code}\n\n" if s.code else " ") for s in expected]
+    assert text == "".join(units).strip(" ")
 
     async def declined() -> list[GenerationChunk]:
         return [

@@ -1,0 +1,57 @@
+"""Answer units of the extractive answerer: a sentence with the code block it introduces, quoted whole and
+shown as code."""
+
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+
+from chatbot.llm.extractive import SourcePassage, extractive_answer, sentences_stream
+from chatbot.llm.sentences import markdown_sentences, markdown_units
+
+PASSAGE = """Site-specific settings are read per request.
+
+To read the settings inside a view, call the class method for_request with the request:
+
+```python
+settings = SocialMediaSettings.for_request(request=request)
+```
+
+The Site is found from the request's host name.
+
+```{toctree}
+other_page
+```
+
+```python
+unrelated = True
+```
+"""
+
+
+def test_a_sentence_ending_with_a_colon_carries_the_code_block_after_it() -> None:
+    units = markdown_units(PASSAGE)
+    assert [text for text, _ in units] == markdown_sentences(PASSAGE), "the same sentences as before"
+    code = dict(units)
+    assert code[
+        "To read the settings inside a view, call the class method for_request with the request:"
+    ] == ("```python\nsettings = SocialMediaSettings.for_request(request=request)\n```")
+    assert code["The Site is found from the request's host name."] == "", "code no sentence introduces"
+    assert code["Site-specific settings are read per request."] == ""
+
+
+def test_the_answer_quotes_the_unit_and_streams_its_code_fenced_after_the_citation() -> None:
+    sources = [SourcePassage(number=1, title="Settings", text=PASSAGE)]
+    question = "How do I read the site settings in a view with for_request?"
+    sentences = extractive_answer(question, sources, use_embedder=False, min_score=0.1)
+    assert sentences[0].code.startswith("```python\nsettings = SocialMediaSettings.for_request")
+
+    async def text() -> str:
+        return "".join([c.text async for c in sentences_stream(sentences[:1])])
+
+    streamed = async_to_sync(text)()
+    assert streamed.startswith("To read the settings inside a view")
+    assert ":\n" not in streamed.split("[1]")[0], "the sentence stays one line"
+    assert (
+        "with the request: [1]\n\n```python\nsettings = SocialMediaSettings.for_request(request=request)\n```"
+        in (streamed)
+    )

@@ -13,7 +13,17 @@ import sys
 import time
 
 # Cheap and self-contained first; `rag` imports the Wagtail docs on its first run (~20 minutes on 2 cores).
-BENCHMARKS = ("retrieval", "search_backends", "extraction", "sse", "llm", "security", "embedded", "rag")
+BENCHMARKS = (
+    "retrieval",
+    "search_backends",
+    "extraction",
+    "sse",
+    "llm",
+    "security",
+    "reliability",
+    "embedded",
+    "rag",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -6,8 +6,11 @@ back afterwards."""
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +34,20 @@ class Chaos:
     redis: TcpProxy
     postgres: TcpProxy
     elasticsearch: TcpProxy
+
+    # When the last fault of the running test ended; the audit's all-clear measures recovery from it.
+    fault_ended: float = field(default_factory=time.monotonic)
+    test: str = ""
+
+    def fault_over(self) -> None:
+        self.fault_ended = time.monotonic()
+
+    def record(self, **figures: object) -> None:
+        """Figures for `make bench BENCH=reliability` (CHAOS_RECORD names the file); tests assert anyway."""
+        path = os.environ.get("CHAOS_RECORD")
+        if path:
+            with open(path, "a", encoding="utf-8") as out:
+                out.write(json.dumps({"test": self.test, **figures}) + "\n")
 
     def heal(self) -> None:
         for proxy in (self.redis, self.postgres, self.elasticsearch):
@@ -77,8 +94,10 @@ def chaos(
 
 
 @pytest.fixture
-def healed(chaos: Chaos) -> Iterator[Chaos]:
+def healed(chaos: Chaos, request: pytest.FixtureRequest) -> Iterator[Chaos]:
     """Every test starts and ends with the services reachable and a live worker."""
+    chaos.test = request.node.name
+    chaos.fault_over()
     chaos.heal()
     if chaos.worker.process is None or chaos.worker.process.poll() is not None:
         chaos.worker.start()

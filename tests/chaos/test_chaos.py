@@ -107,8 +107,10 @@ def _finished(document: KnowledgeDocument, *, timeout: float = 120) -> IndexingJ
     return _wait(lambda: (job := _job(document)).is_finished and job, timeout=timeout, what="the job")
 
 
-def _audit_clean() -> None:
+def _audit_clean(chaos: Chaos) -> None:
     report = index_audit()
+    recovery = round(time.monotonic() - chaos.fault_ended, 1)
+    chaos.record(recovery_seconds=recovery, audit=report.counts(), pending=len(report.pending))
     assert report.differences == 0, report.as_dict()
     assert report.pending == [], report.as_dict()
 
@@ -125,12 +127,13 @@ def test_a_pool_child_killed_mid_job_is_redelivered_and_the_job_indexed_once(hea
     document = _document("kill-child", _long_text(1))
     _processing(document)
     killed = _kill_pool_child(healed)
+    healed.fault_over()
     job = _finished(document)
     assert job.status == Status.INDEXED, (job.status, job.error)
     assert job.interruptions == 1
     assert killed not in healed.worker.pool_children(), "the pool replaced its child"
     assert healed.worker.process is not None and healed.worker.process.poll() is None
-    _audit_clean()
+    _audit_clean(healed)
 
 
 def test_the_third_delivery_of_a_job_interrupted_twice_fails_it_as_poison(
@@ -160,7 +163,7 @@ def test_the_third_delivery_of_a_job_interrupted_twice_fails_it_as_poison(
     )
     # A poisoned file has its verdict (failed, with the reason on its status panel), like a refused one:
     # the audit counts it as judged, not missing.
-    _audit_clean()
+    _audit_clean(healed)
 
 
 def test_a_worker_killed_mid_job_and_restarted_finishes_it(healed: Chaos) -> None:
@@ -173,10 +176,11 @@ def test_a_worker_killed_mid_job_and_restarted_finishes_it(healed: Chaos) -> Non
     started = job.started_at.timestamp() if job.started_at else time.time()
     time.sleep(max(0.0, started + 21 - time.time()))
     healed.worker.start()
+    healed.fault_over()
     job = _finished(document, timeout=90)
     assert job.status == Status.INDEXED, (job.status, job.error)
     assert job.interruptions == 1
-    _audit_clean()
+    _audit_clean(healed)
 
 
 def _publisher_broker(url: str) -> None:
@@ -211,6 +215,7 @@ def test_redis_down_for_20_seconds_during_50_publishes(healed: Chaos, section: A
         time.sleep(max(0.0, down_at + 20 - time.monotonic()))
     finally:
         healed.redis.enable()
+        healed.fault_over()
         _publisher_broker(original)
     waiting = IndexingJob.objects.filter(source_type="page", status=Status.QUEUED).count()
     assert waiting >= 50, "the jobs wait in the database, not in the lost broker"
@@ -227,7 +232,7 @@ def test_redis_down_for_20_seconds_during_50_publishes(healed: Chaos, section: A
         what="the 50 pages to be indexed once Redis is back",
     )
     assert not IndexingJob.objects.filter(status=Status.FAILED).exists()
-    _audit_clean()
+    _audit_clean(healed)
 
 
 def test_postgresql_lost_by_the_worker_mid_job(healed: Chaos) -> None:
@@ -236,6 +241,7 @@ def test_postgresql_lost_by_the_worker_mid_job(healed: Chaos) -> None:
     healed.postgres.reset_connections()
     time.sleep(5)
     healed.postgres.heal()
+    healed.fault_over()
     # Whatever the worker was doing failed on a dead connection: the job retries, or the sweeper finds it
     # `processing` past the time limit and sends it again.
     time.sleep(2)
@@ -243,7 +249,7 @@ def test_postgresql_lost_by_the_worker_mid_job(healed: Chaos) -> None:
         requeue_stale_jobs()
     job = _finished(document, timeout=120)
     assert job.status == Status.INDEXED, (job.status, job.error)
-    _audit_clean()
+    _audit_clean(healed)
 
 
 def test_elasticsearch_slow_then_resetting_under_the_worker(healed: Chaos, section: Any) -> None:
@@ -272,6 +278,7 @@ def test_elasticsearch_slow_then_resetting_under_the_worker(healed: Chaos, secti
     )
     assert reset.live
     healed.elasticsearch.heal()
+    healed.fault_over()
     _wait(
         lambda: IndexingJob.objects.filter(
             source_type="page", source_id=reset.pk, status=Status.INDEXED
@@ -279,7 +286,7 @@ def test_elasticsearch_slow_then_resetting_under_the_worker(healed: Chaos, secti
         timeout=90,
         what="indexing once the engine answers again",
     )
-    _audit_clean()
+    _audit_clean(healed)
 
 
 def test_the_flood_stage_watermark_makes_jobs_wait_not_fail(healed: Chaos, section: Any) -> None:
@@ -309,6 +316,7 @@ def test_the_flood_stage_watermark_makes_jobs_wait_not_fail(healed: Chaos, secti
         backend.client.indices.put_settings(
             index=backend.index_name, settings={"index.blocks.read_only_allow_delete": None}
         )
+        healed.fault_over()
     _wait(
         lambda: IndexingJob.objects.filter(
             source_type="page", source_id=page.pk, status=Status.INDEXED
@@ -316,7 +324,7 @@ def test_the_flood_stage_watermark_makes_jobs_wait_not_fail(healed: Chaos, secti
         timeout=90,
         what="indexing once the block is lifted",
     )
-    _audit_clean()
+    _audit_clean(healed)
 
 
 def test_an_upload_to_a_full_disk_gets_507_and_keeps_nothing() -> None:

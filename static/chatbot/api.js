@@ -63,6 +63,11 @@ export class ChatApi {
     return `${this.root}${path}`;
   }
 
+  /** A session as a Markdown file with its citations (`json`: the JSON export). */
+  sessionExportUrl(id, format = "md") {
+    return this.url(`sessions/${encodeURIComponent(id)}/export/?export_format=${format}`);
+  }
+
   headers(extra = {}) {
     return {
       Accept: "application/json",

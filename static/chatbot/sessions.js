@@ -27,6 +27,7 @@ export class SessionList {
     this.title = root.querySelector('[data-role="title"]');
     this.renameButton = root.querySelector('[data-role="rename"]');
     this.deleteButton = root.querySelector('[data-role="delete"]');
+    this.exportLink = root.querySelector('[data-role="export"]');
     root.querySelector('[data-role="new-chat"]').addEventListener("click", () => options.onNew());
     this.renameButton.addEventListener("click", () => this.startRename());
     this.deleteButton.addEventListener("click", () => this.deleteCurrent());
@@ -73,6 +74,11 @@ export class SessionList {
     this.current = id;
     this.renameButton.disabled = !id;
     this.deleteButton.disabled = !id;
+    if (this.exportLink) {
+      this.exportLink.hidden = !id;
+      if (id) this.exportLink.href = this.api.sessionExportUrl(id);
+      else this.exportLink.removeAttribute("href");
+    }
     this.disarm();
     this.render();
   }

@@ -4,6 +4,7 @@ folder (they used to land in MEDIA_ROOT/reports/)."""
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 
 from chatbot.admin_views.permissions import forbidden, user_can_view_chat_logs
+from datacollection.encryption import file_decrypt
 from datacollection.storage import private_file_response
 
 # Only names the report writer produces: nothing else in the folder, and no path can be smuggled in.
@@ -49,4 +51,4 @@ def report_file_download(request: HttpRequest, name: str) -> HttpResponseBase:
     path = report_directory() / name
     if not REPORT_NAME.fullmatch(name) or not path.is_file():
         raise Http404("No such report.")
-    return private_file_response(path.open("rb"), filename=name)
+    return private_file_response(io.BytesIO(file_decrypt(path.read_bytes())), filename=name)

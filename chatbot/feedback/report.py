@@ -24,6 +24,7 @@ from chatbot.feedback.selectors import (
 )
 from chatbot.models import Message
 from chatbot.rag.quality import LOW_SCORE
+from datacollection.encryption import file_encrypt
 from datacollection.spreadsheets import row_neutralise
 
 FORMATS = ("md", "csv")
@@ -245,5 +246,6 @@ def improvement_report_write(report: ImprovementReport, *, fmt: str, directory: 
     directory = directory or Path(settings.PRIVATE_ROOT) / settings.CHAT_FEEDBACK_REPORT_DIR
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"feedback-{report.until:%Y-%m-%d}.{fmt}"
-    path.write_text(improvement_report_render(report, fmt=fmt), encoding="utf-8")
+    # Encrypted at rest like uploads when KNOWLEDGE_ENCRYPTION_KEYS is set (read back by report_files).
+    path.write_bytes(file_encrypt(improvement_report_render(report, fmt=fmt).encode("utf-8")))
     return path

@@ -233,3 +233,19 @@ def test_an_encrypted_stored_file_can_be_reopened_after_closing():
         for _ in range(2):  # FieldFile.open reopens the file it already has
             with document.file.open("rb") as opened:
                 assert opened.read() == SECRET.encode()
+
+
+def test_improvement_reports_are_encrypted_and_downloaded_in_plaintext(client, tmp_path: Path):
+    from chatbot.tasks import feedback_report_write_task
+    from tests.chatbot.test_feedback_data import answer, chat_log_reader, days_ago
+    from tests.factories import user
+
+    answer(user("ana"), question="Where does the okapi keeper live?", declined=True, at=days_ago(1))
+    with override_settings(KNOWLEDGE_ENCRYPTION_KEYS=[OLD], PRIVATE_ROOT=tmp_path):
+        paths = [Path(p) for p in feedback_report_write_task(days=30)]
+        assert paths and all(p.read_bytes().startswith(FILE_MARKER) for p in paths)
+        assert not any(b"okapi keeper" in p.read_bytes() for p in paths)
+        client.force_login(chat_log_reader())
+        markdown = next(p for p in paths if p.suffix == ".md")
+        response = client.get(f"/admin/reports/improvement/{markdown.name}")
+        assert "okapi keeper" in b"".join(response.streaming_content).decode()

@@ -121,8 +121,8 @@ def bench_ocr(limits: Any, *, pages: int) -> dict[str, Any]:
         found = " ".join(block.text for block in document.blocks).split()
         recall = sum(min(found.count(w), written.count(w)) for w in set(written)) / len(written)
         return {
-            "what": f"{pages} synthetic A4 scans (150 dpi, 30 lines each), rendered at "
-            f"{limits.ocr_dpi} dpi by pdftoppm and read by tesseract ({limits.ocr_languages})",
+            "what": f"{pages} synthetic A4 scans (150 dpi, 30 lines each), rendered by pdftoppm at the "
+            f"scan's own resolution (150 to {limits.ocr_dpi} dpi), tesseract ({limits.ocr_languages})",
             "pages": document.pages,
             "pages_ocrd": document.images_ocrd,
             "seconds": round(seconds, 2),

@@ -2,7 +2,9 @@
 
 Per file: upload validation, the sandboxed extraction, the production chunking (``source_chunks``) and
 ``search.services.chunks_write`` (embedding with the index embedder, then the index write) into a
-throwaway index of the configured search backend, dropped afterwards. Part of ``benchmarks/extraction.py``.
+throwaway index of the configured search backend, dropped afterwards. The embedding cache is off: with
+it, a second run only reads the first run's vectors back from Redis. Part of ``benchmarks/extraction.py``;
+alone: ``python -m benchmarks.extraction_e2e``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def bench_end_to_end(pdf_dir: Path, names: list[str]) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     backends = {**settings.KNOWLEDGE_SEARCH_BACKENDS}
     backends["bench"] = {**backends["default"], "INDEX": index}
-    with override_settings(KNOWLEDGE_SEARCH_BACKENDS=backends):
+    embedders = {alias: {**params, "CACHE": "none"} for alias, params in settings.KNOWLEDGE_EMBEDDERS.items()}
+    with override_settings(KNOWLEDGE_SEARCH_BACKENDS=backends, KNOWLEDGE_EMBEDDERS=embedders):
         backend = get_search_backend("bench")
         # The embedder loads its model once per worker process: not counted against the first file.
         search_services.index_embedder().embed_documents(["warm up"])
@@ -85,3 +88,19 @@ def bench_end_to_end(pdf_dir: Path, names: list[str]) -> dict[str, Any]:
         "cpu_seconds": round(sum(r["cpu_seconds"] for r in rows), 2),
         "pages_per_minute_on_two_idle_cores": on_two_cores(pages, sum(r["cpu_seconds"] for r in rows)),
     }
+
+
+if __name__ == "__main__":
+    import json
+    import os
+    import sys
+
+    import django
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "datacollection.settings.test")
+    django.setup()
+    from benchmarks.extraction import PDF_DIR, TEXT_PDFS
+
+    result = bench_end_to_end(PDF_DIR, TEXT_PDFS)
+    print(json.dumps({k: v for k, v in result.items() if k != "files"}, indent=2))

@@ -13,8 +13,9 @@ elsewhere:
   code fences and directives left out;
 - generated files (``tests/fixtures/fidelity.py``): the truth written with each file.
 
-A key string counts when some passage contains it, a heading when some passage's heading path holds it,
-a page when a passage that contains the string is on that page. Texts are compared after folding
+A key string counts when some passage contains it (or, cut by a passage boundary, the passages read in
+order do: counted apart as ``strings_split_across_passages``), a heading when some passage's heading path
+holds it, a page when a passage that contains the string is on that page. Texts are compared after folding
 (NFKC, case) and with whitespace collapsed, so line breaks and ligatures do not count as losses.
 Targets (issue 16): key strings 97 %, headings 85 %, page numbers 95 %.
 """

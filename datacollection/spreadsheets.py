@@ -24,3 +24,24 @@ def cell_neutralise(value: Any) -> Any:
 
 def row_neutralise(values: Iterable[Any]) -> list[Any]:
     return [cell_neutralise(value) for value in values]
+
+
+def wagtail_csv_exports_neutralise() -> None:
+    """Every CSV export of Wagtail's admin (Site history, page and snippet listings, form submissions: all
+    built on `SpreadsheetExportMixin`) writes its cells through `cell_neutralise`, like ours.
+
+    A patch of the one method every CSV row goes through, applied once at start-up: Wagtail offers no
+    setting or hook for it, and subclassing would mean replacing each of its views' URLs. XLSX exports need
+    nothing: Wagtail already types formula-looking cells as text there."""
+    from wagtail.admin.views.mixins import SpreadsheetExportMixin
+
+    if getattr(SpreadsheetExportMixin, "_cells_neutralised", False):
+        return
+    preprocess = SpreadsheetExportMixin.preprocess_field_value
+
+    def preprocess_field_value(self: Any, field: str, value: Any, export_format: str) -> Any:
+        value = preprocess(self, field, value, export_format)
+        return cell_neutralise(value) if export_format == SpreadsheetExportMixin.FORMAT_CSV else value
+
+    SpreadsheetExportMixin.preprocess_field_value = preprocess_field_value  # type: ignore[method-assign]
+    SpreadsheetExportMixin._cells_neutralised = True  # type: ignore[attr-defined]

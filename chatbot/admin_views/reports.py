@@ -24,7 +24,6 @@ from chatbot.feedback.selectors import (
     user_may_review_feedback,
 )
 from chatbot.models import MessageSource
-from datacollection.spreadsheets import cell_neutralise
 from knowledgebase.models import KnowledgeIndexPage
 
 
@@ -114,12 +113,6 @@ class FeedbackReportView(ReportView):
         "last_feedback_at": "Last feedback",
         "key": "Source",
     }
-
-    def preprocess_field_value(self, field: str, value: Any, export_format: str) -> Any:
-        value = super().preprocess_field_value(field, value, export_format)
-        # Titles are editors' (and uploaders') text. Wagtail types XLSX cells that look like formulas as
-        # strings already; in a CSV only the leading `'` keeps them text.
-        return cell_neutralise(value) if export_format == self.FORMAT_CSV else value
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         if not user_may_review_feedback(request.user):

@@ -139,6 +139,19 @@ def test_answer_feedback_by_page_csv_export_neutralises_formulas(client):
     assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
 
 
+def test_wagtails_own_csv_exports_neutralise_formulas(client):
+    # Site history lists page titles, which editors write: Wagtail's export, not ours.
+    from tests.factories import user
+
+    _, pages = _formula_feedback()
+    client.force_login(user("root", is_superuser=True, is_staff=True))
+    response = client.get("/admin/reports/site-history/", {"export": "csv"})
+    assert response.status_code == 200
+    cells = _cells(b"".join(response.streaming_content).decode())
+    assert any(cell.startswith("'" + FORMULAS[0]) for cell in cells), cells[:20]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+
+
 # --- Improvement reports: private files, chat-log readers only -------------------------------------
 
 

@@ -28,6 +28,7 @@ from chatbot.rag.config import RagConfig
 from chatbot.rag.pipeline import answer_events, filters_of, scope_of
 from chatbot.rag.run import INTERNAL, AnswerRun
 from chatbot.selectors import session_history
+from datacollection.db import releasing
 from search.errors import KnowledgeError
 from search.values import Principal
 
@@ -143,11 +144,14 @@ async def answer_stream(
     """Answer `question` in `session` as `user`: `token` events, then one `source` per cited source, then
     `complete`; or one `error` event (the answer is saved with status "error"). ChatInputError is raised
     before anything is yielded or stored. If the consumer stops early the partial answer is saved with
-    status "partial" and the GeneratorExit / CancelledError propagates."""
+    status "partial" and the GeneratorExit / CancelledError propagates.
+
+    Each database step returns its connection when it ends (`releasing`): none is held while retrieval
+    runs or the model streams, so the pool bounds connections, not streams."""
     config = RagConfig.for_session(session.settings)  # the session's answer length and model, if set
     text = question_validate(question, max_chars=config.max_question_chars)
     llm = get_llm(config.llm_alias)
-    _, history, principal = await sync_to_async(_question_save)(session, user, text, config)
+    _, history, principal = await sync_to_async(releasing(_question_save))(session, user, text, config)
     run = AnswerRun(
         question=text,
         history=history,
@@ -165,12 +169,12 @@ async def answer_stream(
     except (GeneratorExit, asyncio.CancelledError):
         run.status = "partial"
         # Shielded: a second cancellation must not lose what was already streamed.
-        await asyncio.shield(sync_to_async(_partial_save)(session, run))
+        await asyncio.shield(sync_to_async(releasing(_partial_save))(session, run))
         raise
     except Exception as e:  # a bug mid-stream still ends the stream with an error event
         logger.exception("answering failed")
         run.fail("internal_error", INTERNAL, f"{type(e).__name__}: {e}")
-    message = await sync_to_async(_finish)(session, run)
+    message = await sync_to_async(releasing(_finish))(session, run)
     if run.status == "error":
         yield run.error_event()
         return

@@ -7,10 +7,13 @@ an API client never gets an HTML page, and no page shows a traceback unless the 
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
+
+from .db import BUSY_MESSAGE, RETRY_AFTER_SECONDS, database_busy
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +71,21 @@ handler403 = _handler(403)
 handler404 = _handler(404)
 
 
+def _busy(request: HttpRequest) -> HttpResponse:
+    """No database connection came free within the pool's timeout (datacollection.db): 503 with
+    Retry-After, the API's JSON or a plain page."""
+    if is_api(request):
+        response: HttpResponse = api_error(request, 503, code="database_busy", message=BUSY_MESSAGE)
+    else:
+        response = HttpResponse(BUSY_MESSAGE + "\n", status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def handler500(request: HttpRequest) -> HttpResponse:
+    # Django calls this while handling the exception, so sys.exc_info() is the error that got here.
+    if database_busy(sys.exc_info()[1]):
+        return _busy(request)
     # Django has logged the traceback already (django.request); the body names only the request id.
     if is_api(request):
         return api_error(request, 500)

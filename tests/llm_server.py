@@ -241,3 +241,62 @@ class LeakCatcher:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class SlowLLMServer:
+    """An OpenAI-compatible chat completions server on loopback that streams `tokens` one every `delay`
+    seconds (a slow model), answering each request in its own thread. `open_requests` counts the
+    requests still being answered: one whose client went away ends at its next write."""
+
+    def __init__(self, *, tokens: tuple[str, ...], delay: float) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from typing import Any
+
+        self.requests = 0
+        self.open_requests = 0
+        self.peak_open = 0
+        lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"  # the body ends when the connection closes
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # http.server's naming
+                self.rfile.read(int(self.headers["Content-Length"]))
+                with lock:
+                    server.requests += 1
+                    server.open_requests += 1
+                    server.peak_open = max(server.peak_open, server.open_requests)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    for part in _stream_parts(tokens):
+                        self.wfile.write(part)
+                        self.wfile.flush()
+                        time.sleep(delay)
+                except OSError:
+                    pass  # the client went away
+                finally:
+                    with lock:
+                        server.open_requests -= 1
+
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 512  # hundreds of streams connect at once
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _stream_parts(tokens: tuple[str, ...]) -> list[bytes]:
+    """`_stream`'s body, one SSE message per element."""
+    return [part + b"\n\n" for part in _stream(tokens).split(b"\n\n") if part]

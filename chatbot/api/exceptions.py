@@ -14,6 +14,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from chatbot.llm.base import LLMError, LLMUnavailable
 from chatbot.logging import request_id_var
+from datacollection.db import BUSY_MESSAGE, RETRY_AFTER_SECONDS, database_busy
 from knowledgebase.extraction.errors import ExtractionError
 from search.errors import EmbeddingError, IndexMismatch, InvalidQuery, KnowledgeError, SearchUnavailable
 
@@ -119,6 +120,14 @@ def knowledge_error_response(error: KnowledgeError) -> Response:
     return response
 
 
+def database_busy_response() -> Response:
+    """No database connection came free within the pool's timeout: try again shortly (not a 500)."""
+    logger.warning("API 503 (database_busy): no database connection free within the pool timeout")
+    response = Response(error_body("database_busy", BUSY_MESSAGE), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def _drf_message(detail: Any) -> str:
     if isinstance(detail, list | tuple) and detail:
         return _drf_message(detail[0])
@@ -133,6 +142,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF's EXCEPTION_HANDLER for the chatbot views (set per view, see `ChatAPIView`)."""
     if isinstance(exc, KnowledgeError):
         return knowledge_error_response(exc)
+    if database_busy(exc):
+        return database_busy_response()
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -26,6 +26,7 @@ from typing import Any
 from django.http import StreamingHttpResponse
 
 from chatbot.events import StreamEvent, error_event
+from datacollection.db import BUSY_MESSAGE, database_busy
 from search.errors import KnowledgeError
 
 from .shapes import event_data
@@ -53,6 +54,8 @@ def sse_event(event_id: int, event: StreamEvent, *, include_sources: bool = True
 def _error_event(error: BaseException) -> StreamEvent:
     if isinstance(error, KnowledgeError):
         code, message = error.code, error.message
+    elif database_busy(error):
+        code, message = "database_busy", BUSY_MESSAGE
     else:
         code, message = "internal_error", "The answer failed unexpectedly."
     return error_event(code=code, message=message)

@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from chatbot.feedback.analytics import analytics_summary
 from chatbot.feedback.services import feedback_save
 from chatbot.models import ChatSession, Message, MessageFeedback
+from datacollection.db import connections_release
 
 from . import schema
 from .analytics import feedback_summary
@@ -157,6 +158,9 @@ class MessageStreamView(ChatAPIMixin, APIView):
         session = own_session(request, session_uuid)
         question, include_sources = _question(request)
         answer = answer_stream_function()(session=session, user=request.user, question=question)
+        # Django returns a request's connection when the response ends, for a stream minutes later: give
+        # it back now (the answer takes one per short step), so held streams hold no connections.
+        connections_release()
         return sse_response(answer, heartbeat=settings.CHATBOT_SSE_HEARTBEAT, include_sources=include_sources)
 
 

@@ -25,6 +25,7 @@ from chatbot.llm import GenerationChunk, LLMError
 from chatbot.llm.base import approximate_token_count
 from chatbot.llm.extractive import SourcePassage, extractive_answer, sentences_stream
 from chatbot.logging import question_for_log
+from datacollection.db import releasing
 from search.errors import KnowledgeError, SearchUnavailable
 from search.filters import SearchFilters
 from search.selectors import hits_search
@@ -214,13 +215,13 @@ async def answer_events(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
             timeout=run.config.condense_timeout,
         )
         run.timings["condense"] = time.perf_counter() - mark
-        cached = await sync_to_async(cached_answer)(run)
+        cached = await sync_to_async(releasing(cached_answer))(run)
         if cached is not None:
             async for event in _replay(run, cached):
                 yield event
             return
         mark = time.perf_counter()
-        hits = await sync_to_async(retrieve_checked)(run)
+        hits = await sync_to_async(releasing(retrieve_checked))(run)
         run.retrieval_time = time.perf_counter() - mark
         run.best_knn = best_knn(hits)
         if relevance(hits) < run.config.min_relevance:

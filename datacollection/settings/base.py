@@ -4,6 +4,7 @@ environment (see README, "Configuration"); the defaults are embedded and offline
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -108,6 +109,27 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _sqlite_options["transaction_mode"] = "IMMEDIATE"
     _sqlite_options["timeout"] = env_float("SQLITE_BUSY_TIMEOUT", 30.0)
 
+
+def database_pool_configure(databases: dict[str, Any], *, default_max_size: int) -> None:
+    """PostgreSQL through a bounded connection pool (Django's, psycopg-pool) when DB_POOL_MAX_SIZE > 0:
+    at most that many connections per process whatever the concurrency; a request that finds none free
+    within DB_POOL_TIMEOUT seconds is answered 503 database_busy with Retry-After (datacollection.db),
+    never 500. The pool replaces persistent connections, so CONN_MAX_AGE is 0 with it."""
+    database = databases["default"]
+    max_size = env_int("DB_POOL_MAX_SIZE", default_max_size)
+    if max_size <= 0 or database["ENGINE"] != "django.db.backends.postgresql":
+        return
+    database["CONN_MAX_AGE"] = 0
+    database.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": max(0, min(env_int("DB_POOL_MIN_SIZE", 1), max_size)),
+        "max_size": max_size,
+        "timeout": env_float("DB_POOL_TIMEOUT", 5.0),
+    }
+
+
+# Off by default here (tests and development keep one connection per thread); production turns it on.
+database_pool_configure(DATABASES, default_max_size=0)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "datacollection.User"
 
@@ -195,6 +217,8 @@ if ELASTICSEARCH_URL:
                 "text_language": env_str("ELASTICSEARCH_TEXT_LANGUAGE", "english"),
                 # kNN top k × this re-scored with the float vectors (needs Elasticsearch ≥ 8.18; 0: off).
                 "rescore_oversample": env_float("ELASTICSEARCH_RESCORE_OVERSAMPLE", 2.0),
+                # Several nodes in ELASTICSEARCH_URL (comma-separated): 1 replica survives losing one.
+                "number_of_replicas": env_int("ELASTICSEARCH_REPLICAS", 0),
             },
         }
     }

@@ -7,6 +7,9 @@ os.environ.setdefault("DEBUG", "0")
 from .base import *  # noqa: F403
 from .env import env_bool, env_int
 
+# Bounded PostgreSQL connections per process (the web server's, each worker child's); 0 turns the pool off.
+database_pool_configure(DATABASES, default_max_size=20)  # noqa: F405
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)

@@ -134,9 +134,12 @@ async def asgi_request(
     json_body: Any = None,
     disconnect_when: Callable[[AsgiResponse], bool] | None = None,
     timeout: float = 60.0,
+    keep_test_connection: bool = True,
 ) -> AsgiResponse:
     """One request through the project's ASGI application. `disconnect_when` is checked after every body
-    message; once true the client "goes away" (http.disconnect), as a closed browser tab would."""
+    message; once true the client "goes away" (http.disconnect), as a closed browser tab would.
+    `keep_test_connection=False` leaves Django's connection handling as a server has it (each request's
+    connection returned when it finishes): for transactional tests running requests concurrently."""
     from datacollection.asgi import application
 
     body = json.dumps(json_body).encode() if json_body is not None else b""
@@ -188,6 +191,9 @@ async def asgi_request(
         elif disconnect_when is not None and disconnect_when(response):
             gone.set()
 
+    if not keep_test_connection:
+        await asyncio.wait_for(application(scope, receive, send), timeout)
+        return response
     # As Django's test client does: keep the test's database connection (and its transaction) open.
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)

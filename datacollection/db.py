@@ -1,0 +1,56 @@
+"""Database connections under ASGI: bounded by a pool, held only for short ORM steps, and a pool that
+stays empty past its timeout answered as "busy" (503 with Retry-After) instead of a 500.
+
+Under ASGI every request runs its sync code in a thread of its own, each with its own connection. Django
+returns that connection when the request finishes, which for a stream is when the stream ends: seconds
+of retrieval and model tokens later. `connections_release` gives it back after each short step instead
+(to the pool, or closed without one), so a held stream costs no connection while it waits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from django.db import OperationalError, connections
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Seconds a client is told to wait before trying again when no connection was free.
+RETRY_AFTER_SECONDS = 2
+BUSY_MESSAGE = "The service is busy right now. Please try again in a moment."
+
+
+def connections_release() -> None:
+    """This thread's connections back to the pool (or closed, as CONN_MAX_AGE says), except one inside a
+    transaction (`atomic`, a test's transaction): closing that would break it."""
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close_if_unusable_or_obsolete()
+
+
+def releasing(function: Callable[P, R]) -> Callable[P, R]:
+    """`function`, then `connections_release()` however it ended (for `sync_to_async` steps)."""
+
+    @wraps(function)
+    def step(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connections_release()
+
+    return step
+
+
+def database_busy(error: BaseException | None) -> bool:
+    """Whether `error` is the pool's timeout: every connection stayed in use for DB_POOL_TIMEOUT."""
+    if not isinstance(error, OperationalError):
+        return False
+    try:
+        from psycopg_pool import PoolTimeout
+    except ImportError:  # no pool installed, so no pool timeout
+        return False
+    cause = error.__cause__ or error.__context__
+    return isinstance(cause, PoolTimeout)

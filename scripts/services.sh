@@ -3,6 +3,7 @@
 #   PostgreSQL (apt cluster), Redis, Elasticsearch (integ-test-zip from Maven Central).
 #
 # Usage: scripts/services.sh install|up|down|status
+#        scripts/services.sh cluster up|down [--purge]|start N|status  (three Elasticsearch nodes, see below)
 #
 # Every server listens on 127.0.0.1 only. State lives under $ROOT/.services/
 # (git-ignored). Elasticsearch lives there too, unless the `elasticsearch` system
@@ -439,6 +440,205 @@ es_down() {
   fi
 }
 
+# ----------------------------------------------------------------- cluster ---
+# `cluster up|down|status`: three more Elasticsearch nodes on loopback, one cluster (not the single node's),
+# every node master-eligible and data: HTTP 9201-9203, transport 9301-9303, heap 320m each. They run
+# from the same unpacked distribution with their own config (ES_PATH_CONF), data, logs and pid under
+# $ES_BASE/cluster/es0N. Indices the product creates there get one replica (its `number_of_replicas`
+# option / ELASTICSEARCH_REPLICAS), so any one node can die without losing a shard.
+# Environment: CLUSTER_NAME (datacollection-cluster), CLUSTER_HEAP (320m), CLUSTER_HTTP_BASE (9200: nodes
+# use base+1..3), CLUSTER_TRANSPORT_BASE (9300), CLUSTER_WAIT_SECONDS (240).
+CLUSTER_NAME="${CLUSTER_NAME:-datacollection-cluster}"
+CLUSTER_HEAP="${CLUSTER_HEAP:-320m}"
+CLUSTER_HTTP_BASE="${CLUSTER_HTTP_BASE:-9200}"
+CLUSTER_TRANSPORT_BASE="${CLUSTER_TRANSPORT_BASE:-9300}"
+CLUSTER_WAIT_SECONDS="${CLUSTER_WAIT_SECONDS:-240}"
+CLUSTER_NODES=(1 2 3)
+
+node_dir() { echo "$ES_BASE/cluster/es0$1"; }
+node_http() { echo $((CLUSTER_HTTP_BASE + $1)); }
+node_transport() { echo $((CLUSTER_TRANSPORT_BASE + $1)); }
+node_pidfile() { echo "$(node_dir "$1")/run/elasticsearch.pid"; }
+node_alive() {
+  local f
+  f="$(node_pidfile "$1")"
+  [[ -s "$f" ]] && kill -0 "$(cat "$f")" 2>/dev/null
+}
+
+# Asks every node in turn (any one may be down); prints the first answer's value of FIELD.
+cluster_field() {
+  local field="$1" n v
+  for n in "${CLUSTER_NODES[@]}"; do
+    v="$(curl -s --max-time 3 "http://127.0.0.1:$(node_http "$n")/_cluster/health?filter_path=$field" 2>/dev/null \
+      | sed -n "s/.*\"$field\":\"\{0,1\}\([a-z0-9]*\).*/\1/p" || true)"
+    if [[ -n "$v" ]]; then
+      echo "$v"
+      return 0
+    fi
+  done
+}
+
+node_write_config() {
+  local n="$1" dir seeds="" masters="" m
+  dir="$(node_dir "$n")"
+  for m in "${CLUSTER_NODES[@]}"; do
+    seeds+="${seeds:+, }\"127.0.0.1:$(node_transport "$m")\""
+    masters+="${masters:+, }\"es0$m\""
+  done
+  mkdir -p "$dir/config" "$dir/data" "$dir/logs" "$dir/run/tmp"
+  # The distribution's jvm.options, log4j2 and the rest; elasticsearch.yml is ours.
+  cp -a "$ES_HOME/config/." "$dir/config/"
+  cat >"$dir/config/elasticsearch.yml" <<EOF
+# Written by scripts/services.sh cluster -- local development only. Do not edit by hand.
+cluster.name: $CLUSTER_NAME
+node.name: es0$n
+network.host: 127.0.0.1
+http.port: $(node_http "$n")
+transport.port: $(node_transport "$n")
+discovery.seed_hosts: [$seeds]
+cluster.initial_master_nodes: [$masters]
+path.data: $dir/data
+path.logs: $dir/logs
+xpack.security.enabled: false
+cluster.routing.allocation.disk.threshold_enabled: false
+action.destructive_requires_name: false
+EOF
+  chown -R "$ES_USER:$ES_USER" "$dir"
+}
+
+# Starts node N (already configured); returns once it has forked, the caller waits for the cluster.
+node_start() {
+  local n="$1" dir
+  dir="$(node_dir "$n")"
+  if node_alive "$n"; then
+    log "cluster: es0$n already running (pid $(cat "$(node_pidfile "$n")"))"
+    return 0
+  fi
+  [[ -f "$dir/config/elasticsearch.yml" ]] || node_write_config "$n"
+  rm -f "$(node_pidfile "$n")"
+  log "cluster: starting es0$n on 127.0.0.1:$(node_http "$n") (transport $(node_transport "$n"), heap $CLUSTER_HEAP)"
+  (cd "$ES_HOME" && runuser -u "$ES_USER" -- env \
+    ES_JAVA_HOME="$ES_JAVA_HOME" \
+    ES_PATH_CONF="$dir/config" \
+    ES_JAVA_OPTS="-Xms$CLUSTER_HEAP -Xmx$CLUSTER_HEAP" \
+    ES_TMPDIR="$dir/run/tmp" \
+    CLI_JAVA_OPTS="-Djava.io.tmpdir=$dir/run/tmp" \
+    "$ES_HOME/bin/elasticsearch" -d -p "$(node_pidfile "$n")" >"$dir/run/start.out" 2>&1 </dev/null 9>&-) \
+    || { tail -n 40 "$dir/run/start.out" >&2; die "es0$n failed to start"; }
+}
+
+cluster_wait_green() {
+  local start=$SECONDS status="" count=0 n
+  while ((SECONDS - start < CLUSTER_WAIT_SECONDS)); do
+    status="$(cluster_field status)"
+    count="$(cluster_field number_of_nodes)"
+    [[ "$status" == "green" && "$count" == "${#CLUSTER_NODES[@]}" ]] && break
+    for n in "${CLUSTER_NODES[@]}"; do
+      if [[ -s "$(node_pidfile "$n")" ]] && ! node_alive "$n"; then
+        tail -n 40 "$(node_dir "$n")/logs/$CLUSTER_NAME.log" >&2 2>/dev/null || true
+        die "es0$n exited during startup"
+      fi
+    done
+    sleep 1
+  done
+  if [[ "$status" != "green" || "$count" != "${#CLUSTER_NODES[@]}" ]]; then
+    die "cluster not green with ${#CLUSTER_NODES[@]} nodes after ${CLUSTER_WAIT_SECONDS}s (status ${status:-no answer}, ${count:-0} nodes)"
+  fi
+  log "cluster: $CLUSTER_NAME green with $count nodes after $((SECONDS - start))s"
+}
+
+cluster_up() {
+  local n
+  ensure_es_user
+  es_paths
+  [[ -x "$ES_HOME/bin/elasticsearch" ]] || die "elasticsearch not installed at $ES_HOME (run: $0 install)"
+  [[ -x "$ES_JAVA_HOME/bin/java" ]] || die "no java at $ES_JAVA_HOME"
+  for n in "${CLUSTER_NODES[@]}"; do
+    node_alive "$n" || node_write_config "$n"
+  done
+  # Each start blocks until its JVM is up (about a minute on two cores): start them side by side.
+  local pids=() pid
+  for n in "${CLUSTER_NODES[@]}"; do
+    node_start "$n" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || die "a cluster node failed to start"; done
+  cluster_wait_green
+}
+
+cluster_down() {
+  local n pid i
+  es_paths
+  for n in "${CLUSTER_NODES[@]}"; do
+    if node_alive "$n"; then
+      log "cluster: stopping es0$n (pid $(cat "$(node_pidfile "$n")"))"
+      kill -TERM "$(cat "$(node_pidfile "$n")")" 2>/dev/null || true
+    fi
+  done
+  for n in "${CLUSTER_NODES[@]}"; do
+    [[ -s "$(node_pidfile "$n")" ]] || continue
+    pid="$(cat "$(node_pidfile "$n")")"
+    for ((i = 0; i < 120; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.5
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      warn "es0$n (pid $pid) did not stop in 60s; sending KILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$(node_pidfile "$n")"
+  done
+  log "cluster: down"
+}
+
+cluster_status() {
+  local n ok=0 h
+  es_paths
+  for n in "${CLUSTER_NODES[@]}"; do
+    if node_alive "$n"; then
+      echo "es0$n: running (pid $(cat "$(node_pidfile "$n")"), http 127.0.0.1:$(node_http "$n"))"
+    else
+      echo "es0$n: down"
+      ok=1
+    fi
+  done
+  h="$(cluster_field status)"
+  echo "cluster $CLUSTER_NAME: ${h:-no answer}, $(cluster_field number_of_nodes) nodes"
+  [[ "$h" == "green" ]] || ok=1
+  return $ok
+}
+
+cmd_cluster() {
+  case "${1:-}" in
+    up)
+      require_root "cluster up"
+      cluster_up
+      ;;
+    down)
+      require_root "cluster down"
+      cluster_down
+      if [[ "${2:-}" == "--purge" ]]; then
+        rm -rf "$ES_BASE/cluster"
+        log "cluster: data removed"
+      fi
+      ;;
+    start)
+      # (Re)start one node, e.g. after it was killed, and wait for green with all nodes.
+      require_root "cluster start"
+      [[ " ${CLUSTER_NODES[*]} " == *" ${2:-x} "* ]] || die "usage: $0 cluster start 1|2|3"
+      ensure_es_user
+      es_paths
+      node_start "$2"
+      cluster_wait_green
+      ;;
+    status) cluster_status ;;
+    *)
+      echo "usage: $0 cluster up|down [--purge]|start N|status" >&2
+      exit 2
+      ;;
+  esac
+}
+
 # ----------------------------------------------------------------- install ---
 pkg_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
@@ -524,8 +724,13 @@ main() {
     up) take_lock; cmd_up ;;
     down) take_lock; cmd_down ;;
     status) cmd_status ;;
+    cluster)
+      shift
+      if [[ "${1:-}" != status ]]; then take_lock; fi
+      cmd_cluster "$@"
+      ;;
     *)
-      echo "usage: $0 install|up|down|status" >&2
+      echo "usage: $0 install|up|down|status|cluster up|down|start N|status" >&2
       exit 2
       ;;
   esac

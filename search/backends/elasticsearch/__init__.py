@@ -28,7 +28,10 @@ OPTIONS (all optional):
 - `batch_size`: chunks per bulk request (default 500, see BULK_BATCH_SIZE).
 - `refresh`: make writes visible to the next search (default True: the product and tests read their
   writes; one refresh per call, not per batch, so bulk indexing stays fast).
-- `max_retries`: client retries on connection errors (default 1).
+- `max_retries`: client retries on connection errors, each on the next configured node (default: the
+  number of URLS, at least 1). Sniffing is off: only the URLS are used.
+- `number_of_replicas`: replicas of the index's one shard (default 0 for a single node; 1 on a cluster,
+  so one node can die without losing data or reads; ELASTICSEARCH_REPLICAS in the settings).
 """
 
 from .backend import ElasticsearchSearchBackend

@@ -67,6 +67,7 @@ class ElasticsearchIndex(BaseSearchBackend):
             "text_language",
             "max_retries",
             "num_candidates",
+            "number_of_replicas",
         }
     )
 
@@ -83,6 +84,9 @@ class ElasticsearchIndex(BaseSearchBackend):
                 f"not {self.rescore_oversample}."
             )
         self.batch_size = int(self.options.get("batch_size", BULK_BATCH_SIZE))
+        self.number_of_replicas = int(self.options.get("number_of_replicas", 0))
+        # Each retry goes to the next live node, so by default a request may try every node once.
+        self.max_retries = int(self.options.get("max_retries", max(1, len(self.urls))))
         self.refresh = bool(self.options.get("refresh", True))
         self.analyzer = get_analyzer(self.options.get("text_language", "english"))
         self._dims: int | None = None  # read from the mapping once; reset by rebuild/drop
@@ -94,11 +98,17 @@ class ElasticsearchIndex(BaseSearchBackend):
 
     @cached_property
     def client(self) -> Elasticsearch:
+        # Only the configured nodes are used (no sniffing: the nodes' published addresses may not be
+        # reachable from here). A connection error marks the node dead for a while and the request is
+        # retried on the next one; timeouts are not retried (the query may still be running there).
         return Elasticsearch(
             self.urls,
             request_timeout=self.timeout,
-            max_retries=int(self.options.get("max_retries", 1)),
+            max_retries=self.max_retries,
             retry_on_timeout=False,
+            sniff_on_start=False,
+            sniff_on_node_failure=False,
+            sniff_before_requests=False,
         )
 
     # --- errors ----------------------------------------------------------------------------------
@@ -224,7 +234,7 @@ class ElasticsearchIndex(BaseSearchBackend):
                     analyzer=self.analyzer,
                     model=model,
                 ),
-                settings={"number_of_shards": 1, "number_of_replicas": 0},
+                settings={"number_of_shards": 1, "number_of_replicas": self.number_of_replicas},
                 aliases={self.index_name: {}} if aliased else None,
             )
 

@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.urls import Resolver404, resolve
-from wagtail.models import Site
-from wagtail.models.sites import get_site_for_hostname
 
 from chatbot.rag.context import excerpt
 from chatbot.rag.pipeline import hits_checked
 from chatbot.rag.run import sources_visible
+from knowledgebase.filters import page_at_url
 from knowledgebase.models import KnowledgePage
 from knowledgebase.models.indexing import SourceType
 from knowledgebase.selectors import source_chunks_indexed
@@ -88,22 +87,17 @@ def passages_search(
 
 def source_for_url(url: str) -> tuple[str, int] | None:
     """The knowledge source a cited link points to: a document's page, or a page served by a site."""
-    parts = urlsplit(url.strip())
-    path = parts.path or "/"
+    path = urlsplit(url.strip()).path or "/"
     try:
         match = resolve(path)
     except Resolver404:
         match = None
     if match is not None and match.view_name == "knowledgebase:document":
         return (SourceType.DOCUMENT, int(match.kwargs["document_id"]))
-    try:
-        site = get_site_for_hostname(parts.hostname or "", parts.port or 80)
-    except Site.DoesNotExist:
+    page = page_at_url(url)
+    if page is None or page.specific_class is not KnowledgePage:
         return None
-    relative = path.strip("/")
-    url_path = site.root_page.url_path + (f"{relative}/" if relative else "")
-    page_id = KnowledgePage.objects.filter(url_path=url_path).values_list("pk", flat=True).first()
-    return (SourceType.PAGE, page_id) if page_id is not None else None
+    return (SourceType.PAGE, page.pk)
 
 
 def source_read(url: str, *, principal: Principal) -> SourceText | None:

@@ -9,6 +9,7 @@ import yaml
 from tests.services import ROOT
 
 COMPOSE = ROOT / "compose.yaml"
+ES_NODES = ("es01", "es02", "es03")
 
 
 def _compose() -> dict:
@@ -17,11 +18,12 @@ def _compose() -> dict:
 
 def test_compose_has_the_stack_with_health_checks():
     services = _compose()["services"]
-    assert set(services) == {"postgres", "redis", "elasticsearch", "web", "worker", "worker-bulk", "beat"}
+    assert set(services) == {"postgres", "redis", *ES_NODES, "web", "worker", "worker-bulk", "beat"}
     for name, service in services.items():
         assert "healthcheck" in service, f"{name} has no health check"
         assert service["healthcheck"]["test"], name
-    assert services["elasticsearch"]["image"].split(":")[-1].startswith("8."), "same major as the test server"
+    for name in ES_NODES:
+        assert services[name]["image"].split(":")[-1].startswith("8."), "same major as the test server"
     assert "celery" in services["worker"]["command"]
     assert "--queues=interactive" in services["worker"]["command"]
     assert "--queues=bulk" in services["worker-bulk"]["command"]
@@ -42,9 +44,30 @@ def test_compose_references_are_consistent():
         env = services[name]["environment"]
         for key in ("DATABASE_URL", "REDIS_URL", "ELASTICSEARCH_URL", "SECRET_KEY"):
             assert key in env, f"{name} lacks {key}"
-        assert services[name]["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+        for node in ES_NODES:
+            assert services[name]["depends_on"][node]["condition"] == "service_healthy", (name, node)
     assert (ROOT / "Dockerfile").exists()
     _docker_compose_config_if_available()
+
+
+def test_compose_elasticsearch_is_one_three_node_cluster_the_app_lists_whole():
+    """The same topology `scripts/services.sh cluster up` runs: three nodes, one cluster, every node
+    seeding from the other two, all three bootstrapping the first master election, one replica."""
+    services = _compose()["services"]
+    envs = {name: services[name]["environment"] for name in ES_NODES}
+    assert {env["cluster.name"] for env in envs.values()} == {"datacollection"}
+    for name, env in envs.items():
+        assert env["node.name"] == name
+        assert "discovery.type" not in env, "single-node discovery would make three clusters"
+        assert set(env["discovery.seed_hosts"].split(",")) == set(ES_NODES) - {name}
+        assert set(env["cluster.initial_master_nodes"].split(",")) == set(ES_NODES)
+    data_volumes = {services[name]["volumes"][0].split(":")[0] for name in ES_NODES}
+    assert len(data_volumes) == len(ES_NODES), "each node needs its own data volume"
+    for name in ("web", "worker", "worker-bulk", "beat"):
+        env = services[name]["environment"]
+        urls = env["ELASTICSEARCH_URL"].split(",")
+        assert [url.split("//")[1].split(":")[0] for url in urls] == list(ES_NODES), name
+        assert env["ELASTICSEARCH_REPLICAS"] == "1", name
 
 
 def _docker_compose_config_if_available() -> None:

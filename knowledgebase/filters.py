@@ -2,7 +2,8 @@
 and its subtree in Wagtail's tree, a collection includes its sub-collections, dates are the last
 publication (a file live without a published revision: its last change). Pages have no collection and
 files are not in the page tree, so a collection filter matches files only and a section filter pages
-only. Registered with search in KnowledgebaseConfig.ready()."""
+only; only pages carry tags, so a tag filter matches pages only. Registered with search in
+KnowledgebaseConfig.ready()."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from wagtail.models.sites import get_site_for_hostname
 
 from knowledgebase.models import KnowledgeDocument, KnowledgePage
 from knowledgebase.models.indexing import SourceType
-from search.errors import InvalidQuery
+from knowledgebase.models.pages import KnowledgePageTag
 from search.filters import SearchFilters
 from search.values import source_key
 
@@ -73,6 +74,9 @@ def _pages(filters: SearchFilters) -> QuerySet[Any]:
         if section is None:
             return pages.none()
         pages = pages.descendant_of(section, inclusive=True)
+    for tag in filters.tags:  # every tag given, matched without regard to case
+        tagged = KnowledgePageTag.objects.filter(tag__name__iexact=tag).values("content_object_id")
+        pages = pages.filter(pk__in=tagged)
     return _dated(pages, filters)
 
 
@@ -85,14 +89,10 @@ def _documents(filters: SearchFilters) -> QuerySet[Any]:
 
 def filter_sources(filters: SearchFilters) -> set[str]:
     """Source keys ("page:12", "document:3") of the live sources matching every filter given."""
-    if filters.tags:
-        raise InvalidQuery(
-            "Tag filters are not available yet: pages and files carry no tags.", code="invalid_filters"
-        )
     keys: set[str] = set()
     if filters.content_type in (None, "page") and not filters.collection:
         keys |= {source_key(SourceType.PAGE, pk) for pk in _pages(filters).values_list("pk", flat=True)}
-    if filters.content_type in (None, "file") and not filters.section:
+    if filters.content_type in (None, "file") and not filters.section and not filters.tags:
         keys |= {
             source_key(SourceType.DOCUMENT, pk) for pk in _documents(filters).values_list("pk", flat=True)
         }

@@ -8,6 +8,9 @@ from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy
+from modelcluster.contrib.taggit import ClusterTaggableManager
+from modelcluster.fields import ParentalKey
+from taggit.models import TaggedItemBase
 from wagtail.admin.panels import FieldPanel, ObjectList, TabbedInterface
 from wagtail.blocks import StreamValue
 from wagtail.fields import RichTextField, StreamField
@@ -53,6 +56,14 @@ class RenderedBlock:
     anchor: str  # set on heading blocks only
 
 
+class KnowledgePageTag(TaggedItemBase):
+    """A tag on a knowledge page (what the `tags` search filter matches)."""
+
+    content_object = ParentalKey(
+        "knowledgebase.KnowledgePage", related_name="tagged_items", on_delete=models.CASCADE
+    )
+
+
 class KnowledgePage(Page):
     """A knowledge document written in the admin (or imported from Markdown)."""
 
@@ -62,6 +73,9 @@ class KnowledgePage(Page):
         max_length=500, blank=True, db_index=True, help_text="File this page was imported from, if any."
     )
     source_hash = models.CharField(max_length=64, blank=True, editable=False)
+    tags = ClusterTaggableManager(
+        through=KnowledgePageTag, blank=True, help_text="Searches can be filtered by tag."
+    )
 
     content_panels = [
         *Page.content_panels,
@@ -69,7 +83,7 @@ class KnowledgePage(Page):
         FieldPanel("body"),
         IndexingStatusPanel(source_type="page", heading="In the knowledge index"),
     ]
-    promote_panels = [*Page.promote_panels, FieldPanel("source_path", read_only=True)]
+    promote_panels = [*Page.promote_panels, FieldPanel("tags"), FieldPanel("source_path", read_only=True)]
     # Wagtail's three tabs, the content tab ending with the panels KNOWLEDGE_EDIT_PANELS adds.
     edit_handler = TabbedInterface(
         [

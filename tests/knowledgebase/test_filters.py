@@ -1,4 +1,4 @@
-"""Search filters (issue 21, item 4): section (a subtree), content type, collection and date, resolved
+"""Search filters (issue 21, item 4): section (a subtree), content type, collection, tag and date, resolved
 from the live content (knowledgebase/filters.py) and run as the engines' scope, on Elasticsearch and on the
 database backend; the permission filter always applies on top. Then each entry point that takes them:
 `manage.py search_query`, a session's `settings.filters` in the API (and the answer it scopes), the MCP
@@ -101,6 +101,9 @@ def world(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
             "annex": _file("Annex", manuals.add_child(name="Annexes")),
         }
         files["memo"] = _file("Memo", root)
+        for name, tags in (("guide", ["onboarding"]), ("policy", ["Onboarding", "hr"])):
+            pages[name].tags.add(*tags)
+            pages[name].save()
         KnowledgePage.objects.filter(pk=pages["policy"].pk).update(
             last_published_at=datetime(2020, 3, 1, tzinfo=UTC)
         )
@@ -145,6 +148,9 @@ def test_filters_narrow_retrieval_on_both_engines_and_never_widen_it(world):
     assert _found(world, plain, updated_before="2020-12-31") == {"policy", "memo"}
     assert _found(world, member, updated_after=date.today().isoformat()) == every - {"policy", "memo"}
     assert _found(world, plain, content_type="file", updated_after="2021-01-01") == {"manual", "annex"}
+    # Tags (pages only), every one given, without regard to case.
+    assert _found(world, plain, tags=["onboarding"]) == {"guide", "policy"}
+    assert _found(world, plain, tags=["ONBOARDING", "hr"]) == {"policy"}
     # A filter inside a scope narrows the scope further.
     scoped = hits_checked(
         WORDS,
@@ -216,3 +222,10 @@ def test_mcp_search_knowledge_takes_filters(world):
         world["keys"]["annex"],
     }
     assert bad.is_error and "colour" in bad.content[0].text
+
+
+def test_editors_tag_pages_in_the_admin(client):
+    page = _page(_section(site_home(), "Guides", "guides"), "Guide")
+    client.force_login(user("editor", is_superuser=True, is_staff=True))
+    form = client.get(f"/admin/pages/{page.pk}/edit/")
+    assert form.status_code == 200 and 'name="tags"' in form.content.decode()

@@ -21,6 +21,7 @@ BENCHMARKS = (
     "llm",
     "security",
     "reliability",
+    "streams",
     "embedded",
     "rag",
 )

@@ -1,0 +1,265 @@
+"""Streams under load (issue 19, item 5) on the real services: one uvicorn worker (production settings,
+PostgreSQL through the bounded pool, Redis, Elasticsearch) answering with the real pipeline from a slow
+OpenAI-compatible model on loopback (tests/llm_server.py SlowLLMServer).
+
+    make bench BENCH=streams
+    STREAMS_BENCH_HELD=200 STREAMS_BENCH_POOL=10 .venv/bin/python -m benchmarks.streams
+
+1. STREAMS_BENCH_NEW (100) new questions at once, each in a new session: time to the first byte and to the
+   first token (p50/p95), errors, answers per second and per core.
+2. STREAMS_BENCH_HELD (500) streams at once, the model sending a token every 0.1 s for about 10 s: the gap
+   between token events as the client reads them (p50/p99), errors.
+During both: peak database connections of the benchmark's database (pg_stat_activity, sampled every
+0.25 s), the server's peak RSS and threads. The client runs on the same machine, so its own load is in
+the figures. Writes bench-results/streams.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess  # fixed argv
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from benchmarks.sse import _free_port, _proc_status, _start_server, _summary
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench-results" / "streams.json"
+NEW = int(os.environ.get("STREAMS_BENCH_NEW", "100"))
+HELD = int(os.environ.get("STREAMS_BENCH_HELD", "500"))
+POOL = int(os.environ.get("STREAMS_BENCH_POOL", "20"))
+HELD_TOKENS = int(os.environ.get("STREAMS_BENCH_TOKENS", "100"))
+TOKEN_DELAY = 0.1
+QUESTION = "How long does the zanzibarite cache keep a template?"
+ADMIN_URL = os.environ.get(
+    "STREAMS_BENCH_ADMIN_DB", "postgres://datacollection:datacollection@127.0.0.1:5432/postgres"
+)
+
+_FIXTURE = """
+import os
+from chatbot.models import ChatSession
+from knowledgebase.models import IndexingJob
+from knowledgebase.services import source_sync
+from rest_framework.authtoken.models import Token
+from tests.factories import heading, knowledge_page, paragraph, site_home, user
+page = knowledge_page(site_home(), title="Caching guide", body=[
+    heading("Frobnication"),
+    paragraph("The zanzibarite cache keeps each template for nine days before rendering it again."),
+])
+source_sync(IndexingJob.objects.filter(source_type="page", source_id=page.pk).first())
+account = user("bench")
+count = int(os.environ["STREAMS_BENCH_SESSIONS"])
+sessions = ChatSession.objects.bulk_create([ChatSession(user=account) for _ in range(count)])
+print(Token.objects.create(user=account).key)
+print(" ".join(str(s.uuid) for s in sessions))
+"""
+
+
+def _environment(database: str, index: str, model_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="datacollection.settings.production",
+        SECRET_KEY="streams-benchmark-only",  # noqa: S106 - a throwaway server on loopback
+        DATABASE_URL=database,
+        DB_POOL_MAX_SIZE=str(POOL),
+        ELASTICSEARCH_URL=env.get("ELASTICSEARCH_URL", "http://127.0.0.1:9200"),
+        REDIS_URL=env.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
+        KNOWLEDGE_INDEX_NAME=index,
+        CACHE_KEY_PREFIX=index,
+        SECURE_SSL_REDIRECT="0",
+        SECURE_HSTS_SECONDS="0",
+        LLM_BACKEND="openai",
+        OPENAI_BASE_URL=model_url,
+        LLM_MODEL="m",
+        LLM_MAX_RETRIES="0",
+        CHAT_CONDENSE_WITH_LLM="0",
+        CHAT_ANSWER_CACHE="0",
+        CHAT_MIN_RELEVANCE="0",
+        CHATBOT_RATE_MESSAGES="1000000/m",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def _prepare(env: dict[str, str], sessions: int) -> tuple[str, list[str]]:
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True)  # noqa: S603
+    out = (
+        subprocess.run(  # noqa: S603
+            [*manage, "shell", "-c", _FIXTURE],
+            env={**env, "STREAMS_BENCH_SESSIONS": str(sessions)},
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()
+    )
+    return out[-2].strip(), out[-1].split()
+
+
+class Sampler:
+    """Peak connections to the benchmark's database and the server's peak RSS, every 0.25 s."""
+
+    def __init__(self, admin_url: str, database: str, pid: int) -> None:
+        self.admin_url, self.database, self.pid = admin_url, database, pid
+        self.peak_connections = 0
+        self.peak_rss_kb = 0
+        self.peak_threads = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            while not self._stop.is_set():
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (self.database,)
+                ).fetchone()
+                self.peak_connections = max(self.peak_connections, int(row[0]) if row else 0)
+                status = _proc_status(self.pid)
+                self.peak_rss_kb = max(self.peak_rss_kb, status["rss_kb"])
+                self.peak_threads = max(self.peak_threads, status["threads"])
+                time.sleep(0.25)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def _ask(client: Any, url: str, token: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    first_byte = None
+    tokens: list[float] = []
+    body = b""
+    headers = {"Authorization": f"Token {token}", "Accept": "text/event-stream"}
+    try:
+        async with client.stream("POST", url, json={"content": QUESTION}, headers=headers) as response:
+            status = response.status_code
+            async for chunk in response.aiter_raw():
+                now = time.perf_counter() - started
+                if first_byte is None:
+                    first_byte = now
+                tokens += [now] * chunk.count(b"event: token\n")
+                body += chunk
+    except Exception as e:  # noqa: BLE001 - a failed stream is a result to report
+        return {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    return {
+        "ok": status == 200 and b"event: complete" in body,
+        "status": status,
+        "error": "" if b"event: complete" in body else body[-300:].decode(errors="replace"),
+        "first_byte": first_byte,
+        "tokens": tokens,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+async def _wave(base: str, token: str, sessions: list[str]) -> tuple[list[dict[str, Any]], float]:
+    import httpx
+
+    limits = httpx.Limits(max_connections=len(sessions) + 10, max_keepalive_connections=0)
+    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(120, connect=60)) as client:
+        started = time.perf_counter()
+        results = await asyncio.gather(
+            *(_ask(client, f"{base}/api/chatbot/sessions/{s}/messages/stream/", token) for s in sessions)
+        )
+    return list(results), time.perf_counter() - started
+
+
+def _errors(results: list[dict[str, Any]]) -> dict[str, Any]:
+    failed = [r for r in results if not r["ok"]]
+    return {
+        "requests": len(results),
+        "failed": len(failed),
+        "error_rate": round(len(failed) / len(results), 4) if results else 0.0,
+        "failures": sorted({str(r.get("status", "")) + " " + str(r.get("error", ""))[:200] for r in failed})[
+            :5
+        ],
+    }
+
+
+def main() -> None:
+    import psycopg
+
+    from tests.llm_server import SlowLLMServer
+
+    name = f"bench_streams_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    database = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    new_model = SlowLLMServer(tokens=tuple(f"w{i} " for i in range(10)) + ("nine days [1].",), delay=0.05)
+    held_model = SlowLLMServer(tokens=tuple(f"w{i} " for i in range(HELD_TOKENS)), delay=TOKEN_DELAY)
+    result: dict[str, Any] = {"pool_max_size": POOL, "uvicorn_workers": 1, "machine_cpus": os.cpu_count()}
+    server = None
+    env = _environment(database, name.replace("_", "-"), new_model.url)
+    try:
+        token, sessions = _prepare(env, NEW + HELD + 2)
+        port = _free_port()
+        server = _start_server(env, port)
+        base = f"http://127.0.0.1:{port}"
+        asyncio.run(_wave(base, token, sessions[:1]))  # warm-up: imports, the embedding model
+        sessions = sessions[1:]
+        with Sampler(ADMIN_URL, name, server.pid) as sampler:
+            results, seconds = asyncio.run(_wave(base, token, sessions[:NEW]))
+        ok = [r for r in results if r["ok"]]
+        result["new_questions"] = {
+            **_errors(results),
+            "first_byte": _summary([r["first_byte"] for r in ok if r["first_byte"] is not None]),
+            "first_token": _summary([r["tokens"][0] for r in ok if r["tokens"]]),
+            "wall_seconds": round(seconds, 2),
+            "answers_per_second": round(len(ok) / seconds, 2),
+            "answers_per_second_per_core": round(len(ok) / seconds / (os.cpu_count() or 1), 2),
+            "peak_db_connections": sampler.peak_connections,
+            "peak_rss_mb": round(sampler.peak_rss_kb / 1024, 1),
+        }
+        print(json.dumps(result["new_questions"], indent=2), flush=True)
+        # The held streams read from the slower model.
+        server.terminate()
+        server.wait(timeout=30)
+        env["OPENAI_BASE_URL"] = held_model.url
+        server = _start_server(env, port)
+        asyncio.run(_wave(base, token, sessions[NEW : NEW + 1]))
+        with Sampler(ADMIN_URL, name, server.pid) as sampler:
+            results, seconds = asyncio.run(_wave(base, token, sessions[NEW + 1 : NEW + 1 + HELD]))
+        ok = [r for r in results if r["ok"]]
+        gaps = [b - a for r in ok for a, b in zip(r["tokens"], r["tokens"][1:], strict=False)]
+        result["held_streams"] = {
+            **_errors(results),
+            "model_token_interval_ms": TOKEN_DELAY * 1000,
+            "token_gap": _summary(gaps),
+            "first_byte": _summary([r["first_byte"] for r in ok if r["first_byte"] is not None]),
+            "wall_seconds": round(seconds, 2),
+            "peak_db_connections": sampler.peak_connections,
+            "peak_rss_mb": round(sampler.peak_rss_kb / 1024, 1),
+            "peak_threads": sampler.peak_threads,
+        }
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        new_model.close()
+        held_model.close()
+        drop = "from search.backends import get_search_backend; get_search_backend().drop()"
+        manage = [sys.executable, str(ROOT / "manage.py"), "shell", "-c", drop]
+        subprocess.run(manage, env=env, cwd=ROOT, check=False)  # noqa: S603
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

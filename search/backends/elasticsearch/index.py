@@ -1,5 +1,7 @@
 """The Elasticsearch index behind its alias: client and error mapping, the alias lifecycle (create, rebuild
-and swap, drop) and the writes (bulk, whose items bulk.py checks, and deletes). Reading is in backend.py."""
+and swap, drop) and the writes (bulk, whose items bulk.py checks, and deletes). Reading is in backend.py.
+Around 400 lines on purpose: lifecycle and writes share the cached mapping (dimensions, analysis, embedder)
+that decides every write, so splitting them would only pass that state between modules."""
 
 from __future__ import annotations
 

@@ -47,7 +47,9 @@ def two_pages() -> tuple[Any, Any]:
 
 
 def _answers_done(page: Any, container: str, count: int) -> None:
-    page.wait_for_function(f"({DONE})('{container}') >= {count}", timeout=30000)
+    # A function, not an expression: Playwright evaluates an expression with eval() on every poll, which
+    # the site's strict CSP (script-src 'self', no 'unsafe-eval') refuses.
+    page.wait_for_function(f"() => ({DONE})('{container}') >= {count}", timeout=30000)
 
 
 def test_widget_labels_quotes_and_searches_all_knowledge_after_a_page_decline(watched_page, login) -> None:

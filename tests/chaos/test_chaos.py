@@ -93,6 +93,15 @@ def _wait(predicate: Any, *, timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def _page_job(page: Any, *, timeout: float, what: str, **state: Any) -> None:
+    """Wait until a job of `page` is in `state` (status=..., error_code=...)."""
+    _wait(
+        lambda: IndexingJob.objects.filter(source_type="page", source_id=page.pk, **state).exists(),
+        timeout=timeout,
+        what=what,
+    )
+
+
 def _processing(document: KnowledgeDocument) -> IndexingJob:
     return _wait(
         lambda: IndexingJob.objects.filter(
@@ -154,13 +163,7 @@ def test_the_third_delivery_of_a_job_interrupted_twice_fails_it_as_poison(
     assert "manage.py extract" in job.error
     # The worker is not stuck on it: the next publish is indexed.
     page = knowledge_page(section, title="After the poison", body=[heading("Next"), paragraph("The okapi.")])
-    _wait(
-        lambda: IndexingJob.objects.filter(
-            source_type="page", source_id=page.pk, status=Status.INDEXED
-        ).exists(),
-        timeout=60,
-        what="the next job",
-    )
+    _page_job(page, status=Status.INDEXED, timeout=60, what="the next job")
     # A poisoned file has its verdict (failed, with the reason on its status panel), like a refused one:
     # the audit counts it as judged, not missing.
     _audit_clean(healed)
@@ -257,35 +260,17 @@ def test_elasticsearch_slow_then_resetting_under_the_worker(healed: Chaos, secti
     slow = knowledge_page(
         section, title="Slow engine", body=[heading("Latency"), paragraph("The tapir waits.")]
     )
-    _wait(
-        lambda: IndexingJob.objects.filter(
-            source_type="page", source_id=slow.pk, status=Status.INDEXED
-        ).exists(),
-        timeout=90,
-        what="indexing through a 2 s latency",
-    )
+    _page_job(slow, status=Status.INDEXED, timeout=90, what="indexing through a 2 s latency")
     healed.elasticsearch.heal()
     healed.elasticsearch.reset_connections()
     reset = knowledge_page(
         section, title="Resetting engine", body=[heading("Resets"), paragraph("The ibex waits.")]
     )
-    _wait(
-        lambda: IndexingJob.objects.filter(
-            source_type="page", source_id=reset.pk, error_code="retrying"
-        ).exists(),
-        timeout=60,
-        what="the job to wait for a retry",
-    )
+    _page_job(reset, error_code="retrying", timeout=60, what="the job to wait for a retry")
     assert reset.live
     healed.elasticsearch.heal()
     healed.fault_over()
-    _wait(
-        lambda: IndexingJob.objects.filter(
-            source_type="page", source_id=reset.pk, status=Status.INDEXED
-        ).exists(),
-        timeout=90,
-        what="indexing once the engine answers again",
-    )
+    _page_job(reset, status=Status.INDEXED, timeout=90, what="indexing once the engine answers again")
     _audit_clean(healed)
 
 
@@ -294,36 +279,20 @@ def test_the_flood_stage_watermark_makes_jobs_wait_not_fail(healed: Chaos, secti
 
     backend: Any = get_search_backend()  # the Elasticsearch backend: its client sets the block
     first = knowledge_page(section, title="Before the flood", body=[heading("Dry"), paragraph("The heron.")])
-    _wait(
-        lambda: IndexingJob.objects.filter(
-            source_type="page", source_id=first.pk, status=Status.INDEXED
-        ).exists(),
-        timeout=60,
-        what="the first page",
-    )
+    _page_job(first, status=Status.INDEXED, timeout=60, what="the first page")
     blocked = {"index.blocks.read_only_allow_delete": True}
     backend.client.indices.put_settings(index=backend.index_name, settings=blocked)
     try:
         page = knowledge_page(section, title="In the flood", body=[heading("Wet"), paragraph("The egret.")])
-        _wait(
-            lambda: IndexingJob.objects.filter(
-                source_type="page", source_id=page.pk, error_code="retrying"
-            ).exists(),
-            timeout=60,
-            what="the job to wait while the index is read-only",
+        _page_job(
+            page, error_code="retrying", timeout=60, what="the job to wait while the index is read-only"
         )
     finally:
         backend.client.indices.put_settings(
             index=backend.index_name, settings={"index.blocks.read_only_allow_delete": None}
         )
         healed.fault_over()
-    _wait(
-        lambda: IndexingJob.objects.filter(
-            source_type="page", source_id=page.pk, status=Status.INDEXED
-        ).exists(),
-        timeout=90,
-        what="indexing once the block is lifted",
-    )
+    _page_job(page, status=Status.INDEXED, timeout=90, what="indexing once the block is lifted")
     _audit_clean(healed)
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -315,10 +316,11 @@ class TcpProxy:
 
 
 def uvicorn_on_socket(
-    listener: socket.socket, *, env: dict[str, str], log_path: Path
+    listener: socket.socket, *, env: dict[str, str], log_path: Path, lifespan: str = "off"
 ) -> subprocess.Popen[bytes]:
     """The site's ASGI app in a uvicorn process serving an already-bound `listener` (no port race); the
-    caller closes its copy of the socket afterwards."""
+    caller closes its copy of the socket afterwards. `lifespan="on"` sends lifespan events, as uvicorn's
+    default does for the Dockerfile and compose (the MCP mount starts its session manager on them)."""
     with log_path.open("ab") as log:
         return subprocess.Popen(  # fixed argv
             [
@@ -329,7 +331,7 @@ def uvicorn_on_socket(
                 "--fd",
                 str(listener.fileno()),
                 "--lifespan",
-                "off",
+                lifespan,
                 "--log-level",
                 "warning",
             ],
@@ -339,3 +341,35 @@ def uvicorn_on_socket(
             stderr=subprocess.STDOUT,
             pass_fds=[listener.fileno()],
         )
+
+
+@dataclass
+class ServedSite:
+    """A uvicorn process serving the site on loopback (`uvicorn_serve`)."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def uvicorn_serve(env: dict[str, str], *, log_name: str, lifespan: str = "off") -> ServedSite:
+    """uvicorn on a free loopback port, bound and listening here and handed over, so requests made before
+    uvicorn is up wait in the backlog instead of failing."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = listener.getsockname()[1]
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / log_name
+    process = uvicorn_on_socket(listener, env=env, log_path=log_path, lifespan=lifespan)
+    listener.close()
+    return ServedSite(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)

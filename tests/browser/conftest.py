@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.services import ARTIFACTS, ROOT, TcpProxy, WorkerProcess, database_url, uvicorn_on_socket
+from tests.services import ARTIFACTS, ROOT, ServedSite, TcpProxy, WorkerProcess, database_url, uvicorn_serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -71,19 +70,8 @@ def site_search_proxy() -> Iterator[TcpProxy]:
 
 
 @dataclass
-class SiteServer:
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
+class SiteServer(ServedSite):
     search_proxy: TcpProxy
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,18 +96,10 @@ def site_environment(
 
 
 def site_start(environment: SiteEnvironment, *, extra_env: dict[str, str] | None = None) -> SiteServer:
-    """uvicorn serving the ASGI app on a free loopback port. The socket is bound and listening here and
-    handed over, so requests made before uvicorn is up wait in the backlog instead of failing.
-    `extra_env` adds or overrides settings (another LLM, ...)."""
+    """The site (production settings) in uvicorn on a free loopback port (`uvicorn_serve`). `extra_env`
+    adds or overrides settings (another LLM, ...)."""
     from django.conf import settings
 
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    port = listener.getsockname()[1]
-    ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / "browser-site.log"
     env = {
         # The site keeps Django's async-safety check (only the test process, which runs Playwright's loop,
         # turns it off).
@@ -141,12 +121,11 @@ def site_start(environment: SiteEnvironment, *, extra_env: dict[str, str] | None
         "LOG_LEVEL": "WARNING",
         **(extra_env or {}),
     }
-    process = uvicorn_on_socket(listener, env=env, log_path=log_path)
-    listener.close()
+    served = uvicorn_serve(env, log_name="browser-site.log")
     return SiteServer(
-        url=f"http://127.0.0.1:{port}",
-        process=process,
-        log_path=log_path,
+        url=served.url,
+        process=served.process,
+        log_path=served.log_path,
         search_proxy=environment.search_proxy,
     )
 

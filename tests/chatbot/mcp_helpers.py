@@ -4,14 +4,9 @@ HTTP to a uvicorn process, or in process through httpx's ASGI transport (the lea
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -20,7 +15,7 @@ from django.db import close_old_connections
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.services import ARTIFACTS, ROOT
+from tests.services import ServedSite, uvicorn_serve
 
 
 @asynccontextmanager
@@ -74,54 +69,15 @@ def tool_text(result: Any) -> str:
     return "\n".join(parts)
 
 
-@dataclass
-class McpSite:
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+McpSite = ServedSite
 
 
 @contextmanager
 def mcp_site(env: dict[str, str]) -> Iterator[McpSite]:
     """The site's ASGI app in uvicorn with lifespan events on (how the Dockerfile and compose run it:
     uvicorn's default "auto" sends them), on an already-bound loopback socket; waits until /mcp/ answers."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    port = listener.getsockname()[1]
-    ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / "mcp-site.log"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(  # fixed argv
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "datacollection.asgi:application",
-                "--fd",
-                str(listener.fileno()),
-                "--lifespan",
-                "on",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            pass_fds=[listener.fileno()],
-        )
-    listener.close()
-    site = McpSite(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+    site = uvicorn_serve(env, log_name="mcp-site.log", lifespan="on")
+    process, log_path = site.process, site.log_path
     try:
         deadline = time.monotonic() + 120
         while True:

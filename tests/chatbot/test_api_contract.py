@@ -12,13 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,7 +23,7 @@ import pytest
 
 from tests.chatbot.api_helpers import chat_log_reader, token_user
 from tests.factories import heading, knowledge_page, paragraph, site_home
-from tests.services import ARTIFACTS, WorkerProcess, database_url, uvicorn_on_socket
+from tests.services import ServedSite, WorkerProcess, database_url, uvicorn_serve
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -103,31 +100,11 @@ class SpecClient:
         return answer
 
 
-@dataclass
-class ApiServer:
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+ApiServer = ServedSite
 
 
 def api_server_start(db_url: str) -> ApiServer:
-    """uvicorn with the test settings on a free loopback port (bound here and handed over, as
-    tests/browser/conftest.py does, so early requests wait in the backlog)."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    port = listener.getsockname()[1]
-    ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / "api-contract-server.log"
+    """uvicorn with the test settings on a free loopback port (`uvicorn_serve`)."""
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DJANGO_SETTINGS_MODULE": "datacollection.settings.test",
@@ -138,9 +115,7 @@ def api_server_start(db_url: str) -> ApiServer:
         "CHAT_ANSWER_CACHE": "0",
         "LOG_LEVEL": "WARNING",
     }
-    process = uvicorn_on_socket(listener, env=env, log_path=log_path)
-    listener.close()
-    return ApiServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+    return uvicorn_serve(env, log_name="api-contract-server.log")
 
 
 @pytest.fixture

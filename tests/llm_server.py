@@ -187,7 +187,7 @@ class HostileLLMServer:
                     answer = ("Nothing unusual here [1].",)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Content-Length", str(len(payload := _stream(answer))))
+                self.send_header("Content-Length", str(len(payload := completion_stream(answer))))
                 self.end_headers()
                 self.wfile.write(payload)
 
@@ -200,7 +200,9 @@ class HostileLLMServer:
         self.server.server_close()
 
 
-def _stream(tokens: tuple[str, ...]) -> bytes:
+def completion_stream(tokens: tuple[str, ...]) -> bytes:
+    """An OpenAI chat-completions SSE body streaming `tokens`, then the stop chunk, usage and [DONE]."""
+
     def chunk(choices: list[dict[str, object]], **extra: object) -> bytes:
         data = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m", "choices": choices}
         return b"data: " + json.dumps({**data, **extra}).encode() + b"\n\n"
@@ -298,5 +300,5 @@ class SlowLLMServer:
 
 
 def _stream_parts(tokens: tuple[str, ...]) -> list[bytes]:
-    """`_stream`'s body, one SSE message per element."""
-    return [part + b"\n\n" for part in _stream(tokens).split(b"\n\n") if part]
+    """`completion_stream`'s body, one SSE message per element."""
+    return [part + b"\n\n" for part in completion_stream(tokens).split(b"\n\n") if part]

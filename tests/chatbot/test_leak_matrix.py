@@ -49,6 +49,7 @@ from tests.chatbot.api_helpers import (
 )
 from tests.chatbot.mcp_helpers import mcp_in_process, tool_text
 from tests.factories import heading, knowledge_page, paragraph, site_home, user
+from tests.llm_server import completion_stream
 
 pytestmark = pytest.mark.django_db
 
@@ -427,34 +428,7 @@ class RecordingLLMServer:
 
             def do_POST(self) -> None:  # http.server's naming
                 requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                chunks: list[dict[str, Any]] = [
-                    {"delta": {"role": "assistant", "content": token}, "finish_reason": None}
-                    for token in tokens
-                ]
-                chunks.append({"delta": {}, "finish_reason": "stop"})
-                body = b"".join(
-                    b"data: "
-                    + json.dumps(
-                        {
-                            "id": "c",
-                            "object": "chat.completion.chunk",
-                            "created": 0,
-                            "model": "m",
-                            "choices": [{"index": 0, **chunk}],
-                        }
-                    ).encode()
-                    + b"\n\n"
-                    for chunk in chunks
-                )
-                usage = {
-                    "id": "c",
-                    "object": "chat.completion.chunk",
-                    "created": 0,
-                    "model": "m",
-                    "choices": [],
-                }
-                usage["usage"] = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-                body += b"data: " + json.dumps(usage).encode() + b"\n\ndata: [DONE]\n\n"
+                body = completion_stream(tokens)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Content-Length", str(len(body)))

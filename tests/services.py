@@ -253,13 +253,6 @@ class TcpProxy:
         finally:
             for s in (source, sink):
                 self._open.discard(s)
-                # shutdown first: the opposite pipe's thread may be blocked in recv() on this socket, and
-                # a plain close() would leave the connection open under it (seen: PostgreSQL sessions of
-                # killed pool children outliving the test, blocking the test database's drop).
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 try:
                     s.close()
                 except OSError:

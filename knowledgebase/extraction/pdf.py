@@ -40,6 +40,8 @@ class _Heading:
     level: int
     title: str
     page_index: int
+    # Where the bookmark points on its page (PDF user space, y upwards), when its destination says.
+    top: float | None = None
 
 
 @dataclass(kw_only=True)
@@ -130,8 +132,10 @@ def _emit_read_page(
     page_headings = [h for h in headings if h.page_index == item.index]
     if layout is not None and not page_headings:
         _emit_ocr_layout(builder, layout)
+    elif layout is not None:
+        _emit_page(builder, layout.text, page_headings)  # OCR'd text has no positions to place them by
     else:
-        _emit_page(builder, layout.text if layout is not None else item.text, page_headings)
+        _emit_page(builder, item.text, page_headings, item.page)
     fields_seen.update(emit_fields(builder, item.page))
     return read
 
@@ -163,13 +167,23 @@ def _outline(reader: PdfReader) -> list[_Heading]:
                 continue
             title = " ".join(str(getattr(item, "title", "") or "").split())
             if title and page_index is not None and page_index >= 0:
-                headings.append(_Heading(level=level, title=title, page_index=page_index))
+                headings.append(
+                    _Heading(level=level, title=title, page_index=page_index, top=_destination_top(item))
+                )
 
     try:
         walk(list(reader.outline), 1)
     except Exception:  # noqa: BLE001 - a broken outline only costs us the headings
         return []
     return headings
+
+
+def _destination_top(item: Any) -> float | None:
+    try:
+        top = getattr(item, "top", None)
+        return float(top) if top is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _page_text(page: PageObject) -> str:
@@ -184,15 +198,58 @@ def _needs_ocr(text: str, images: list[Any]) -> bool:
     return visible < _SCANNED_PAGE_CHARS and (bool(images) or visible == 0)
 
 
-def _emit_page(builder: DocumentBuilder, text: str, headings: list[_Heading]) -> None:
-    position = 0
+def _emit_page(
+    builder: DocumentBuilder, text: str, headings: list[_Heading], page: PageObject | None = None
+) -> None:
+    """The page's text cut at its outline headings. A heading is placed where its title is printed on a
+    line of its own; failing that, at the first line below where its bookmark points (an /XYZ
+    destination's top), read from the text layer's positions; failing both, where the previous heading
+    was. Bookmarks whose titles differ from the printed headings ("Fifth" for "Chapter five", or
+    titles that are wrong altogether, as in the corpus sample 014) otherwise all pile up at one place
+    and the page's text falls under the last of them."""
+    placed: list[tuple[int, int, _Heading]] = []
+    lines: list[tuple[int, float]] | None = None
+    cursor = 0
     for heading in headings:
-        match = _heading_pattern(heading.title).search(text, position)
+        match = _heading_pattern(heading.title).search(text, cursor)
         if match:
-            _emit_paragraphs(builder, text[position : match.start()])
-            position = match.end()
+            start, cursor = match.start(), match.end()
+            placed.append((start, cursor, heading))
+            continue
+        at = None
+        if heading.top is not None and page is not None:
+            lines = _line_positions(page, text) if lines is None else lines
+            at = next((offset for offset, y in lines if y <= heading.top + 1), None)
+        placed.append((cursor, cursor, heading) if at is None else (at, at, heading))
+    position = 0
+    for start, end, heading in sorted(placed, key=lambda p: p[0]):  # stable: outline order on ties
+        if start >= position:
+            _emit_paragraphs(builder, text[position:start])
+            position = end
         builder.heading(heading.title, level=heading.level)
     _emit_paragraphs(builder, text[position:])
+
+
+def _line_positions(page: PageObject, text: str) -> list[tuple[int, float]]:
+    """(offset in `text`, baseline y) of each piece of text the page's content stream shows, in
+    stream order; pieces not found in `text` (dehyphenated, say) are left out."""
+    pieces: list[tuple[str, float]] = []
+
+    def visit(piece: str, cm: list[float], tm: list[float], *_: Any) -> None:
+        if piece.strip():
+            pieces.append((piece.strip(), tm[4] * cm[1] + tm[5] * cm[3] + cm[5]))
+
+    try:
+        page.extract_text(visitor_text=visit)
+    except Exception:  # noqa: BLE001 - positions only refine the headings; the text is already read
+        return []
+    positions, cursor = [], 0
+    for piece, y in pieces:
+        found = text.find(piece[:40], cursor)
+        if found >= 0:
+            positions.append((found, y))
+            cursor = found + 1
+    return positions
 
 
 def _heading_pattern(title: str) -> re.Pattern[str]:

@@ -356,6 +356,24 @@ def test_pdf_repeated_outline_titles_get_distinct_anchors_and_split_the_page(tmp
     ]
 
 
+def test_pdf_bookmarks_titled_unlike_the_page_are_placed_where_they_point(tmp_path):
+    """Bookmarks whose titles are not printed (corpus sample 014 has such): each opens its section at
+    the line its /XYZ destination points to, whatever the outline's order, instead of all of them
+    piling up where the first one failed to match and the whole page falling under the last."""
+    lines = []
+    for name in ("Alpha", "Beta", "Gamma"):
+        lines += [f"Part {name}", f"Text that belongs to the {name.lower()} part of the page.", ""]
+    builder = PdfBuilder()
+    page = builder.page(lines)
+    for title, line in (("One", 0), ("Three", 6), ("Two", 3)):  # the outline is not in page order
+        builder.outline(title, page, line=line)
+    document = extract(builder.write(tmp_path / "bookmarks.pdf"))
+    headings = [b.text for b in document.blocks if b.kind == BlockKind.HEADING]
+    assert headings == ["One", "Two", "Three"]
+    under = {b.heading_path[-1]: b.text for b in document.blocks if b.kind != BlockKind.HEADING}
+    assert "alpha part" in under["One"] and "beta part" in under["Two"] and "gamma part" in under["Three"]
+
+
 def test_pdf_two_columns_read_in_column_order_and_dehyphenated(tmp_path):
     """The content stream holds the left column, then the right one (as LaTeX writes them); reading
     by position line by line would interleave them."""

@@ -5,12 +5,15 @@ A missing service fails the run with a message naming it: tests never skip becau
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -236,12 +239,17 @@ class TcpProxy:
             # connection while the worker embeds) must stay open as long as both ends want them.
             upstream.settimeout(None)
             self._open.update({client, upstream})
+            ends = itertools.count()  # next() per direction that has ended (atomic under the GIL)
             for a, b, to_service in ((client, upstream, True), (upstream, client, False)):
-                threading.Thread(target=self._pipe, args=(a, b, to_service), daemon=True).start()
+                threading.Thread(target=self._pipe, args=(a, b, to_service, ends), daemon=True).start()
 
-    def _pipe(self, source: object, sink: object, to_service: bool) -> None:
-        import socket
-
+    def _pipe(self, source: object, sink: object, to_service: bool, ends: Iterator[int]) -> None:
+        """Copy one direction. Its end is passed on as a half-close (FIN) and the sockets are closed
+        only when both directions have ended: closing a socket under the other thread's blocked recv()
+        neither wakes it nor ends the connection (the fd stays held by the syscall), which left the
+        PostgreSQL sessions of pool children killed through the proxy open until the test database
+        was dropped ('being accessed by other users'); cutting both directions at the first EOF would
+        lose a reply still on its way."""
         assert isinstance(source, socket.socket) and isinstance(sink, socket.socket)
         try:
             while data := source.recv(65536):
@@ -249,14 +257,18 @@ class TcpProxy:
                     time.sleep(self.latency)
                 sink.sendall(data)
         except OSError:
-            pass
-        finally:
+            # A reset or a failed send: the connection is over both ways; wake the other direction.
+            for s in (source, sink):
+                with suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+        else:
+            with suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+        if next(ends) == 1:  # the other direction ended first: this thread closes both
             for s in (source, sink):
                 self._open.discard(s)
-                try:
+                with suppress(OSError):
                     s.close()
-                except OSError:
-                    pass
 
     def disable(self) -> None:
         self.enabled = False

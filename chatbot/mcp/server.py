@@ -105,13 +105,25 @@ def _citations(sources: Any) -> list[Citation]:
     ]
 
 
-def _chat_session(user: Any, session: str | None) -> ChatSession:
-    if not session:
-        return ChatSession.objects.create(user=user)
-    found = session_of(user, session)
-    if found is None:  # the same whether it is missing or someone else's
+def _chat_session(user: Any, session: str | None, filters: Filters | None = None) -> ChatSession:
+    """The session to answer in: a new one, or the user's `session`. `filters` become the session's
+    scope (`sources`) and `settings.filters`, as a PATCH of the REST API sets them, so its follow-ups
+    keep them; without `filters` a session keeps what it has."""
+    chat = ChatSession(user=user) if not session else session_of(user, session)
+    if chat is None:  # the same whether it is missing or someone else's
         raise ToolError(f"Unknown session {session!r}.")
-    return found
+    if filters is not None:
+        given: dict[str, Any] = dict(filters)
+        sources = [str(key) for key in given.pop("sources", None) or []]
+        try:
+            narrowed = SearchFilters.from_dict(given)
+        except KnowledgeError as e:
+            raise ToolError(e.message) from e
+        chat.scope = list(dict.fromkeys(sources))
+        chat.settings = {**(chat.settings or {}), "filters": narrowed.as_dict() or None}
+    if chat.pk is None or filters is not None:
+        chat.save()
+    return chat
 
 
 @with_config(ConfigDict(extra="forbid"))  # a misspelt filter is refused, not ignored
@@ -163,12 +175,14 @@ async def get_source(url: str) -> SourceText:
     return found
 
 
-async def ask(question: str, session: str | None = None) -> Answer:
+async def ask(question: str, session: str | None = None, filters: Filters | None = None) -> Answer:
     """Ask the knowledge base a question; the answer cites its sources by number. Pass the `session` of an
-    earlier answer to ask a follow-up in the same conversation (it is listed at chat://sessions)."""
+    earlier answer to ask a follow-up in the same conversation (it is listed at chat://sessions).
+    `filters` (as for search_knowledge) limit what the answer may draw on, in this session from now on:
+    its follow-ups keep them until filters are given again ({} lifts them)."""
     user = _caller()
     await _limited(user, MESSAGES)
-    chat = await sync_to_async(_chat_session)(user, session)
+    chat = await sync_to_async(_chat_session)(user, session, filters)
     result: dict[str, Any] = {}
     try:
         async for event in answer_stream_function()(session=chat, user=user, question=question):

@@ -180,3 +180,38 @@ def test_mcp_tools_are_rate_limited_like_the_api_and_start_without_lifespan(know
         results = async_to_sync(searches)()
     assert [r.is_error for r in results] == [False, False, True]
     assert "Rate limit of 2/m reached" in tool_text(results[2])
+
+
+def test_ask_filters_narrow_the_answer_and_hold_for_the_session(knowledge):
+    public_key = f"page:{knowledge['public'].pk}"
+
+    async def conversation() -> dict[str, Any]:
+        async with mcp_in_process(knowledge["reader"]) as session:
+
+            async def ask(question: str, **arguments: Any) -> Any:
+                return await session.call_tool("ask", {"question": question, **arguments})
+
+            narrowed = await ask(QUESTION, filters={"sources": [public_key]})
+            chat = narrowed.structured_content["session"]
+            return {
+                "narrowed": narrowed,
+                "follow_up": await ask("And the okapi budget code?", session=chat),
+                "files_only": await ask(QUESTION, session=chat, filters={"content_type": "file"}),
+                "lifted": await ask(QUESTION, session=chat, filters={}),
+                "bad_date": await ask(QUESTION, filters={"updated_after": "yesterday"}),
+                "misspelt": await ask(QUESTION, filters={"colour": "red"}),
+            }
+
+    with fresh_rate_limits(), override_settings(CHATBOT_RATE_MESSAGES="100/m"):
+        results = async_to_sync(conversation)()
+    for name in ("narrowed", "follow_up"):  # only the public page may be drawn on, the follow-up too
+        answer = results[name].structured_content
+        assert CANARY not in answer["answer"], name
+        assert {c["doc_id"] for c in answer["citations"]} <= {public_key}, name
+    files_only = results["files_only"].structured_content
+    assert files_only["declined"] and not files_only["citations"]  # there are no files
+    lifted = results["lifted"].structured_content
+    assert CANARY in lifted["answer"]
+    assert lifted["session"] == results["narrowed"].structured_content["session"]
+    assert results["bad_date"].is_error and "updated_after" in tool_text(results["bad_date"])
+    assert results["misspelt"].is_error and "colour" in tool_text(results["misspelt"])

@@ -2,7 +2,7 @@
 and its subtree in Wagtail's tree, a collection includes its sub-collections, dates are the last
 publication (a file live without a published revision: its last change). Pages have no collection and
 files are not in the page tree, so a collection filter matches files only and a section filter pages
-only; only pages carry tags, so a tag filter matches pages only. Registered with search in
+only; pages and files both carry tags. Registered with search in
 KnowledgebaseConfig.ready()."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from wagtail.models import Collection, Page, Site
 from wagtail.models.sites import get_site_for_hostname
 
 from knowledgebase.models import KnowledgeDocument, KnowledgePage
+from knowledgebase.models.documents import KnowledgeDocumentTag
 from knowledgebase.models.indexing import SourceType
 from knowledgebase.models.pages import KnowledgePageTag
 from search.filters import SearchFilters
@@ -67,6 +68,14 @@ def _dated(queryset: QuerySet[Any], filters: SearchFilters, *, fallback: str | N
     return queryset
 
 
+def _tagged(queryset: QuerySet[Any], through: type[Any], filters: SearchFilters) -> QuerySet[Any]:
+    for tag in filters.tags:  # every tag given, matched without regard to case
+        queryset = queryset.filter(
+            pk__in=through.objects.filter(tag__name__iexact=tag).values("content_object_id")
+        )
+    return queryset
+
+
 def _pages(filters: SearchFilters) -> QuerySet[Any]:
     pages = KnowledgePage.objects.live()
     if filters.section:
@@ -74,17 +83,14 @@ def _pages(filters: SearchFilters) -> QuerySet[Any]:
         if section is None:
             return pages.none()
         pages = pages.descendant_of(section, inclusive=True)
-    for tag in filters.tags:  # every tag given, matched without regard to case
-        tagged = KnowledgePageTag.objects.filter(tag__name__iexact=tag).values("content_object_id")
-        pages = pages.filter(pk__in=tagged)
-    return _dated(pages, filters)
+    return _dated(_tagged(pages, KnowledgePageTag, filters), filters)
 
 
 def _documents(filters: SearchFilters) -> QuerySet[Any]:
     documents = KnowledgeDocument.objects.filter(live=True)
     if filters.collection:
         documents = documents.filter(collection__in=_collections(filters.collection))
-    return _dated(documents, filters, fallback="updated_at")
+    return _dated(_tagged(documents, KnowledgeDocumentTag, filters), filters, fallback="updated_at")
 
 
 def filter_sources(filters: SearchFilters) -> set[str]:
@@ -92,7 +98,7 @@ def filter_sources(filters: SearchFilters) -> set[str]:
     keys: set[str] = set()
     if filters.content_type in (None, "page") and not filters.collection:
         keys |= {source_key(SourceType.PAGE, pk) for pk in _pages(filters).values_list("pk", flat=True)}
-    if filters.content_type in (None, "file") and not filters.section and not filters.tags:
+    if filters.content_type in (None, "file") and not filters.section:
         keys |= {
             source_key(SourceType.DOCUMENT, pk) for pk in _documents(filters).values_list("pk", flat=True)
         }

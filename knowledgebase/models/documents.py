@@ -11,6 +11,10 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from modelcluster.contrib.taggit import ClusterTaggableManager
+from modelcluster.fields import ParentalKey
+from modelcluster.models import ClusterableModel
+from taggit.models import TaggedItemBase
 from wagtail.admin.panels import FieldPanel
 from wagtail.models import (
     Collection,
@@ -36,8 +40,18 @@ def document_upload_to(instance: KnowledgeDocument, filename: str) -> str:
     return f"knowledge/{uuid.uuid4().hex}{suffix}"
 
 
+class KnowledgeDocumentTag(TaggedItemBase):
+    """A tag on a knowledge file (what the `tags` search filter matches, as on pages)."""
+
+    content_object = ParentalKey(
+        "knowledgebase.KnowledgeDocument", related_name="tagged_items", on_delete=models.CASCADE
+    )
+
+
+# A ClusterableModel, as Wagtail's "tagging snippets" asks: a draft's tags then live in its revision and
+# reach the row (and the tag filter) only when the draft is published.
 class KnowledgeDocument(
-    WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, models.Model
+    WorkflowMixin, DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, ClusterableModel
 ):
     class Audience(models.TextChoices):
         SHARED = "shared", "Shared knowledge (visible per collection privacy once published)"
@@ -72,6 +86,9 @@ class KnowledgeDocument(
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    tags = ClusterTaggableManager(
+        through=KnowledgeDocumentTag, blank=True, help_text="Searches can be filtered by tag."
+    )
 
     base_form_class = KnowledgeDocumentForm
     panels = [
@@ -80,6 +97,7 @@ class KnowledgeDocument(
         FieldPanel("file"),
         FieldPanel("description"),
         FieldPanel("collection"),
+        FieldPanel("tags"),
         FieldPanel("audience"),
         FieldPanel("owner"),
     ]

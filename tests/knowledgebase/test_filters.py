@@ -104,6 +104,8 @@ def world(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
         for name, tags in (("guide", ["onboarding"]), ("policy", ["Onboarding", "hr"])):
             pages[name].tags.add(*tags)
             pages[name].save()
+        files["manual"].tags.add("onboarding")
+        files["manual"].save()
         KnowledgePage.objects.filter(pk=pages["policy"].pk).update(
             last_published_at=datetime(2020, 3, 1, tzinfo=UTC)
         )
@@ -148,9 +150,10 @@ def test_filters_narrow_retrieval_on_both_engines_and_never_widen_it(world):
     assert _found(world, plain, updated_before="2020-12-31") == {"policy", "memo"}
     assert _found(world, member, updated_after=date.today().isoformat()) == every - {"policy", "memo"}
     assert _found(world, plain, content_type="file", updated_after="2021-01-01") == {"manual", "annex"}
-    # Tags (pages only), every one given, without regard to case.
-    assert _found(world, plain, tags=["onboarding"]) == {"guide", "policy"}
+    # Tags, on pages and files, every one given, without regard to case.
+    assert _found(world, plain, tags=["onboarding"]) == {"guide", "policy", "manual"}
     assert _found(world, plain, tags=["ONBOARDING", "hr"]) == {"policy"}
+    assert _found(world, plain, tags=["onboarding"], content_type="file") == {"manual"}
     # A filter inside a scope narrows the scope further.
     scoped = hits_checked(
         WORDS,
@@ -229,3 +232,22 @@ def test_editors_tag_pages_in_the_admin(client):
     client.force_login(user("editor", is_superuser=True, is_staff=True))
     form = client.get(f"/admin/pages/{page.pk}/edit/")
     assert form.status_code == 200 and 'name="tags"' in form.content.decode()
+
+
+def test_a_files_tags_are_edited_in_the_admin_and_filter_once_published(client):
+    """A file's tags are in its edit form; a draft's tags live in its revision (a ClusterableModel), so
+    the tag filter matches the file only when the draft is published."""
+    document = _file("Manual", Collection.get_first_root_node())
+    client.force_login(user("editor", is_superuser=True, is_staff=True))
+    edit = f"/admin/snippets/knowledgebase/knowledgedocument/edit/{document.pk}/"
+    form = client.get(edit)
+    assert form.status_code == 200 and 'name="tags"' in form.content.decode()
+    key, tagged = f"document:{document.pk}", SearchFilters(tags=("onboarding",))
+
+    document.tags.add("onboarding")
+    document.save_revision()  # a draft: the live row is untouched
+    assert key not in filter_sources(tagged)
+    assert not KnowledgeDocument.objects.get(pk=document.pk).tags.exists()
+    document.latest_revision.publish()
+    assert key in filter_sources(tagged)
+    assert list(KnowledgeDocument.objects.get(pk=document.pk).tags.names()) == ["onboarding"]

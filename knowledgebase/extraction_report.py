@@ -86,7 +86,7 @@ def file_report(path: Path) -> FileReport:
             if b.kind == BlockKind.HEADING
         ]
         try:
-            report.passages = _passages(document.title or report.title, document.blocks)
+            report.passages = _passages(document.title or report.title, document.blocks, report.warnings)
         except KnowledgeError as e:  # the embedder's tokenizer could not be loaded
             report.warnings.append(f"Passages not computed: {e.message}")
     report.seconds = round(time.monotonic() - started, 2)
@@ -94,7 +94,9 @@ def file_report(path: Path) -> FileReport:
     return report
 
 
-def _passages(title: str, blocks: list[Any]) -> list[PassageReport]:
+def _passages(title: str, blocks: list[Any], warnings: list[str]) -> list[PassageReport]:
+    """The passages indexing would store; when the per-source cap (KNOWLEDGE_MAX_PASSAGES) leaves some
+    out, a warning says so as the status panel does."""
     content = SourceContent(
         title=title,
         url="",
@@ -103,6 +105,13 @@ def _passages(title: str, blocks: list[Any]) -> list[PassageReport]:
         blocks=blocks,
         stats={},
     )
+    chunks = source_chunks("document", 0, content)
+    if cut := content.stats.get("truncated"):
+        warnings.append(
+            f"Not all indexed: only the first {cut['kept']} of {cut['total']} passages would be stored "
+            f"(the limit per source, KNOWLEDGE_MAX_PASSAGES); from {cut['from']} on, the bot cannot find "
+            "this file."
+        )
     return [
         PassageReport(
             heading_path=list(chunk.heading_path),
@@ -111,5 +120,5 @@ def _passages(title: str, blocks: list[Any]) -> list[PassageReport]:
             first_words=" ".join(chunk.text.split()[:_FIRST_WORDS])[:_FIRST_CHARS],
             text=chunk.text,
         )
-        for chunk in source_chunks("document", 0, content)
+        for chunk in chunks
     ]

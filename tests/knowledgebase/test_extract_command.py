@@ -64,3 +64,13 @@ def test_text_output_names_each_file_with_its_verdict(tmp_path):
 def test_a_missing_file_is_a_command_error(tmp_path):
     with pytest.raises(CommandError, match="Not a file"):
         _run(str(tmp_path / "nowhere.pdf"))
+
+
+def test_the_per_source_passage_cap_is_reported(tmp_path, settings):
+    settings.KNOWLEDGE_CHUNKING = {**settings.KNOWLEDGE_CHUNKING, "MAX_PASSAGES": 1}
+    report = json.loads(_run(str(_outlined_pdf(tmp_path / "site-guide.pdf")), "--json"))[0]
+    assert len(report["passages"]) == 1
+    assert any(
+        "only the first 1 of 2 passages would be stored" in w and "from page 2 on" in w
+        for w in report["warnings"]
+    ), report["warnings"]

@@ -16,6 +16,7 @@ import time
 BENCHMARKS = (
     "retrieval",
     "search_backends",
+    "scale",
     "extraction",
     "sse",
     "llm",

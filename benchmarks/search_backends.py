@@ -22,12 +22,11 @@ import json
 import math
 import os
 import platform
-import random
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -44,63 +43,22 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.db import connections  # noqa: E402
 
-from benchmarks.paths import eval_dir  # noqa: E402
+from benchmarks.search_common import (  # noqa: E402
+    DIMS,
+    PRINCIPAL,
+    load_corpus,
+    random_vectors,
+    throwaway_postgres,
+    timed,
+)
 from search.backends.base import BaseSearchBackend, IndexItem  # noqa: E402
 from search.backends.database import DatabaseSearchBackend  # noqa: E402
 from search.backends.elasticsearch import ElasticsearchSearchBackend  # noqa: E402
 from search.models import IndexAlias, IndexedChunk  # noqa: E402
-from search.values import Chunk, Principal, Visibility, text_hash  # noqa: E402
+from search.values import Chunk, Principal  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-EVAL = eval_dir("dbpedia-entity")
 OUT = ROOT / "bench-results" / "search_backends.json"
-DIMS = 384
-PRINCIPAL = Principal(user_id=3, group_ids=frozenset({1, 2}))
-
-
-def load_corpus(limit: int) -> tuple[list[Chunk], list[tuple[str, str]], dict[str, dict[str, int]]]:
-    rng = random.Random(7)  # noqa: S311 - a reproducible mix, not a secret
-    chunks = []
-    with (EVAL / "corpus.jsonl").open() as f:
-        for position, line in enumerate(f):
-            if position >= limit:
-                break
-            doc = json.loads(line)
-            roll = rng.random()
-            visibility, owner = Visibility.PUBLIC, None
-            groups: tuple[int, ...] = ()
-            if roll > 0.9:
-                visibility, owner = Visibility.OWNER, rng.randint(1, 5)
-            elif roll > 0.8:
-                visibility, groups = Visibility.GROUPS, (rng.randint(1, 4),)
-            elif roll > 0.7:
-                visibility = Visibility.LOGIN
-            chunks.append(
-                Chunk(
-                    source_type="page",
-                    source_id=position,
-                    chunk_id=doc["_id"],
-                    text=doc["text"],
-                    title=doc["title"],
-                    heading_path=(doc["title"],),
-                    content_hash=text_hash(doc["text"]),
-                    visibility=visibility,
-                    group_ids=groups,
-                    owner_id=owner,
-                    context=doc["text"],
-                )
-            )
-    queries = [(q["_id"], q["text"]) for q in map(json.loads, (EVAL / "queries.jsonl").open())]
-    qrels: dict[str, dict[str, int]] = {}
-    for line in list((EVAL / "qrels" / "test.tsv").open())[1:]:
-        qid, doc_id, grade = line.rstrip("\n").split("\t")
-        qrels.setdefault(qid, {})[doc_id] = int(grade)
-    return chunks, queries, qrels
-
-
-def random_vectors(n: int, seed: int) -> np.ndarray:
-    vectors = np.random.default_rng(seed).standard_normal((n, DIMS)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def ndcg_at_10(ranked: list[str], grades: dict[str, int]) -> float:
@@ -108,26 +66,6 @@ def ndcg_at_10(ranked: list[str], grades: dict[str, int]) -> float:
     ideal = sorted(grades.values(), reverse=True)[:10]
     idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
     return dcg / idcg if idcg else 0.0
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "p50_ms": round(statistics.median(ordered) * 1000, 2),
-        "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000, 2),
-        "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
-    }
-
-
-def timed(calls: list[Callable[[], Any]], warmup: int = 5) -> dict[str, float]:
-    for call in calls[:warmup]:
-        call()
-    samples = []
-    for call in calls:
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return percentiles(samples)
 
 
 Data = tuple[list[Chunk], np.ndarray, list[tuple[str, str]], dict[str, dict[str, int]]]
@@ -195,30 +133,6 @@ def elasticsearch_runs(args: argparse.Namespace, data: Data) -> dict[str, Any]:
             backend.drop()
         print(f"elasticsearch {name}: {json.dumps(results[name])}", flush=True)
     return results
-
-
-@contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    """A fresh PostgreSQL database with only the search tables (as migrations 0001/0002 make them)."""
-    base = connections["default"]
-    name = f"bench_search_{uuid.uuid4().hex[:8]}"
-    with base.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    alias = "bench_pg"
-    connections.settings[alias] = {**base.settings_dict, "NAME": name}
-    try:
-        with connections[alias].schema_editor() as editor:
-            editor.create_model(IndexAlias)
-            editor.create_model(IndexedChunk)
-            editor.execute(
-                "CREATE INDEX search_chunk_fts_gin ON search_indexedchunk USING gin (search_vector)"
-            )
-        yield alias
-    finally:
-        connections[alias].close()
-        del connections[alias]
-        with base.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 @contextmanager

@@ -43,12 +43,32 @@ def document_access(document: KnowledgeDocument) -> Access:
     return _restrictions_access(restrictions)
 
 
+# Elements that start a line of their own; everything else (links, bold, inline code) flows in its line.
+_BLOCK_TAGS = (
+    "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "tr",
+    "dl", "dt", "dd", "figure", "figcaption", "hr",
+)  # fmt: skip
+
+
 def rich_text_to_text(html: str) -> str:
-    """Readable text from rich text HTML: one line per paragraph or list item."""
+    """Readable text from rich text HTML: one line per paragraph or list item (marked "- "), inline
+    elements kept in their line and inline code in backticks, as Markdown writes it (the extractive
+    answerer reads passages as Markdown). Separating every text node with a newline, as this once did,
+    cut "start at <code>100</code> and" into three lines and lost the list marker of an item that
+    begins with code."""
     soup = BeautifulSoup(html, "html.parser")
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for code in soup.find_all("code"):
+        if code.find_parent("pre") is None and code.get_text().strip():
+            code.insert(0, "`")
+            code.append("`")
     for item in soup.find_all("li"):
         item.insert(0, "- ")
-    lines = (line.strip() for line in soup.get_text("\n").splitlines())
+    for tag in soup.find_all(_BLOCK_TAGS):
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
     return "\n".join(line for line in lines if line and line != "-")
 
 

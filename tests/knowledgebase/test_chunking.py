@@ -3,7 +3,9 @@
 import pytest
 
 from knowledgebase.chunking import chunk_blocks, split_sentences
+from knowledgebase.content import source_chunks, source_content
 from knowledgebase.extraction.base import Block, BlockKind
+from tests import factories
 
 
 def words(text: str) -> int:
@@ -181,3 +183,22 @@ def test_a_dense_unbroken_string_is_cut_with_about_one_count_per_piece():
     assert all(dense(d.text) <= 100 for d in drafts)
     assert len(calls) < 2 * len(drafts) + 20
     assert max(calls) <= 8 * 100
+
+
+@pytest.mark.django_db
+def test_rich_text_keeps_inline_elements_in_their_line_and_lists_marked():
+    """A page's passages read as its paragraphs and list items do: inline code (in backticks), links and
+    bold stay in their sentence, and an item that starts with code keeps its "- " marker."""
+    body = [
+        factories.heading("Panel options"),
+        (
+            "paragraph",
+            "<p>The attributes are as follows:</p><ul><li><code>name</code> - a <b>unique</b> name</li>"
+            '<li><code>order</code> - panels start at <code>100</code> and go up by <a href="/x">100</a>'
+            "<br/>for each panel</li></ul><p>See the <i>reference</i>.</p>",
+        ),
+    ]
+    page = factories.knowledge_page(factories.site_home(), title="Settings", body=body)
+    text = "\n".join(chunk.text for chunk in source_chunks("page", page.pk, source_content(page)))
+    assert "The attributes are as follows:\n- `name` - a unique name\n" in text
+    assert "- `order` - panels start at `100` and go up by 100\nfor each panel\nSee the reference." in text

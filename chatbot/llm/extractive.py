@@ -65,7 +65,8 @@ class AnswerSentence:
     text: str
     source_number: int
     score: float
-    code: str = ""  # the fenced code block the sentence introduces, shown after it (an answer unit)
+    # The block the sentence introduces, shown after it (an answer unit): a fenced code block or a list.
+    code: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -252,6 +253,8 @@ def _select(ranked: Sequence[tuple[_Candidate, float]], *, max_sentences: int) -
         # The same sentence often appears in several passages (overlapping chunks, repeated notes).
         if any(len(candidate.terms & s) >= 0.8 * max(len(candidate.terms), len(s), 1) for s in seen):
             continue
+        if any(candidate.text in c.code for c in chosen):  # a list item already quoted with its list
+            continue
         seen.append(candidate.terms)
         chosen.append(
             AnswerSentence(
@@ -281,7 +284,7 @@ async def sentences_stream(
             # Hand control back to the loop so the SSE response flushes and cancellation lands here.
             await asyncio.sleep(delay)
         yield GenerationChunk(text=f" [{sentence.source_number}]")
-        if sentence.code:  # the code block the sentence introduces, whole and fenced: shown as code
+        if sentence.code:  # the code block (whole and fenced: shown as code) or list the sentence introduces
             yield GenerationChunk(text=f"\n\n{sentence.code}\n\n")
     yield GenerationChunk(
         text="", finish_reason="stop", usage=Usage(prompt_tokens=0, completion_tokens=words)

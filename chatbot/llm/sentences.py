@@ -155,13 +155,52 @@ def markdown_sentences(markdown: str) -> list[str]:
     return [sentence for block in prose_blocks(markdown) for sentence in split_sentences(block)]
 
 
+_LIST_ITEM = re.compile(r"^(\s*)([-*+]|\d+[.)])\s+(.*)$")
+# A list a sentence introduces is quoted with it up to this size; a longer one is cut with "…".
+_LIST_MAX_ITEMS = 12
+_LIST_MAX_CHARS = 1200
+
+
+class _ListAttacher:
+    """Gathers the list a sentence introduces ("The options are:" then "- a", "- b") into its unit."""
+
+    def __init__(self, units: list[tuple[str, str]]) -> None:
+        self.units = units
+        self.target: int | None = None  # the unit the list being read belongs to
+        self.items: list[str] = []
+
+    def item(self, indent: str, marker: str, text: str) -> None:
+        if self.target is None:
+            if not (self.units and self.units[-1][0].endswith(":") and not self.units[-1][1]):
+                return
+            self.target, self.items = len(self.units) - 1, []
+        self.items.append(f"{'  ' if indent else ''}{marker} {clean_inline(text)}")
+
+    def continued(self, line: str) -> None:
+        if self.target is not None and self.items:
+            self.items[-1] += " " + clean_inline(line)
+
+    def end(self) -> None:
+        if self.target is not None and self.items:
+            items, cut = self.items[:_LIST_MAX_ITEMS], len(self.items) > _LIST_MAX_ITEMS
+            text = "\n".join(items)
+            if len(text) > _LIST_MAX_CHARS:
+                text, cut = text[:_LIST_MAX_CHARS].rsplit("\n", 1)[0] or text[:_LIST_MAX_CHARS], True
+            sentence, _ = self.units[self.target]
+            self.units[self.target] = (sentence, text + ("\n- …" if cut else ""))
+        self.target, self.items = None, []
+
+
 def markdown_units(markdown: str) -> list[tuple[str, str]]:
-    """Answer units: each prose sentence with the code block it introduces ("" for none), as
-    `(sentence, fenced code)`. A sentence introduces the code block that follows its paragraph directly
-    when it ends with a colon ("Add this to settings.py:"); the code keeps its fence and language, so an
-    answer can show it as code. Other code (and every directive) is left out, as in `markdown_sentences`."""
+    """Answer units: each prose sentence with the block it introduces ("" for none), as
+    `(sentence, block)`. A sentence introduces the code block or the list that follows its paragraph
+    directly when it ends with a colon ("Add this to settings.py:", "The options are:"); the code keeps
+    its fence and language, so an answer can show it as code; the list keeps its markers (up to
+    `_LIST_MAX_ITEMS` items). The list's items are still units of their own too. Other code (and every
+    directive) is left out, as in `markdown_sentences`."""
     units: list[tuple[str, str]] = []
     reader = _ProseReader()
+    listing = _ListAttacher(units)
     code: list[str] | None = None
     fence = opener = ""
 
@@ -177,6 +216,15 @@ def markdown_units(markdown: str) -> list[tuple[str, str]]:
             else:
                 code.append(line)
             continue
+        item = _LIST_ITEM.match(line) if reader.fence is None else None
+        if item:
+            add(reader.flush())  # the paragraph before it ends here (as the reader would end it)
+            listing.item(*item.groups())
+        elif line.strip() and reader.fence is None:
+            if line[:1].isspace() and listing.target is not None:
+                listing.continued(line)
+            else:
+                listing.end()
         opening = _FENCE.match(line) if reader.fence is None else None
         if opening and not opening.group(3):  # a plain code fence (```python), not a {directive}
             add(reader.flush())
@@ -184,6 +232,7 @@ def markdown_units(markdown: str) -> list[tuple[str, str]]:
             continue
         add(reader.read(line))
     add(reader.flush())
+    listing.end()
     return units
 
 

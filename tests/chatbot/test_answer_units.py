@@ -55,3 +55,43 @@ def test_the_answer_quotes_the_unit_and_streams_its_code_fenced_after_the_citati
         "with the request: [1]\n\n```python\nsettings = SocialMediaSettings.for_request(request=request)\n```"
         in (streamed)
     )
+
+
+LISTED = """A panel can be given several options.
+
+The FieldPanel constructor takes these keyword arguments:
+
+- `heading`: the label shown above the field
+- `classname`: CSS classes added to the panel,
+  such as "title" for a large input
+- `help_text`: a hint shown under the field
+
+Panels are listed in content_panels.
+"""
+
+
+def test_a_sentence_ending_with_a_colon_carries_the_list_after_it() -> None:
+    units = dict(markdown_units(LISTED))
+    assert units["The FieldPanel constructor takes these keyword arguments:"] == (
+        "- `heading`: the label shown above the field\n"
+        '- `classname`: CSS classes added to the panel, such as "title" for a large input\n'
+        "- `help_text`: a hint shown under the field"
+    )
+    assert units["`heading`: the label shown above the field"] == "", "an item is still a unit of its own"
+    assert units["Panels are listed in content_panels."] == "", "the list ends at the next paragraph"
+    assert units["A panel can be given several options."] == ""
+
+
+def test_a_long_list_is_cut_and_the_answer_does_not_quote_an_item_twice() -> None:
+    long_list = "The settings are:\n\n" + "\n".join(
+        f"- setting number {n} is named SETTING_{n}" for n in range(30)
+    )
+    attached = dict(markdown_units(long_list))["The settings are:"]
+    assert attached.count("\n- ") == 12 and attached.endswith("- …")
+
+    sources = [SourcePassage(number=1, title="FieldPanel", text=LISTED)]
+    question = "What keyword arguments does the FieldPanel constructor take, like heading and help_text?"
+    sentences = extractive_answer(question, sources, use_embedder=False, min_score=0.1)
+    assert sentences[0].text == "The FieldPanel constructor takes these keyword arguments:"
+    assert "help_text" in sentences[0].code
+    assert all(s.text not in sentences[0].code for s in sentences[1:]), "an item quoted again on its own"

@@ -30,6 +30,7 @@ from django.core.exceptions import ImproperlyConfigured
 ANALYSIS_VERSION = 2  # 2: terms folded (NFKC + casefold)
 
 TOKEN = re.compile(r"\w+")
+STEM_CACHE_WORDS = 100_000  # per analyzer (one per language): a few MB
 
 # Lucene's English stop set plus question and auxiliary words: they carry no topic, and a question
 # ("How do I ...?", "Which ... were ...?") otherwise adds a dozen near-useless clauses to the query.
@@ -67,6 +68,10 @@ class TextAnalyzer:
         self.language = language
         self.stop_words = STOP_WORDS.get(language, frozenset())
         self._local = threading.local()
+        # Word frequencies follow Zipf's law, so a cache of stemmed words answers most lookups: on 5,000
+        # dbpedia-entity passages (58 words each) analysis took 3.15 ms per passage without it and 0.40
+        # ms with it, the same terms (the bulk writer analyses three fields of every chunk it sends).
+        self._stem = lru_cache(maxsize=STEM_CACHE_WORDS)(self._stem_word)
 
     @property
     def name(self) -> str:
@@ -79,9 +84,12 @@ class TextAnalyzer:
             stemmer = self._local.stemmer = snowballstemmer.stemmer(self.language)
         return stemmer
 
+    def _stem_word(self, word: str) -> str:
+        return str(self._stemmer().stemWord(word))
+
     def terms(self, text: str) -> list[str]:
-        kept = [w for w in words(text) if w not in self.stop_words]
-        return list(self._stemmer().stemWords(kept)) if kept else []
+        stem = self._stem
+        return [stem(w) for w in words(text) if w not in self.stop_words]
 
     def analyze(self, text: str) -> str:
         """The terms joined by spaces: what the backend stores and matches."""

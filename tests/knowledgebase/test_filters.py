@@ -251,3 +251,20 @@ def test_a_files_tags_are_edited_in_the_admin_and_filter_once_published(client):
     document.latest_revision.publish()
     assert key in filter_sources(tagged)
     assert list(KnowledgeDocument.objects.get(pk=document.pk).tags.names()) == ["onboarding"]
+
+    # The editor's form: a draft saved with other tags leaves the live ones; publishing applies them.
+    fields = {
+        "title": "Manual",
+        "description": "",
+        "collection": document.collection_id,
+        "audience": "shared",
+        "owner": "",
+        "tags": "hr, Policies",
+    }
+    saved = client.post(edit, fields)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    assert sorted(KnowledgeDocument.objects.get(pk=document.pk).tags.names()) == ["onboarding"]
+    published = client.post(edit, {**fields, "action-publish": "action-publish"})
+    assert published.status_code == 302, published.content.decode()[:2000]
+    assert sorted(KnowledgeDocument.objects.get(pk=document.pk).tags.names()) == ["Policies", "hr"]
+    assert key in filter_sources(SearchFilters(tags=("policies",))) and key not in filter_sources(tagged)

@@ -8,6 +8,7 @@ Several hits of one section would repeat that section: they become one block, nu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -54,8 +55,16 @@ class ContextSource:
         }
 
 
+_FENCE_LINE = re.compile(r"^\s*(?:`{3,}|~{3,})")
+_LIST_MARKER = re.compile(r"^\s*[-*+]\s+")
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
 def excerpt(text: str, *, limit: int = EXCERPT_CHARS) -> str:
-    flat = " ".join(text.split())
+    """A passage as one line of plain text for a source card: list items marked "•", inline code without
+    its backticks, code fences dropped (the passage keeps its Markdown for the answerer)."""
+    lines = (_LIST_MARKER.sub("• ", line) for line in text.splitlines() if not _FENCE_LINE.match(line))
+    flat = _CODE_SPAN.sub(r"\1", " ".join(" ".join(lines).split()))
     if len(flat) <= limit:
         return flat
     return flat[:limit].rsplit(" ", 1)[0] + "…"

@@ -8,7 +8,7 @@ import pytest
 
 from chatbot.rag.citations import MarkerStreamFilter, cited_numbers, markers_filter
 from chatbot.rag.condense import condense_heuristic, looks_like_follow_up
-from chatbot.rag.context import context_build
+from chatbot.rag.context import context_build, excerpt
 from chatbot.rag.prompts import NEUTRALISED, SYSTEM_PROMPT, answer_messages, source_text_neutralise
 from search.values import Chunk, Hit
 
@@ -144,3 +144,9 @@ def test_standalone_questions_are_left_alone():
     assert not looks_like_follow_up(question)
     assert condense_heuristic(question, HISTORY) == question
     assert condense_heuristic("And for snippets?", []) == "And for snippets?"
+
+
+def test_a_source_cards_excerpt_reads_as_plain_text() -> None:
+    passage = "The panel takes:\n- `heading` - the label\n- `classname` - CSS\n```python\nx = 1\n```\nDone."
+    assert excerpt(passage) == "The panel takes: • heading - the label • classname - CSS x = 1 Done."
+    assert excerpt("word " * 100, limit=20) == "word word word word…"

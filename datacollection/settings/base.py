@@ -87,6 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "datacollection.sso.context.sso",
             ],
         },
     },
@@ -309,6 +310,7 @@ from .indexing import *  # noqa: E402,F403
 from .knowledge import *  # noqa: E402,F403
 from .search import *  # noqa: E402,F403
 from .observability import *  # noqa: E402,F403
+from .sso import *  # noqa: E402,F403
 
 # --- Assembled from the areas, here and nowhere else ------------------------------------------------
 CELERY_BEAT_SCHEDULE = {**INDEXING_BEAT_SCHEDULE, **OBSERVABILITY_BEAT_SCHEDULE}  # noqa: F405
@@ -317,4 +319,5 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
     METRICS_ENDPOINT_MIDDLEWARE,  # noqa: F405
 )
+AUTHENTICATION_BACKENDS = SSO_AUTHENTICATION_BACKENDS  # noqa: F405
 LOGGING = logging_config(level=LOG_LEVEL, loggers=LIBRARY_LOG_LEVELS)  # noqa: F405

@@ -1,0 +1,64 @@
+"""Single sign-on with OpenID Connect (datacollection/sso): off unless a client id is set.
+
+mozilla-django-oidc reads its OIDC_* settings by these names; the endpoints may instead come from the
+provider's discovery document (OIDC_OP_DISCOVERY), fetched when the first sign-in needs it, never at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .env import env_bool, env_float, env_list, env_str
+
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET")
+# The provider's /.well-known/openid-configuration; or the four endpoints below (they win over discovery).
+OIDC_OP_DISCOVERY = env_str("OIDC_OP_DISCOVERY")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT")
+# The id_token's `iss` must equal this (discovery's `issuer` when unset; unchecked when neither is known).
+OIDC_OP_ISSUER = env_str("OIDC_OP_ISSUER")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile")
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
+# Password sign-in refused (ModelBackend removed) and its form hidden: everyone signs in at the provider.
+OIDC_ONLY = env_bool("OIDC_ONLY", False)
+# Claim listing the user's groups, and which of its values become which Django/Wagtail group (by name).
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_GROUP_MAP: dict[str, str] = json.loads(env_str("OIDC_GROUP_MAP", "") or "{}")
+if not isinstance(OIDC_GROUP_MAP, dict) or not all(
+    isinstance(k, str) and isinstance(v, str) for k, v in OIDC_GROUP_MAP.items()
+):
+    raise ImproperlyConfigured(
+        'OIDC_GROUP_MAP must be a JSON object of strings: {"claim value": "group name"}.'
+    )
+# Claim values that make a user staff / superuser; when set, the provider decides both ways at each sign-in.
+OIDC_STAFF_GROUPS = env_list("OIDC_STAFF_GROUPS", [])
+OIDC_SUPERUSER_GROUPS = env_list("OIDC_SUPERUSER_GROUPS", [])
+OIDC_TIMEOUT = env_float("OIDC_TIMEOUT", 10.0)
+OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", True)
+
+if OIDC_RP_CLIENT_ID and not (
+    OIDC_OP_DISCOVERY
+    or all(
+        (OIDC_OP_AUTHORIZATION_ENDPOINT, OIDC_OP_TOKEN_ENDPOINT, OIDC_OP_USER_ENDPOINT, OIDC_OP_JWKS_ENDPOINT)
+    )
+):
+    raise ImproperlyConfigured(
+        "OIDC_RP_CLIENT_ID is set but the provider is not: set OIDC_OP_DISCOVERY, or all of "
+        "OIDC_OP_AUTHORIZATION_ENDPOINT, OIDC_OP_TOKEN_ENDPOINT, OIDC_OP_USER_ENDPOINT and "
+        "OIDC_OP_JWKS_ENDPOINT."
+    )
+if OIDC_ONLY and not OIDC_RP_CLIENT_ID:
+    raise ImproperlyConfigured("OIDC_ONLY=1 needs OIDC_RP_CLIENT_ID and a provider; nobody could sign in.")
+
+SSO_AUTHENTICATION_BACKENDS = (["datacollection.sso.backend.OIDCBackend"] if OIDC_RP_CLIENT_ID else []) + (
+    [] if OIDC_ONLY else ["django.contrib.auth.backends.ModelBackend"]
+)
+LOGIN_REDIRECT_URL = "/"
+# Where a refused sign-in lands (with a message saying so).
+LOGIN_REDIRECT_URL_FAILURE = "/admin/login/"

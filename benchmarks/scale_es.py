@@ -44,8 +44,11 @@ def index_stats(backend: ElasticsearchSearchBackend) -> dict[str, Any]:
     vector_bytes = int(usage["fields"]["vector"]["knn_vectors_in_bytes"])
     count = int(primaries["docs"]["count"])
     float_bytes = 4 * DIMS * count
+    field = client.indices.get_field_mapping(index=index, fields="vector", include_defaults=True)
+    options = field[index]["mappings"]["vector"]["mapping"]["vector"].get("index_options", {})
     return {
         "concrete_index": index,
+        "vector_index_options": options,
         "docs": count,
         "store_bytes": int(primaries["store"]["size_in_bytes"]),
         "store_bytes_per_chunk": round(int(primaries["store"]["size_in_bytes"]) / max(1, count)),
@@ -109,7 +112,9 @@ def recall(
         "exact": "float32 cosine in numpy over the chunks the engine's visibility filter returns",
     }
     try:
-        for label, oversample in ((f"rescored x{rescore:g}", rescore), ("not rescored", 0.0)):
+        # Without rescore_vector in the query the mapping's default applies: none for int8_hnsw, oversample
+        # 3.0 for bbq_hnsw (Elasticsearch 8.19; see index.vector_index_options).
+        for label, oversample in ((f"rescored x{rescore:g}", rescore), ("no query rescore_vector", 0.0)):
             backend.rescore_oversample = oversample
             for k in RECALL_KS:
                 found = [

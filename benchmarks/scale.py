@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -192,6 +193,21 @@ def goals_check(run: dict[str, Any], size: int) -> dict[str, Any]:
     return checks
 
 
+def code_commit() -> str:
+    """The checked-out commit the run measured ("" outside a git checkout)."""
+    try:
+        done = subprocess.run(  # fixed argv
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return done.stdout.strip()
+
+
 def machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
@@ -224,6 +240,7 @@ def main() -> None:
     header = {
         "benchmark": "scale",
         "last_run_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "last_run_commit": code_commit(),
         "machine": machine(),
         "dimensions": DIMS,
         "principal": "signed-in user in 2 groups: both legs carry the visibility filter",
@@ -257,7 +274,7 @@ def main() -> None:
                 load=partial(bulk_load, corpus=corpus, model=embedder.identity),
                 measure=partial(latencies, queries=queries, embedder=embedder),
             )
-            run.update(run_at_utc=run_at, loadavg_at_start=loadavg)
+            run.update(run_at_utc=run_at, commit=header["last_run_commit"], loadavg_at_start=loadavg)
             run["goals"] = goals_check(run, size)
             runs.setdefault(name, {})[str(size)] = run
             print(json.dumps(run), flush=True)
@@ -265,7 +282,7 @@ def main() -> None:
             print(f"postgresql database backend, {size:,} chunks", flush=True)
             loadavg = [round(x, 2) for x in os.getloadavg()]
             run = postgres_run(corpus, queries, embedder)
-            run.update(run_at_utc=run_at, loadavg_at_start=loadavg)
+            run.update(run_at_utc=run_at, commit=header["last_run_commit"], loadavg_at_start=loadavg)
             run["goals"] = goals_check(run, size)
             runs.setdefault("postgresql database backend", {})[str(size)] = run
             print(json.dumps(run), flush=True)

@@ -29,7 +29,10 @@ OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
 OIDC_ONLY = env_bool("OIDC_ONLY", False)
 # Claim listing the user's groups, and which of its values become which Django/Wagtail group (by name).
 OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
-OIDC_GROUP_MAP: dict[str, str] = json.loads(env_str("OIDC_GROUP_MAP", "") or "{}")
+try:
+    OIDC_GROUP_MAP: dict[str, str] = json.loads(env_str("OIDC_GROUP_MAP", "") or "{}")
+except ValueError as e:
+    raise ImproperlyConfigured(f"OIDC_GROUP_MAP is not JSON: {e}") from e
 if not isinstance(OIDC_GROUP_MAP, dict) or not all(
     isinstance(k, str) and isinstance(v, str) for k, v in OIDC_GROUP_MAP.items()
 ):

@@ -3,6 +3,7 @@ the browser's trip is driven with Django's test client on our side and real HTTP
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 import requests
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from wagtail.models import PageViewRestriction
 
@@ -67,6 +69,51 @@ def sign_in(
 
 def signed_in_user(client: Client) -> Any:
     return client.get("/admin/login/").wsgi_request.user
+
+
+# --- configuration ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sso_settings_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """datacollection.settings.sso, read again from a patched environment (Django's settings unchanged)."""
+    from datacollection.settings import sso as module
+
+    yield module
+    monkeypatch.undo()
+    importlib.reload(module)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"OIDC_RP_CLIENT_ID": "x"}, "OIDC_OP_DISCOVERY"),
+        ({"OIDC_RP_CLIENT_ID": "x", "OIDC_OP_TOKEN_ENDPOINT": "https://idp/token"}, "OIDC_OP_JWKS_ENDPOINT"),
+        ({"OIDC_ONLY": "1"}, "OIDC_ONLY=1 needs OIDC_RP_CLIENT_ID"),
+        ({"OIDC_GROUP_MAP": "{not json"}, "OIDC_GROUP_MAP is not JSON"),
+        ({"OIDC_GROUP_MAP": '{"a": 1}'}, "OIDC_GROUP_MAP must be a JSON object of strings"),
+    ],
+)
+def test_an_incomplete_configuration_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, sso_settings_module: Any, env: dict[str, str], named: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ImproperlyConfigured, match=named):
+        importlib.reload(sso_settings_module)
+
+
+def test_backends_follow_the_configuration(monkeypatch: pytest.MonkeyPatch, sso_settings_module: Any) -> None:
+    assert importlib.reload(sso_settings_module).SSO_AUTHENTICATION_BACKENDS == [
+        "django.contrib.auth.backends.ModelBackend"
+    ]
+    monkeypatch.setenv("OIDC_RP_CLIENT_ID", "x")
+    monkeypatch.setenv("OIDC_OP_DISCOVERY", "https://idp.example/.well-known/openid-configuration")
+    module = importlib.reload(sso_settings_module)
+    assert module.SSO_AUTHENTICATION_BACKENDS == [BACKEND, "django.contrib.auth.backends.ModelBackend"]
+    assert module.OIDC_RP_SIGN_ALGO == "RS256"
+    monkeypatch.setenv("OIDC_ONLY", "1")
+    assert importlib.reload(sso_settings_module).SSO_AUTHENTICATION_BACKENDS == [BACKEND]
 
 
 # --- off ----------------------------------------------------------------------------------------------

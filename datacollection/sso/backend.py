@@ -10,6 +10,7 @@ import jwt
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend, default_username_algo
 
@@ -93,3 +94,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
 
     def update_user(self, user: Any, claims: dict[str, Any]) -> Any:
         return user_claims_apply(user, claims=claims)
+
+    def get_user(self, user_id: Any) -> Any:
+        # The library's returns inactive users too: a deactivated account would stay signed in.
+        return ModelBackend.get_user(self, user_id)

@@ -193,6 +193,16 @@ def test_first_sign_in_creates_the_user_from_the_claims(client: Client, sso: Oid
 
 
 @pytest.mark.django_db
+def test_a_deactivated_user_is_signed_out_and_cannot_sign_in_again(client: Client, sso: OidcProvider) -> None:
+    sign_in(client, sso, claims=ADA)
+    ada = signed_in_user(client)
+    ada.is_active = False
+    ada.save()
+    assert not signed_in_user(client).is_authenticated
+    assert sign_in(Client(), sso, claims=ADA)["Location"] == "/admin/login/"
+
+
+@pytest.mark.django_db
 def test_an_existing_account_is_matched_by_email_and_updated(client: Client, sso: OidcProvider) -> None:
     existing = user("ada.l", email="ADA@example.org", first_name="A.")
     other = user("ada")  # takes the preferred_username of a newcomer

@@ -139,6 +139,7 @@ def test_login_pages_show_the_button_and_keep_the_password_form(client: Client, 
     assert b'href="/oidc/authenticate/?next=/admin/pages/"' in admin.content
     assert b"Sign in with Test IdP" in admin.content
     assert b'name="password"' in admin.content
+    assert b'href="/oidc/authenticate/?next=/admin/"' in client.get("/admin/login/").content
     site = client.get("/_util/login/?next=/private/")
     assert b"Sign in with Test IdP" in site.content
     assert b'name="password"' in site.content

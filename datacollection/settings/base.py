@@ -183,8 +183,17 @@ CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
 # kombu's SQLAlchemy transport hands every transport option to create_engine(), which refuses unknown
 # ones: it gets none (it has no visibility timeout; jobs a dead worker held are recovered from the job
 # table, see knowledgebase.services.jobs_recover).
+# Seconds between a Redis worker's sweeps for messages a dead worker left unacknowledged; kombu scans on
+# every 10th sweep, so such a task comes back within CELERY_VISIBILITY_TIMEOUT + 10 × this (measured:
+# 97 s after the timeout with kombu's 10 s; the chaos suite sets 1).
+CELERY_UNACKED_RESTORE_INTERVAL = env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
-    {} if CELERY_BROKER_URL.startswith("sqla+") else {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    {}
+    if CELERY_BROKER_URL.startswith("sqla+")
+    else {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": CELERY_UNACKED_RESTORE_INTERVAL,
+    }
 )
 CELERY_RESULT_EXPIRES = 3600
 # Below the visibility timeout, so Redis never redelivers a task that is still running; the extraction

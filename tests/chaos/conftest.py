@@ -21,6 +21,9 @@ from tests.services import TcpProxy, WorkerProcess, database_url
 # Short enough to see a redelivery within a test; the settings refuse any order but soft < hard < visibility.
 CHAOS_ENV = {
     "CELERY_VISIBILITY_TIMEOUT": "20",
+    # kombu sweeps for unacknowledged messages every 10 s and scans on every 10th sweep: 1 s makes a
+    # dead worker's task come back within the visibility timeout + 10 s instead of + 100 s.
+    "CELERY_UNACKED_RESTORE_INTERVAL": "1",
     "CELERY_TASK_SOFT_TIME_LIMIT": "15",
     "CELERY_TASK_TIME_LIMIT": "18",
     "KNOWLEDGE_EXTRACTION_TIMEOUT": "12",

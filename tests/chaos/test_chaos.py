@@ -7,6 +7,7 @@ worker carried on unaided and the index audit (the oracle: knowledgebase.index_a
 from __future__ import annotations
 
 import errno
+import io
 import random
 import signal
 import time
@@ -17,6 +18,7 @@ from unittest import mock
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.test import override_settings
 
 from knowledgebase.index_audit import index_audit
@@ -26,6 +28,7 @@ from knowledgebase.tasks import requeue_stale_jobs
 from tests.chaos.conftest import Chaos
 from tests.chatbot.api_helpers import api_client, fresh_rate_limits, token_user
 from tests.factories import heading, knowledge_page, paragraph, site_home, user
+from tests.services import WorkerProcess
 
 pytestmark = [
     pytest.mark.chaos,
@@ -183,6 +186,45 @@ def test_a_worker_killed_mid_job_and_restarted_finishes_it(healed: Chaos) -> Non
     job = _finished(document, timeout=90)
     assert job.status == Status.INDEXED, (job.status, job.error)
     assert job.interruptions == 1
+    _audit_clean(healed)
+
+
+def test_a_worker_killed_during_a_reindex_leaves_the_rest_to_the_other(healed: Chaos) -> None:
+    """Issue 20: two workers take the bulk queue during `manage.py reindex --all --queue`; one is killed
+    while both are busy; the other finishes the reindex, the job it was killed in included once Redis
+    hands that message out again (visibility timeout, 20 s here)."""
+    owner = user("owner-reindex", is_staff=True)
+    for n in range(4):  # live files with no job yet: the reindex queues the first ones
+        document = KnowledgeDocument(title=f"reindex-{n}", owner=owner, kind="md")
+        text = _long_text(20 + n, sections=1)
+        document.file.save(f"reindex-{n}.md", ContentFile(text.encode()), save=False)
+        document.save()
+    worker = healed.worker
+    other = WorkerProcess(
+        database_url=worker.database_url,
+        elasticsearch_url=worker.elasticsearch_url,
+        env=worker.env,
+        log_name="celery-worker-chaos-other.log",
+    )
+    other.start()
+    try:
+        call_command("reindex", "--all", "--queue", stdout=io.StringIO())
+        jobs = IndexingJob.objects.filter(reason="manage.py reindex")
+        assert jobs.count() == 4 and set(jobs.values_list("queue", flat=True)) == {"bulk"}
+        # Both busy, so the one killed is in the middle of a job.
+        busy = jobs.filter(status=Status.PROCESSING)
+        _wait(lambda: busy.count() == 2, timeout=60, what="both workers busy")
+        worker.kill()
+        healed.fault_over()
+        finished = _wait(
+            lambda: all(job.is_finished for job in jobs.all()) and list(jobs.all()),
+            timeout=120,
+            what="the other worker to finish the reindex",
+        )
+    finally:
+        other.stop()
+    assert [job.status for job in finished] == [Status.INDEXED] * 4, [(j.status, j.error) for j in finished]
+    assert sum(job.interruptions for job in finished) == 1, "exactly the killed worker's job was redelivered"
     _audit_clean(healed)
 
 

@@ -13,26 +13,39 @@ from typing import Any
 Responder = Callable[[str, Any, Any], tuple[int, Any]]
 
 
-class JsonServer:
-    def __init__(self, respond: Responder, *, path: str = "") -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing and answers JSON with `json_reply`."""
 
-            def do_POST(self) -> None:  # http.server's naming
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                status, payload = respond(self.path, body, self.headers)
-                raw = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+    def log_message(self, *args: Any) -> None:
+        pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    def json_reply(self, status: int, payload: Any) -> None:
+        raw = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+class LoopbackServer:
+    """`handler` served on a free loopback port by a thread until `close`."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], *, path: str = "") -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class JsonServer(LoopbackServer):
+    def __init__(self, respond: Responder, *, path: str = "") -> None:
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:  # http.server's naming
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                self.json_reply(*respond(self.path, body, self.headers))
+
+        super().__init__(Handler, path=path)

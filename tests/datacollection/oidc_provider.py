@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.json_server import LoopbackServer, QuietHandler
 
 KID = "test-key-1"
 
@@ -34,49 +33,36 @@ class OidcProvider:
         self._access: dict[str, dict[str, Any]] = {}
         provider = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # http.server's naming
                 url = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 if url.path == "/.well-known/openid-configuration":
-                    self._json(200, provider.discovery())
+                    self.json_reply(200, provider.discovery())
                 elif url.path == "/authorize":
                     self.send_response(302)
                     self.send_header("Location", provider.authorize(query))
                     self.end_headers()
                 elif url.path == "/jwks":
-                    self._json(200, provider.jwks())
+                    self.json_reply(200, provider.jwks())
                 elif url.path == "/userinfo":
                     token = self.headers.get("Authorization", "").removeprefix("Bearer ")
                     claims = provider._access.get(token)
-                    self._json(200 if claims else 401, claims or {"error": "invalid_token"})
+                    self.json_reply(200 if claims else 401, claims or {"error": "invalid_token"})
                 else:
-                    self._json(404, {})
+                    self.json_reply(404, {})
 
             def do_POST(self) -> None:  # http.server's naming
                 body = self.rfile.read(int(self.headers["Content-Length"])).decode()
                 form = {k: v[0] for k, v in parse_qs(body).items()}
                 status, payload = provider.token(form)
-                self._json(status, payload)
+                self.json_reply(status, payload)
 
-            def _json(self, status: int, payload: Any) -> None:
-                raw = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.served = LoopbackServer(Handler)
+        self.url = self.served.url
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.served.close()
 
     def discovery(self) -> dict[str, Any]:
         return {

@@ -17,6 +17,8 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from tests.services import process_stop
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 MODEL_ALIAS = "smollm2"
@@ -102,13 +104,8 @@ class LlamaServer:
             return []
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            process_stop(self.process)
 
     def __enter__(self) -> LlamaServer:
         self.start()

@@ -165,13 +165,20 @@ class WorkerProcess:
             self.process.wait()
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            process_stop(self.process)
+
+
+def process_stop(process: subprocess.Popen[bytes], *, grace: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within `grace` seconds; waits for it."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class TcpProxy:
@@ -357,12 +364,7 @@ class ServedSite:
     log_path: Path
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        process_stop(self.process)
 
 
 def uvicorn_serve(env: dict[str, str], *, log_name: str, lifespan: str = "off") -> ServedSite:

@@ -185,7 +185,7 @@ CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
 # table, see knowledgebase.services.jobs_recover).
 # Seconds between a Redis worker's sweeps for messages a dead worker left unacknowledged; kombu scans on
 # every 10th sweep, so such a task comes back within CELERY_VISIBILITY_TIMEOUT + 10 × this (measured:
-# 97 s after the timeout with kombu's 10 s; the chaos suite sets 1).
+# 97 s after the kill with a 20 s timeout and kombu's 10 s; the chaos suite sets 1).
 CELERY_UNACKED_RESTORE_INTERVAL = env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
     {}

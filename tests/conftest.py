@@ -4,7 +4,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.services import TcpProxy, WorkerProcess, database_url, unreachable_services
+from tests.services import ARTIFACTS, TcpProxy, WorkerProcess, database_url, unreachable_services
+
+# The session's worker once started, so a transactional test's teardown can wait for it (see below).
+SESSION_WORKERS: list[WorkerProcess] = []
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -15,6 +18,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             + "\n  - ".join(problems),
             returncode=3,
         )
+
+
+def _transactional(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    if marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
+        return True
+    names = getattr(item, "fixturenames", ())
+    return "transactional_db" in names or "live_server" in names
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Before a transactional test's fixtures are torn down (its flush TRUNCATEs every table), let the
+    session worker finish what this or an earlier test sent it (WorkerProcess.wait_idle says why)."""
+    if SESSION_WORKERS and _transactional(item):
+        waited = SESSION_WORKERS[0].wait_idle()
+        if waited > 1.0:  # kept to see what the wait costs a full run
+            with (ARTIFACTS / "worker-idle-waits.log").open("a") as log:
+                log.write(f"{waited:.1f}s {item.nodeid}\n")
+    yield
 
 
 @pytest.fixture(scope="session")
@@ -42,5 +65,7 @@ def celery_worker(
             database_url=database_url(connection.settings_dict), elasticsearch_url=elasticsearch_proxy.url
         )
     worker.start()
+    SESSION_WORKERS.append(worker)
     yield worker
+    SESSION_WORKERS.remove(worker)
     worker.stop()

@@ -164,6 +164,34 @@ class WorkerProcess:
         if self.process:
             self.process.wait()
 
+    def wait_idle(self, *, timeout: float = 30.0) -> float:
+        """Wait until the broker holds no message for this worker, queued or delivered and not yet acked
+        (acks_late: a running task stays in kombu's `unacked` hash until it ends). Returns the seconds
+        waited. Why: a transactional test's flush TRUNCATEs every table; a task an earlier test sent,
+        still running in the session worker, deadlocked with it once (remove_source, test_indexing_order)
+        and broke the next test's setup. A task held for a retry countdown also counts, hence the cap."""
+        import redis
+        from django.conf import settings
+
+        if not self.process or self.process.poll() is not None:
+            return 0.0
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < timeout:
+                queued = sum(
+                    client.llen(key)
+                    for queue in ("interactive", "bulk")
+                    for key in client.scan_iter(match=f"{queue}*", count=100)
+                    if client.type(key) == b"list"
+                )
+                if not queued and not client.hlen("unacked"):
+                    break
+                time.sleep(0.1)
+        finally:
+            client.close()
+        return time.monotonic() - started
+
     def stop(self) -> None:
         if self.process:
             process_stop(self.process)

@@ -3,6 +3,8 @@
 ``validate_upload`` is cheap (no text extraction, no OCR) but structural: allowed extension AND matching
 content, size, zip bombs, image decompression bombs, macros/OLE/DTDs in DOCX, encrypted PDFs and
 document-level active content in PDFs. Extraction repeats the checks in full (every PDF object).
+The web process only hashes and sniffs; the parsing runs in a sandboxed child
+(``extraction.structure``, ``extraction.isolation.check_isolated``).
 
 The API and the admin install ``KnowledgeUploadHandler`` first in ``request.upload_handlers`` so an
 oversized body is refused while it arrives instead of being spooled to disk::
@@ -15,17 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import io
-import zipfile
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest
 
-from .extraction.archive import read_member
-from .extraction.docx_safety import check_docx, open_docx_zip
-from .extraction.encoding import read_text
 from .extraction.errors import (
     CorruptFile,
     ExtractionError,
@@ -34,15 +35,12 @@ from .extraction.errors import (
     human_size,
     too_large,
 )
+from .extraction.isolation import check_isolated
 from .extraction.limits import ExtractionLimits
 from .extraction.names import check_filename, title_from_filename
-from .extraction.ocr import image_size, pixels_allowed, skipped_image
-from .extraction.pdf_safety import attachments_warning, check_pdf_catalog, open_pdf
 from .extraction.sniff import FileKind, file_extension, sniff_kind
 
 _HASH_CHUNK = 1024 * 1024
-_TEXT_SAMPLE_BYTES = 1024 * 1024
-_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,23 +82,16 @@ def validate_upload(
 
 
 def _check_structure(fileobj: IO[bytes], *, kind: FileKind, limits: ExtractionLimits) -> list[str]:
-    """Parsers of hostile input fail in any way (``BadZipFile``, pypdf's ``LimitReachedError``, a
-    ``struct.error``...): every failure is a refusal with a reason, never an exception that escapes
-    as a 500."""
-    try:
-        if kind == FileKind.PDF:
-            return _check_pdf(fileobj, limits=limits)
-        if kind == FileKind.DOCX:
-            return _check_docx(fileobj, limits=limits)
-        return _check_text(fileobj)
-    except ExtractionError:
-        raise
-    except RecursionError as e:
-        raise CorruptFile("The file is nested too deeply to be read.", code="corrupt") from e
-    except Exception as e:  # see the docstring; the reason names the parser's complaint
-        raise CorruptFile(
-            f"The file could not be read ({type(e).__name__}); it may be damaged.", code="corrupt"
-        ) from e
+    """In a sandboxed child (``extraction.structure``), given a path: an uploaded file Django spooled to
+    disk is passed as it is, anything else is copied to a temporary file in 1 MB chunks first."""
+    path = getattr(fileobj, "temporary_file_path", None)
+    if callable(path):
+        return check_isolated(Path(path()), kind=kind, limits=limits)
+    with tempfile.NamedTemporaryFile(prefix="upload-check-", suffix=".bin") as copy:
+        fileobj.seek(0)
+        shutil.copyfileobj(fileobj, copy, _HASH_CHUNK)
+        copy.flush()
+        return check_isolated(Path(copy.name), kind=kind, limits=limits)
 
 
 def _check_size(size: int | None, *, limits: ExtractionLimits) -> None:
@@ -120,69 +111,6 @@ def _hash(fileobj: IO[bytes], *, limits: ExtractionLimits) -> tuple[str, int]:
         digest.update(chunk)
     fileobj.seek(0)
     return digest.hexdigest(), total
-
-
-def _check_pdf(fileobj: IO[bytes], *, limits: ExtractionLimits) -> list[str]:
-    reader = open_pdf(fileobj)
-    check_pdf_catalog(reader)
-    try:
-        attached = list(reader.attachments)
-    except Exception:  # noqa: BLE001 - a broken name tree: extraction's full walk lists what it can
-        attached = []
-    warning = attachments_warning(attached)
-    try:
-        pages = len(reader.pages)
-    except Exception as e:  # pypdf raises anything on a broken page tree
-        raise CorruptFile(f"The PDF is damaged and its pages cannot be read ({e}).", code="corrupt") from e
-    if pages > limits.pdf_max_pages:
-        raise FileTooLarge(
-            f"The PDF has {pages} pages; at most {limits.pdf_max_pages} are accepted.", code="too_large"
-        )
-    return [warning] if warning else []
-
-
-def _check_docx(fileobj: IO[bytes], *, limits: ExtractionLimits) -> list[str]:
-    """Bombs and active content refuse the file; an image past the pixel limit only costs that image
-    (extraction skips it), so it is a warning."""
-    warnings: list[str] = []
-    with open_docx_zip(fileobj) as archive:
-        check_docx(archive, limits=limits)
-        for info in archive.infolist():
-            if info.filename.lower().startswith("word/media/") and info.filename.lower().endswith(
-                _IMAGE_EXTENSIONS
-            ):
-                warning = _check_image(archive, info, limits=limits)
-                if warning:
-                    warnings.append(warning)
-    return warnings
-
-
-def _check_image(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, limits: ExtractionLimits) -> str | None:
-    size = image_size(read_member(archive, info.filename, limits=limits))
-    if size is not None and not pixels_allowed(*size, limits=limits):
-        return skipped_image(f"The image “{info.filename}”", *size)
-    return None
-
-
-def _check_text(fileobj: IO[bytes]) -> list[str]:
-    """Decoded from its first MB only: the web process never holds a whole 25 MB text (nor its 100 MB
-    of decoded str); the extraction child reads the rest within its memory limit."""
-    head = fileobj.read(_TEXT_SAMPLE_BYTES)
-    if len(head) == _TEXT_SAMPLE_BYTES:
-        head = _whole_lines(head)
-    decoded = read_text(head)
-    if not decoded.text.strip():
-        raise NoTextFound("The file contains no text.", code="no_text")
-    return list(decoded.warnings)
-
-
-def _whole_lines(head: bytes) -> bytes:
-    """Cut a sample after its last line break so that no multi-byte character is split (UTF-16 too)."""
-    for newline in (b"\n\x00", b"\x00\n", b"\n"):
-        cut = head.rfind(newline)
-        if cut > len(head) // 2:
-            return head[: cut + len(newline)]
-    return head
 
 
 # --- While receiving ---------------------------------------------------------------------------

@@ -35,6 +35,8 @@ KNOWLEDGE_IMAGE_MAX_PIXELS = env_int("KNOWLEDGE_IMAGE_MAX_PIXELS", 50_000_000)  
 # --- Extraction sandbox ---------------------------------------------------------------------------
 KNOWLEDGE_PDF_MAX_PAGES = env_int("KNOWLEDGE_PDF_MAX_PAGES", 2000)
 KNOWLEDGE_EXTRACTION_TIMEOUT = env_float("KNOWLEDGE_EXTRACTION_TIMEOUT", 600.0)  # wall clock, seconds
+# The structural check an upload passes before it is stored (in the request, in a sandboxed child).
+KNOWLEDGE_VALIDATION_TIMEOUT = env_float("KNOWLEDGE_VALIDATION_TIMEOUT", 30.0)
 KNOWLEDGE_EXTRACTION_MEMORY_MB = env_int("KNOWLEDGE_EXTRACTION_MEMORY_MB", 2048)  # address space of the child
 
 # --- Edit views -----------------------------------------------------------------------------------

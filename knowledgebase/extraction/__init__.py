@@ -12,25 +12,54 @@ the editor and whose ``code`` is stable (see ``errors.py``).
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .anchors import heading_anchor, slugify_heading
-from .base import Block, BlockKind, ExtractedDocument
-from .core import extract_path
-from .errors import (
-    CorruptFile,
-    EncryptedFile,
-    ExtractionError,
-    ExtractionLimitExceeded,
-    FileTooLarge,
-    NoTextFound,
-    UnsafeFile,
-    UnsupportedFile,
-)
-from .isolation import extract_isolated
-from .limits import ExtractionLimits
-from .sniff import FileKind
-from .text import extract_markdown
+if TYPE_CHECKING:
+    from .anchors import heading_anchor, slugify_heading
+    from .base import Block, BlockKind, ExtractedDocument
+    from .errors import (
+        CorruptFile,
+        EncryptedFile,
+        ExtractionError,
+        ExtractionLimitExceeded,
+        FileTooLarge,
+        NoTextFound,
+        UnsafeFile,
+        UnsupportedFile,
+    )
+    from .limits import ExtractionLimits
+    from .sniff import FileKind
+    from .text import extract_markdown
+
+# Loaded on first use (PEP 562): the upload check's child imports ``extraction.structure`` and so this
+# package, and should not pay for every parser (0.5 s measured, against 0.3 s for what it needs).
+_LAZY = {
+    "heading_anchor": ".anchors",
+    "slugify_heading": ".anchors",
+    "Block": ".base",
+    "BlockKind": ".base",
+    "ExtractedDocument": ".base",
+    "CorruptFile": ".errors",
+    "EncryptedFile": ".errors",
+    "ExtractionError": ".errors",
+    "ExtractionLimitExceeded": ".errors",
+    "FileTooLarge": ".errors",
+    "NoTextFound": ".errors",
+    "UnsafeFile": ".errors",
+    "UnsupportedFile": ".errors",
+    "ExtractionLimits": ".limits",
+    "FileKind": ".sniff",
+    "extract_markdown": ".text",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Block",
@@ -63,6 +92,10 @@ def extract_file(
     wall-clock and memory limits of ``limits`` (from settings when omitted); ``isolated=False`` runs
     in this process, for fast unit tests and trusted input.
     """
+    from .core import extract_path
+    from .isolation import extract_isolated
+    from .limits import ExtractionLimits
+
     limits = limits or ExtractionLimits.from_settings()
     if isolated:
         return extract_isolated(Path(path), filename=filename, limits=limits)

@@ -20,8 +20,9 @@ from .builder import DocumentBuilder
 from .docx_notes import docx_notes
 from .docx_safety import check_docx, open_docx_zip
 from .errors import CorruptFile, ExtractionLimitExceeded, NoTextFound
+from .images import image_size, pixels_allowed, skipped_image
 from .limits import ExtractionLimits
-from .ocr import image_size, ocr_image_bytes, pixels_allowed, skipped_image, worth_ocr
+from .ocr import ocr_image_bytes, worth_ocr
 
 _HEADING_STYLE = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
 _BLIP_XPATH = ".//a:blip/@r:embed"

@@ -22,6 +22,7 @@ _SETTINGS = {
     "image_max_pixels": "KNOWLEDGE_IMAGE_MAX_PIXELS",
     "pdf_max_pages": "KNOWLEDGE_PDF_MAX_PAGES",
     "timeout": "KNOWLEDGE_EXTRACTION_TIMEOUT",
+    "validation_timeout": "KNOWLEDGE_VALIDATION_TIMEOUT",
     "memory_mb": "KNOWLEDGE_EXTRACTION_MEMORY_MB",
 }
 
@@ -47,6 +48,7 @@ class ExtractionLimits:
     image_max_pixels: int = 50_000_000
     pdf_max_pages: int = 2000
     timeout: float = 600.0
+    validation_timeout: float = 30.0  # the checks before storing, inside the upload's request
     memory_mb: int = 2048
 
     @classmethod

@@ -17,6 +17,7 @@ from PIL import Image
 
 from .builder import clean_text
 from .errors import CorruptFile, ExtractionLimitExceeded, UnsafeFile
+from .images import image_size, pixels_allowed
 from .limits import ExtractionLimits
 from .ocr_layout import OcrLayout, ocr_lines, page_layout
 
@@ -37,24 +38,6 @@ _UPRIGHT_MIN_WORDS = 20
 _UPRIGHT_MIN_CONFIDENCE = 60.0
 # Pictures at least this large (a third of an A4 page at 150 dpi) may be a photographed or scanned page.
 ORIENT_MIN_PIXELS = 700_000
-
-
-def image_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height from the header only (Pillow opens lazily); None when it is not an image."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.size
-    except (OSError, Image.DecompressionBombError, ValueError, SyntaxError):
-        return None
-
-
-def pixels_allowed(width: int, height: int, *, limits: ExtractionLimits) -> bool:
-    return width * height <= limits.image_max_pixels
-
-
-def skipped_image(what: str, width: int, height: int) -> str:
-    """The warning for an image too large to decode safely: the rest of the file is still read."""
-    return f"{what} is {width}x{height} pixels, too large to read safely; it was skipped and the rest kept."
 
 
 def check_pixels(width: int, height: int, *, limits: ExtractionLimits, what: str) -> None:

@@ -13,16 +13,9 @@ from pypdf import PageObject, PdfReader
 from .base import BlockKind, ExtractedDocument
 from .builder import DocumentBuilder
 from .errors import CorruptFile, ExtractionError, ExtractionLimitExceeded, FileTooLarge, NoTextFound
+from .images import pixels_allowed, skipped_image
 from .limits import ExtractionLimits
-from .ocr import (
-    ORIENT_MIN_PIXELS,
-    ocr_image,
-    ocr_page_layout,
-    pixels_allowed,
-    rendered_page,
-    skipped_image,
-    worth_ocr,
-)
+from .ocr import ORIENT_MIN_PIXELS, ocr_image, ocr_page_layout, rendered_page, worth_ocr
 from .ocr_layout import OcrLayout
 from .pdf_forms import emit_fields, emit_unplaced_fields, resolve
 from .pdf_safety import attachments_warning, check_pdf_catalog, check_pdf_objects, open_pdf

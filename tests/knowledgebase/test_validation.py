@@ -245,3 +245,34 @@ def test_validation_helpers_take_paths_too(tmp_path):
         assert (
             validate_upload(handle, filename=stored.name, size=None, limits=LIMITS).kind == FileKind.MARKDOWN
         )
+
+
+def test_the_structural_check_runs_in_a_child_under_a_wall_clock(tmp_path):
+    """Opening the PDF's objects, the DOCX's zip and decoding a text are parsing of hostile input: the
+    web process only hashes and sniffs, and a check past KNOWLEDGE_VALIDATION_TIMEOUT is stopped."""
+    pdf = minimal_pdf(tmp_path / "minimal.pdf").read_bytes()
+    for data, name in ((pdf, "a.pdf"), (b"# Title\n\nText", "a.md")):
+        error = rejection(data, name, limits=ExtractionLimits(validation_timeout=0.001))
+        assert error.code == "timeout" and "Checking the file took longer" in error.message
+    assert validate_bytes(pdf, filename="a.pdf", limits=ExtractionLimits(validation_timeout=30)).kind == "pdf"
+
+
+def test_the_structural_check_runs_under_the_memory_limit(tmp_path):
+    """The child limits its own address space: at 32 MB it cannot even hold a small DOCX's checks,
+    and the refusal says so instead of taking the web process's memory."""
+    docx_bytes = sample_docx(tmp_path / "a.docx").read_bytes()
+    error = rejection(docx_bytes, "a.docx", limits=ExtractionLimits(memory_mb=32))
+    assert error.code == "memory" and "32 MB" in error.message
+
+
+def test_an_upload_django_spooled_to_disk_is_checked_from_its_temporary_file(tmp_path):
+    from django.core.files.uploadedfile import TemporaryUploadedFile
+
+    pdf = attachment_pdf(tmp_path / "attached.pdf").read_bytes()
+    upload = TemporaryUploadedFile("attached.pdf", "application/pdf", len(pdf), None)
+    upload.write(pdf)
+    upload.seek(0)
+    validated = validate_upload(upload, filename="attached.pdf", size=len(pdf), limits=LIMITS)
+    assert validated.kind == FileKind.PDF and any("“figures.csv”" in w for w in validated.warnings)
+    assert upload.tell() == 0
+    upload.close()

@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run       - the site on http://$(HOST):$(PORT) with demo content (SQLite, a Celery worker on a SQLite broker)"
 	@echo "make test      - install and start PostgreSQL, Redis, Elasticsearch; lint; pytest with a Celery worker"
-	@echo "make lint      - ruff, mypy, import contracts, manage.py check, makemigrations --check"
+	@echo "make lint      - ruff, mypy, import contracts, manage.py check, makemigrations --check, pip-audit of the pins"
 	@echo "make bench     - benchmarks, writing JSON under bench-results/ (BENCH=\"retrieval rag\" for some)"
 	@echo "make services  - start the real services (scripts/services.sh up); services-down / services-status"
 
@@ -46,6 +46,7 @@ lint: venv
 	$(BIN)/lint-imports
 	DJANGO_SETTINGS_MODULE=datacollection.settings.dev $(BIN)/python manage.py check
 	DJANGO_SETTINGS_MODULE=datacollection.settings.dev $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python scripts/audit.py
 
 test: services venv lint
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -7,11 +7,14 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
+from datacollection.sso.views import AdminLogoutView
 from datacollection.views import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("django-admin/", admin.site.urls),
+    # Before Wagtail's admin URLs: the admin's sign-out also ends the provider's session after an SSO sign-in.
+    path("admin/logout/", AdminLogoutView.as_view()),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     # OpenID Connect sign-in; its views answer 404 while SSO is not configured (datacollection/sso).

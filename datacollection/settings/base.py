@@ -328,5 +328,9 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
     METRICS_ENDPOINT_MIDDLEWARE,  # noqa: F405
 )
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
+    SSO_MIDDLEWARE,  # noqa: F405
+)
 AUTHENTICATION_BACKENDS = SSO_AUTHENTICATION_BACKENDS  # noqa: F405
 LOGGING = logging_config(level=LOG_LEVEL, loggers=LIBRARY_LOG_LEVELS)  # noqa: F405

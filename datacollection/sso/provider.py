@@ -28,6 +28,11 @@ class Provider:
     userinfo_endpoint: str
     jwks_uri: str
     issuer: str  # "" when unknown: the id_token's `iss` is then not checked
+    end_session_endpoint: str  # "" when the provider has none: signing out is then local only
+
+
+# Endpoints a provider may lack; the others are needed for a sign-in.
+OPTIONAL = frozenset({"issuer", "end_session_endpoint"})
 
 
 def sso_enabled() -> bool:
@@ -60,10 +65,11 @@ def provider_get() -> Provider:
         "userinfo_endpoint": settings.OIDC_OP_USER_ENDPOINT,
         "jwks_uri": settings.OIDC_OP_JWKS_ENDPOINT,
         "issuer": settings.OIDC_OP_ISSUER,
+        "end_session_endpoint": settings.OIDC_OP_LOGOUT_ENDPOINT,
     }
     document = _discovery(settings.OIDC_OP_DISCOVERY) if settings.OIDC_OP_DISCOVERY else {}
     values = {key: value or str(document.get(key) or "") for key, value in explicit.items()}
-    missing = sorted(key for key, value in values.items() if not value and key != "issuer")
+    missing = sorted(key for key, value in values.items() if not value and key not in OPTIONAL)
     if missing:
         raise ProviderUnavailable(f"The OIDC provider has no {', '.join(missing)}.")
     return Provider(**values)

@@ -1,6 +1,7 @@
 """A small OpenID Connect provider on loopback for the SSO tests: discovery, authorization (signs in
 whoever the test says, at once), token (an RS256 id_token; PKCE and the client secret checked), userinfo
-and JWKS. `tamper` makes it misbehave the ways a relying party must refuse."""
+and JWKS; an end_session_endpoint that records its calls, and prompt=none answered with login_required for
+a user disabled or signed out here. `tamper` makes it misbehave the ways a relying party must refuse."""
 
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ class OidcProvider:
         # "" | "signature" | "nonce" | "audience" | "issuer"
         self.tamper = ""
         self.token_requests: list[dict[str, str]] = []
+        # Subjects the provider no longer signs in; and whether it has a signed-in session (end_session
+        # ends it). A prompt=none request is refused for either.
+        self.disabled: set[str] = set()
+        self.session = True
+        self.logout_requests: list[dict[str, str]] = []
+        self.id_tokens: list[str] = []  # as issued, newest last
+        # False: discovery has no end_session_endpoint.
+        self.has_logout = True
         self._codes: dict[str, dict[str, Any]] = {}
         self._access: dict[str, dict[str, Any]] = {}
         provider = self
@@ -43,6 +52,15 @@ class OidcProvider:
                     self.send_response(302)
                     self.send_header("Location", provider.authorize(query))
                     self.end_headers()
+                elif url.path == "/logout":
+                    provider.logout_requests.append(query)
+                    provider.session = False
+                    if "post_logout_redirect_uri" in query:
+                        self.send_response(302)
+                        self.send_header("Location", query["post_logout_redirect_uri"])
+                        self.end_headers()
+                    else:
+                        self.json_reply(200, {})
                 elif url.path == "/jwks":
                     self.json_reply(200, provider.jwks())
                 elif url.path == "/userinfo":
@@ -65,7 +83,9 @@ class OidcProvider:
         self.served.close()
 
     def discovery(self) -> dict[str, Any]:
+        logout = {"end_session_endpoint": f"{self.url}/logout"} if self.has_logout else {}
         return {
+            **logout,
             "issuer": self.url,
             "authorization_endpoint": f"{self.url}/authorize",
             "token_endpoint": f"{self.url}/token",
@@ -83,6 +103,10 @@ class OidcProvider:
         if query.get("client_id") != self.client_id or query.get("response_type") != "code":
             refusal = {"error": "unauthorized_client", "state": query["state"]}
             return f"{query['redirect_uri']}?{urlencode(refusal)}"
+        if query.get("prompt") == "none" and (not self.session or self.claims.get("sub") in self.disabled):
+            refusal = {"error": "login_required", "state": query["state"]}
+            return f"{query['redirect_uri']}?{urlencode(refusal)}"
+        self.session = True
         code = secrets.token_urlsafe(16)
         self._codes[code] = {**query, "claims": dict(self.claims)}
         return f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"
@@ -119,6 +143,7 @@ class OidcProvider:
         access_token = secrets.token_urlsafe(16)
         self._access[access_token] = {key: value for key, value in claims.items() if key != "groups"}
         id_token = jwt.encode(payload, key, algorithm="RS256", headers={"kid": KID})
+        self.id_tokens.append(id_token)
         return 200, {
             "access_token": access_token,
             "token_type": "Bearer",

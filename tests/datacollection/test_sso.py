@@ -4,17 +4,21 @@ the browser's trip is driven with Django's test client on our side and real HTTP
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from wagtail.models import PageViewRestriction
 
+from datacollection.sso import provider as provider_module
 from search.backends import get_search_backend
 from search.values import Principal
 from tests.datacollection.oidc_provider import OidcProvider
@@ -49,6 +53,8 @@ def sso(settings: Any, provider: OidcProvider) -> OidcProvider:
     settings.OIDC_PROVIDER_NAME = "Test IdP"
     settings.OIDC_GROUP_MAP = {"kb-engineering": "Engineering", "kb-sales": "Sales"}
     settings.AUTHENTICATION_BACKENDS = [BACKEND, "django.contrib.auth.backends.ModelBackend"]
+    # Discovery documents are cached by URL; a port reused from an earlier test must not bring its document.
+    provider_module._cache.clear()
     return provider
 
 
@@ -325,3 +331,184 @@ def test_group_restricted_page_follows_the_groups_claim(sso: OidcProvider) -> No
     assert {g.name for g in ada.groups.all()} == {"Sales", "Book club"}
     assert found("narwhal", Principal.from_user(ada)) == []
     assert again.get(page.url).status_code == 302  # to the sign-in page
+
+
+# --- signing out at the provider ----------------------------------------------------------------------
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+def session_exists(key: str) -> bool:
+    return bool(importlib.import_module(django_settings.SESSION_ENGINE).SessionStore().exists(key))
+
+
+SIGN_OUTS = [("/oidc/logout/", "http://testserver/"), ("/admin/logout/", "http://testserver/admin/login/")]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("sign_out", "lands_on"), SIGN_OUTS)
+def test_signing_out_after_sso_ends_the_provider_session(
+    client: Client, sso: OidcProvider, sign_out: str, lands_on: str
+) -> None:
+    sign_in(client, sso, claims=ADA)
+    key = client.session.session_key
+    assert key and session_exists(key)
+    response = client.post(sign_out)
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{sso.url}/logout?")
+    assert query_of(response["Location"]) == {
+        "id_token_hint": sso.id_tokens[-1],
+        "post_logout_redirect_uri": lands_on,
+        "client_id": CLIENT_ID,
+    }
+    assert not session_exists(key)
+    assert not signed_in_user(client).is_authenticated
+    # The browser's next stop: the provider ends its session and sends it back.
+    back = requests.get(response["Location"], allow_redirects=False, timeout=10)
+    assert (back.status_code, back.headers["Location"]) == (302, lands_on)
+    assert len(sso.logout_requests) == 1 and not sso.session
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("sign_out", "lands_on"), SIGN_OUTS)
+def test_a_password_user_signs_out_locally_only(
+    client: Client, sso: OidcProvider, sign_out: str, lands_on: str
+) -> None:
+    user("local", is_staff=True)
+    client.post("/admin/login/", {"username": "local", "password": "pw-local"})
+    assert signed_in_user(client).username == "local"
+    response = client.post(sign_out)
+    assert response.status_code == 302
+    assert response["Location"] == urlsplit(lands_on).path
+    assert not signed_in_user(client).is_authenticated
+    assert sso.logout_requests == []
+
+
+@pytest.mark.django_db
+def test_without_an_end_session_endpoint_signing_out_is_local(client: Client, sso: OidcProvider) -> None:
+    sso.has_logout = False
+    sign_in(client, sso, claims=ADA)
+    assert client.post("/admin/logout/")["Location"] == "/admin/login/"
+    assert not signed_in_user(client).is_authenticated
+    sign_in(client, sso, claims=ADA)
+    assert client.post("/oidc/logout/")["Location"] == "/"
+    assert not signed_in_user(client).is_authenticated
+    assert sso.logout_requests == []
+
+
+@pytest.mark.django_db
+def test_signing_out_with_sso_off_is_local(client: Client) -> None:
+    user("local")
+    client.post("/admin/login/", {"username": "local", "password": "pw-local"})
+    assert client.post("/oidc/logout/")["Location"] == "/"
+    assert not signed_in_user(client).is_authenticated
+
+
+# --- re-checking an SSO session at the provider -------------------------------------------------------
+
+
+def expire(client: Client) -> None:
+    """As if OIDC_RENEW_SECONDS had passed since the sign-in."""
+    session = client.session
+    session["oidc_id_token_expiration"] = time.time() - 1
+    session.save()
+
+
+def recheck(client: Client, provider: OidcProvider, response: Any) -> Any:
+    """The silent trip a re-check makes: to the provider with prompt=none and back to our callback."""
+    assert response.status_code == 302, response
+    assert response["Location"].startswith(f"{provider.url}/authorize?")
+    assert query_of(response["Location"])["prompt"] == "none"
+    at_provider = requests.get(response["Location"], allow_redirects=False, timeout=10)
+    return client.get(at_provider.headers["Location"])
+
+
+@pytest.mark.django_db
+def test_a_recheck_keeps_the_user_and_maps_the_groups_again(client: Client, sso: OidcProvider) -> None:
+    Group.objects.create(name="Engineering")
+    Group.objects.create(name="Sales")
+    sign_in(client, sso, claims={**ADA, "groups": ["kb-engineering", "kb-sales"]})
+    ada = signed_in_user(client)
+    assert {g.name for g in ada.groups.all()} == {"Engineering", "Sales"}
+    key = client.session.session_key
+    assert client.get("/chat/").status_code == 200  # within the interval: no trip
+
+    # Removed from engineering at the provider: gone at the re-check, not only at the next sign-in.
+    sso.claims = {**ADA, "groups": ["kb-sales"]}
+    expire(client)
+    back = recheck(client, sso, client.get("/chat/?q=roadmap"))
+    assert (back.status_code, back["Location"]) == (302, "/chat/?q=roadmap")
+    assert signed_in_user(client).pk == ada.pk
+    assert client.session.session_key == key
+    assert {g.name for g in get_user_model().objects.get(pk=ada.pk).groups.all()} == {"Sales"}
+    assert client.session["oidc_id_token"] == sso.id_tokens[-1]  # the newer one, for the sign-out
+    assert client.get("/chat/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_user_disabled_at_the_provider_is_signed_out_at_the_recheck(
+    client: Client, settings: Any, sso: OidcProvider
+) -> None:
+    settings.OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = 1
+    sign_in(client, sso, claims=ADA)
+    key = client.session.session_key
+    assert key and client.get("/chat/").status_code == 200
+    sso.disabled.add(str(ADA["sub"]))
+    time.sleep(1.1)
+    back = recheck(client, sso, client.get("/chat/"))
+    assert (back.status_code, back["Location"]) == (302, "/admin/login/")
+    assert not session_exists(key)
+    landing = client.get("/admin/login/")
+    assert not landing.wsgi_request.user.is_authenticated
+    assert b"no longer signs you in" in landing.content
+    # Signed out, so the sign-in page is not sent to the provider again.
+    assert landing.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_recheck_refused_here_signs_out_too(client: Client, sso: OidcProvider) -> None:
+    sign_in(client, sso, claims=ADA)
+    sso.tamper = "audience"
+    expire(client)
+    back = recheck(client, sso, client.get("/chat/"))
+    assert back["Location"] == "/admin/login/"
+    assert not signed_in_user(client).is_authenticated
+
+
+@pytest.mark.django_db
+def test_api_fetches_and_streams_are_never_sent_to_the_provider(client: Client, sso: OidcProvider) -> None:
+    sign_in(client, sso, claims=ADA)
+    expire(client)
+    api = client.get("/api/chatbot/sessions/", HTTP_ACCEPT="application/json")
+    assert api.status_code == 200
+    assert api["Content-Type"].startswith("application/json")
+    # A script's fetch of a page, an event stream, health: not navigations, or exempt.
+    assert client.get("/chat/", HTTP_SEC_FETCH_MODE="cors").status_code == 200
+    assert client.get("/chat/", HTTP_ACCEPT="text/event-stream").status_code == 200
+    assert client.get("/healthz").status_code in (200, 503)
+    assert signed_in_user(client).is_authenticated
+    # The first navigation still re-checks.
+    assert client.get("/chat/", HTTP_SEC_FETCH_MODE="navigate").status_code == 302
+
+
+@pytest.mark.django_db
+def test_no_recheck_for_password_sessions_sso_off_or_interval_zero(
+    client: Client, settings: Any, sso: OidcProvider
+) -> None:
+    user("local")
+    client.post("/admin/login/", {"username": "local", "password": "pw-local"})
+    expire(client)
+    assert client.get("/chat/").status_code == 200
+
+    sso_client = Client()
+    sign_in(sso_client, sso, claims=ADA)
+    expire(sso_client)
+    settings.OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = 0
+    assert sso_client.get("/chat/").status_code == 200
+    settings.OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = 900
+    settings.OIDC_RP_CLIENT_ID = ""
+    assert sso_client.get("/chat/").status_code == 200
+    settings.OIDC_RP_CLIENT_ID = CLIENT_ID
+    assert sso_client.get("/chat/").status_code == 302

@@ -512,3 +512,18 @@ def test_no_recheck_for_password_sessions_sso_off_or_interval_zero(
     assert sso_client.get("/chat/").status_code == 200
     settings.OIDC_RP_CLIENT_ID = CLIENT_ID
     assert sso_client.get("/chat/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_an_unreachable_discovery_neither_blocks_pages_nor_sign_out(
+    client: Client, settings: Any, sso: OidcProvider
+) -> None:
+    sign_in(client, sso, claims=ADA)
+    expire(client)
+    settings.OIDC_OP_DISCOVERY = "http://127.0.0.1:9/.well-known/openid-configuration"
+    settings.OIDC_TIMEOUT = 2.0
+    provider_module._cache.clear()
+    assert client.get("/chat/").status_code == 200  # unchecked this time, still signed in
+    assert signed_in_user(client).is_authenticated
+    assert client.post("/oidc/logout/")["Location"] == "/"
+    assert not signed_in_user(client).is_authenticated

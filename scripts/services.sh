@@ -568,16 +568,19 @@ cluster_up() {
 
 cluster_down() {
   local n pid i
+  local -A pids=()
   es_paths
+  # Each pid is read once: a node deletes its pid file as it exits, so reading it again could find none.
   for n in "${CLUSTER_NODES[@]}"; do
-    if node_alive "$n"; then
-      log "cluster: stopping es0$n (pid $(cat "$(node_pidfile "$n")"))"
-      kill -TERM "$(cat "$(node_pidfile "$n")")" 2>/dev/null || true
+    pid="$(cat "$(node_pidfile "$n")" 2>/dev/null || true)"
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+      pids[$n]="$pid"
+      log "cluster: stopping es0$n (pid $pid)"
+      kill -TERM "$pid" 2>/dev/null || true
     fi
   done
-  for n in "${CLUSTER_NODES[@]}"; do
-    [[ -s "$(node_pidfile "$n")" ]] || continue
-    pid="$(cat "$(node_pidfile "$n")")"
+  for n in "${!pids[@]}"; do
+    pid="${pids[$n]}"
     for ((i = 0; i < 120; i++)); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.5
@@ -586,8 +589,8 @@ cluster_down() {
       warn "es0$n (pid $pid) did not stop in 60s; sending KILL"
       kill -KILL "$pid" 2>/dev/null || true
     fi
-    rm -f "$(node_pidfile "$n")"
   done
+  for n in "${CLUSTER_NODES[@]}"; do rm -f "$(node_pidfile "$n")"; done
   log "cluster: down"
 }
 

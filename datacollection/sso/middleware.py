@@ -61,9 +61,8 @@ class SessionRecheck(SessionRefresh):
     @cached_property
     def exempt_url_patterns(self) -> set[re.Pattern[str]]:
         prefixes = (settings.STATIC_URL, settings.MEDIA_URL, settings.METRICS_PATH)
-        return {
-            *super().exempt_url_patterns,
-            *(re.compile(re.escape(str(prefix))) for prefix in prefixes if prefix),
+        return {pattern for pattern in self.OIDC_EXEMPT_URLS if isinstance(pattern, re.Pattern)} | {
+            re.compile(re.escape(str(prefix))) for prefix in prefixes if prefix
         }
 
     def is_refreshable_url(self, request: HttpRequest) -> bool:

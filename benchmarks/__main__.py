@@ -12,7 +12,8 @@ import subprocess  # fixed argv
 import sys
 import time
 
-# Cheap and self-contained first; `rag` imports the Wagtail docs on its first run (~20 minutes on 2 cores).
+# Cheap and self-contained first; `crosslang` imports docs/ once per embedder (minutes: e5 embeds slowly);
+# `rag` imports the Wagtail docs on its first run (~20 minutes on 2 cores).
 BENCHMARKS = (
     "retrieval",
     "search_backends",
@@ -24,6 +25,7 @@ BENCHMARKS = (
     "reliability",
     "streams",
     "embedded",
+    "crosslang",
     "rag",
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 
 import numpy as np
@@ -58,6 +59,14 @@ def test_e5_batches_do_not_change_vectors(e5: E5Embedder) -> None:
     together = e5.embed_documents(texts)  # batches of 2
     alone = np.stack([e5.embed_documents([t])[0] for t in texts])
     assert np.min(np.sum(together * alone, axis=1)) > 0.999
+
+
+def test_e5_threads_share_one_model(e5: E5Embedder) -> None:
+    questions = ["Wie lade ich Dateien hoch?", "Comment restreindre une page ?", "How do I reindex?"] * 2
+    alone = [e5.embed_query(q) for q in questions]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        together = list(pool.map(e5.embed_query, questions))
+    assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(alone, together, strict=True))
 
 
 def test_e5_empty_input(e5: E5Embedder) -> None:

@@ -488,7 +488,7 @@ def test_api_fetches_and_streams_are_never_sent_to_the_provider(client: Client, 
     assert client.get("/chat/", HTTP_SEC_FETCH_MODE="cors").status_code == 200
     assert client.get("/chat/", HTTP_ACCEPT="text/event-stream").status_code == 200
     assert client.get("/healthz").status_code in (200, 503)
-    assert client.get("/media/images/none.png").status_code == 404
+    assert client.get(f"{django_settings.MEDIA_URL}images/none.png").status_code == 404
     assert signed_in_user(client).is_authenticated
     # The first navigation still re-checks.
     assert client.get("/chat/", HTTP_SEC_FETCH_MODE="navigate").status_code == 302

@@ -273,6 +273,9 @@ def main() -> int:
         "isolation": results["isolation_overhead"],
         "text_pdf_production_pages_per_minute": results["text_pdf_production"]["pages_per_minute"],
         "text_pdf_end_to_end_pages_per_minute": results["text_pdf_end_to_end"]["pages_per_minute"],
+        "text_pdf_end_to_end_with_upload_check_pages_per_minute": results["text_pdf_end_to_end"][
+            "pages_per_minute_with_upload_check"
+        ],
         "text_pdf_end_to_end_on_two_idle_cores": results["text_pdf_end_to_end"][
             "pages_per_minute_on_two_idle_cores"
         ],

@@ -128,6 +128,19 @@ def test_pii_recall_and_precision() -> None:
     assert precision == 1.0
 
 
+def test_prose_after_a_code_like_word_is_not_taken_for_an_iban() -> None:
+    """Two letters and two digits followed by words: the greedy match runs on, and a prefix of it that is
+    not written like an IBAN (groups of four) must not be tried against the checksum. Each of these lost
+    words to "[iban]" before."""
+    lines = [
+        "node de10 uvicorn and a Celery worker (with",
+        "node de66 nothing else running: no Docker engine",
+        "node de73 the database are then encrypted at",
+        "node es10 a portal that embeds a page",
+    ]
+    assert [mask_pii(line) for line in lines] == lines
+
+
 def test_masking_keeps_the_rest_of_the_text() -> None:
     text = "Hi, I'm ana@example.com, IBAN DE89 3704 0044 0532 0130 00 AT noon, card 4111-1111-1111-1111."
     assert mask_pii(text) == "Hi, I'm [email], IBAN [iban] AT noon, card [card]."

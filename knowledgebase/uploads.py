@@ -5,7 +5,6 @@ queues its indexing through the usual signals."""
 
 from __future__ import annotations
 
-import errno
 import logging
 from typing import Any
 
@@ -14,15 +13,11 @@ from django.db import transaction
 from knowledgebase.audit import document_upload_log
 from knowledgebase.models import KnowledgeDocument
 from knowledgebase.selectors import document_visible_to
-from knowledgebase.validation import ValidatedUpload
+from knowledgebase.validation import STORAGE_FULL_ERRNOS, ValidatedUpload
 from search.errors import KnowledgeError
 from search.values import Principal
 
 logger = logging.getLogger(__name__)
-
-# The storage cannot take the file: a full disk or quota. The user can do nothing but wait; an operator
-# must free space. Other OSErrors (permissions, a missing mount) are faults of the installation.
-_STORAGE_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 class UploadStorageError(KnowledgeError):
@@ -53,7 +48,7 @@ def document_upload_create(
             user=user, upload=upload, validated=validated, title=title, description=description
         )
     except OSError as e:
-        full = e.errno in _STORAGE_FULL
+        full = e.errno in STORAGE_FULL_ERRNOS
         logger.error("storing an upload failed (%s): %s", "storage full" if full else "storage error", e)
         raise UploadStorageError(
             "The file could not be stored: the server's storage is full. Nothing was saved; try again later."

@@ -15,8 +15,10 @@ oversized body is refused while it arrives instead of being spooled to disk::
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import logging
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -26,6 +28,8 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest
+
+from search.errors import KnowledgeError
 
 from .extraction.errors import (
     CorruptFile,
@@ -40,7 +44,19 @@ from .extraction.limits import ExtractionLimits
 from .extraction.names import check_filename, title_from_filename
 from .extraction.sniff import FileKind, file_extension, sniff_kind
 
+logger = logging.getLogger(__name__)
+
 _HASH_CHUNK = 1024 * 1024
+# The server's storage cannot take a file: a full disk or quota. The user can do nothing but wait; an
+# operator must free space. Other OSErrors (permissions, a missing mount) are faults of the installation.
+STORAGE_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+class UploadCheckUnavailable(KnowledgeError):
+    """The server could not check the upload (no room for its temporary copy, no process to check it
+    in): a fault of the server, not of the file (507 ``storage_full`` / 503 ``storage_unavailable``)."""
+
+    default_code = "storage_unavailable"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,14 +100,24 @@ def validate_upload(
 def _check_structure(fileobj: IO[bytes], *, kind: FileKind, limits: ExtractionLimits) -> list[str]:
     """In a sandboxed child (``extraction.structure``), given a path: an uploaded file Django spooled to
     disk is passed as it is, anything else is copied to a temporary file in 1 MB chunks first."""
-    path = getattr(fileobj, "temporary_file_path", None)
-    if callable(path):
-        return check_isolated(Path(path()), kind=kind, limits=limits)
-    with tempfile.NamedTemporaryFile(prefix="upload-check-", suffix=".bin") as copy:
-        fileobj.seek(0)
-        shutil.copyfileobj(fileobj, copy, _HASH_CHUNK)
-        copy.flush()
-        return check_isolated(Path(copy.name), kind=kind, limits=limits)
+    try:
+        path = getattr(fileobj, "temporary_file_path", None)
+        if callable(path):
+            return check_isolated(Path(path()), kind=kind, limits=limits)
+        with tempfile.NamedTemporaryFile(prefix="upload-check-", suffix=".bin") as copy:
+            fileobj.seek(0)
+            shutil.copyfileobj(fileobj, copy, _HASH_CHUNK)
+            copy.flush()
+            return check_isolated(Path(copy.name), kind=kind, limits=limits)
+    except OSError as e:
+        full = e.errno in STORAGE_FULL_ERRNOS
+        logger.error("checking an upload failed (%s): %s", "storage full" if full else "server fault", e)
+        raise UploadCheckUnavailable(
+            "The file could not be checked: the server's storage is full. Nothing was saved; try again later."
+            if full
+            else "The file could not be checked right now. Nothing was saved; try again later.",
+            code="storage_full" if full else "storage_unavailable",
+        ) from e
 
 
 def _check_size(size: int | None, *, limits: ExtractionLimits) -> None:
@@ -189,6 +215,7 @@ def validate_bytes(data: bytes, *, filename: str, limits: ExtractionLimits | Non
 __all__ = [
     "CorruptFile",
     "KnowledgeUploadHandler",
+    "UploadCheckUnavailable",
     "ValidatedUpload",
     "install_upload_limit",
     "upload_rejection",

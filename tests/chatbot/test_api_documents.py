@@ -3,6 +3,7 @@ real publish → index pipeline, duplicates, ownership and the upload rate."""
 
 from __future__ import annotations
 
+import errno
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,3 +162,36 @@ def test_an_upload_is_stored_under_a_random_name_and_keeps_the_uploaders_in_the_
     assert response.json()["filename"] == "Salaries 2026 (final).docx"
     stored = str(KnowledgeDocument.objects.get(pk=response.json()["id"]).file.name)
     assert "Salaries" not in stored and stored.startswith("knowledge/") and stored.endswith(".docx")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("failure", "status", "code"),
+    [(errno.ENOSPC, 507, "storage_full"), (errno.EAGAIN, 503, "storage_unavailable")],
+)
+def test_a_server_that_cannot_check_the_upload_answers_507_or_503_and_keeps_nothing(
+    docx_file, monkeypatch, failure, status, code
+):
+    """The structural check copies an in-memory upload to a temporary file and starts a child: a full
+    disk (ENOSPC) or no process to be had (EAGAIN) is the server's fault, said as such, never a 500."""
+    import subprocess
+
+    _, token = token_user("checked")
+    client = api_client(token)
+    if failure == errno.ENOSPC:
+
+        def no_room(*args: Any, **kwargs: Any) -> Any:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr("knowledgebase.validation.tempfile.NamedTemporaryFile", no_room)
+    else:
+
+        def no_process(*args: Any, **kwargs: Any) -> Any:
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+        monkeypatch.setattr(subprocess, "Popen", no_process)
+    response = upload(client, docx_file)
+    assert response.status_code == status, response.content
+    assert response.json()["error"]["code"] == code
+    assert "Nothing was saved" in response.json()["error"]["message"]
+    assert not KnowledgeDocument.objects.exists()

@@ -5,7 +5,6 @@ queues its indexing through the usual signals."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.db import transaction
@@ -13,11 +12,9 @@ from django.db import transaction
 from knowledgebase.audit import document_upload_log
 from knowledgebase.models import KnowledgeDocument
 from knowledgebase.selectors import document_visible_to
-from knowledgebase.validation import STORAGE_FULL_ERRNOS, ValidatedUpload
+from knowledgebase.validation import ValidatedUpload, storage_fault
 from search.errors import KnowledgeError
 from search.values import Principal
-
-logger = logging.getLogger(__name__)
 
 
 class UploadStorageError(KnowledgeError):
@@ -48,14 +45,7 @@ def document_upload_create(
             user=user, upload=upload, validated=validated, title=title, description=description
         )
     except OSError as e:
-        full = e.errno in STORAGE_FULL_ERRNOS
-        logger.error("storing an upload failed (%s): %s", "storage full" if full else "storage error", e)
-        raise UploadStorageError(
-            "The file could not be stored: the server's storage is full. Nothing was saved; try again later."
-            if full
-            else "The file could not be stored. Nothing was saved; try again later.",
-            code="storage_full" if full else "storage_unavailable",
-        ) from e
+        raise storage_fault(e, UploadStorageError, doing="stored") from e
 
 
 def _document_create(

@@ -52,6 +52,21 @@ _HASH_CHUNK = 1024 * 1024
 STORAGE_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
+def storage_fault(error: OSError, cls: type[KnowledgeError], *, doing: str) -> KnowledgeError:
+    """The error for a server-side storage fault while a file is `doing` ("checked", "stored"): 507
+    ``storage_full`` for a full disk or quota, 503 ``storage_unavailable`` otherwise; logged."""
+    full = error.errno in STORAGE_FULL_ERRNOS
+    logger.error(
+        "an upload could not be %s (%s): %s", doing, "storage full" if full else "server fault", error
+    )
+    return cls(
+        f"The file could not be {doing}: the server's storage is full. Nothing was saved; try again later."
+        if full
+        else f"The file could not be {doing}. Nothing was saved; try again later.",
+        code="storage_full" if full else "storage_unavailable",
+    )
+
+
 class UploadCheckUnavailable(KnowledgeError):
     """The server could not check the upload (no room for its temporary copy, no process to check it
     in): a fault of the server, not of the file (507 ``storage_full`` / 503 ``storage_unavailable``)."""
@@ -110,14 +125,7 @@ def _check_structure(fileobj: IO[bytes], *, kind: FileKind, limits: ExtractionLi
             copy.flush()
             return check_isolated(Path(copy.name), kind=kind, limits=limits)
     except OSError as e:
-        full = e.errno in STORAGE_FULL_ERRNOS
-        logger.error("checking an upload failed (%s): %s", "storage full" if full else "server fault", e)
-        raise UploadCheckUnavailable(
-            "The file could not be checked: the server's storage is full. Nothing was saved; try again later."
-            if full
-            else "The file could not be checked right now. Nothing was saved; try again later.",
-            code="storage_full" if full else "storage_unavailable",
-        ) from e
+        raise storage_fault(e, UploadCheckUnavailable, doing="checked") from e
 
 
 def _check_size(size: int | None, *, limits: ExtractionLimits) -> None:

@@ -3,7 +3,8 @@
 #   PostgreSQL (apt cluster), Redis, Elasticsearch (integ-test-zip from Maven Central).
 #
 # Usage: scripts/services.sh install|up|down|status
-#        scripts/services.sh cluster up|down [--purge]|start N|status  (three Elasticsearch nodes, see below)
+#        scripts/services.sh cluster up|down [--purge]|start N|worker|worker-bulk|status
+#          (three Elasticsearch nodes and two Celery workers on them, see below)
 #
 # Every server listens on 127.0.0.1 only. State lives under $ROOT/.services/
 # (git-ignored). Elasticsearch lives there too, unless the `elasticsearch` system
@@ -547,6 +548,143 @@ cluster_wait_green() {
   log "cluster: $CLUSTER_NAME green with $count nodes after $((SECONDS - start))s"
 }
 
+# --------------------------------------------------------- cluster workers ---
+# `cluster up` also starts the two Celery workers compose.yaml describes, on the cluster: `worker`
+# (hostname interactive@cluster, queue `interactive`: publishes and uploads) and `worker-bulk`
+# (bulk@cluster, queue `bulk`: reindex). Each runs detached in its own session, with its pid file and log
+# under $ES_BASE/cluster/workers/. They read the caller's environment (DATABASE_URL, REDIS_URL or
+# CELERY_BROKER_URL, DJANGO_SETTINGS_MODULE, KNOWLEDGE_INDEX_NAME, ...), with ELASTICSEARCH_URL set to the
+# three nodes and ELASTICSEARCH_REPLICAS=1.
+# Environment: CLUSTER_WORKERS (1; 0: no workers), CLUSTER_WORKER_CONCURRENCY (1), CLUSTER_PYTHON
+# ($ROOT/.venv/bin/python, else python3), CLUSTER_ELASTICSEARCH_URL (the three nodes),
+# CLUSTER_WORKER_WAIT_SECONDS (120).
+CLUSTER_WORKERS="${CLUSTER_WORKERS:-1}"
+CLUSTER_WORKER_CONCURRENCY="${CLUSTER_WORKER_CONCURRENCY:-1}"
+CLUSTER_WORKER_WAIT_SECONDS="${CLUSTER_WORKER_WAIT_SECONDS:-120}"
+CLUSTER_WORKER_NAMES=(worker worker-bulk)
+
+worker_queue() { if [[ "$1" == worker ]]; then echo interactive; else echo bulk; fi; }
+worker_hostname() { echo "$(worker_queue "$1")@cluster"; }
+worker_dir() { echo "$ES_BASE/cluster/workers"; }
+worker_pidfile() { echo "$(worker_dir)/$1.pid"; }
+worker_log() { echo "$(worker_dir)/$1.log"; }
+# The pid in the worker's pid file, if that process is still a Celery worker (not a reused pid).
+worker_pid() {
+  local pid
+  pid="$(cat "$(worker_pidfile "$1")" 2>/dev/null || true)"
+  if [[ -n "$pid" ]] && grep -qa celery "/proc/$pid/cmdline" 2>/dev/null; then echo "$pid"; fi
+}
+worker_alive() {
+  local pid
+  pid="$(worker_pid "$1")"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+}
+
+worker_python() {
+  if [[ -n "${CLUSTER_PYTHON:-}" ]]; then
+    echo "$CLUSTER_PYTHON"
+  elif [[ -x "$ROOT/.venv/bin/python" ]]; then
+    echo "$ROOT/.venv/bin/python"
+  else
+    echo python3
+  fi
+}
+
+worker_es_url() {
+  local n urls=""
+  for n in "${CLUSTER_NODES[@]}"; do urls+="${urls:+,}http://127.0.0.1:$(node_http "$n")"; done
+  echo "${CLUSTER_ELASTICSEARCH_URL:-$urls}"
+}
+
+worker_log_tail() {
+  echo "----- $(worker_log "$1") (tail) -----" >&2
+  tail -n 40 "$(worker_log "$1")" >&2 2>/dev/null || echo "(no log file)" >&2
+}
+
+# Stops the given workers: TERM (Celery's warm shutdown lets a running task finish), up to 30 s, then KILL
+# of the worker's whole session (its pool children too).
+workers_stop() {
+  local name pid i
+  local -A pids=()
+  # Each pid is read once, as for the nodes.
+  for name in "$@"; do
+    pid="$(worker_pid "$name")"
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+      pids[$name]="$pid"
+      log "cluster: stopping $name (pid $pid)"
+      kill -TERM "$pid" 2>/dev/null || true
+    fi
+  done
+  for name in "${!pids[@]}"; do
+    pid="${pids[$name]}"
+    for ((i = 0; i < 60; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.5
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      warn "$name (pid $pid) did not stop in 30s; sending KILL"
+    fi
+    # The pool children too, even when the main process is gone (setsid made pid the session's group).
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  for name in "$@"; do rm -f "$(worker_pidfile "$name")"; done
+}
+
+# Starts a worker with the caller's environment, restarting it if it runs (it may have another one).
+worker_start() {
+  local name="$1" dir log py pid
+  dir="$(worker_dir)"
+  log="$(worker_log "$name")"
+  py="$(worker_python)"
+  mkdir -p "$dir"
+  workers_stop "$name"
+  if [[ -s "$log" ]]; then mv -f "$log" "$log.1"; fi
+  log "cluster: starting $name ($(worker_hostname "$name"), queue $(worker_queue "$name"), concurrency $CLUSTER_WORKER_CONCURRENCY)"
+  # setsid: its own session, so it outlives this script and `workers_stop` can kill its pool with it.
+  (cd "$ROOT" && exec env \
+    ELASTICSEARCH_URL="$(worker_es_url)" \
+    ELASTICSEARCH_REPLICAS=1 \
+    setsid "$py" -m celery -A datacollection worker --loglevel=INFO \
+    --queues="$(worker_queue "$name")" --hostname="$(worker_hostname "$name")" \
+    --concurrency="$CLUSTER_WORKER_CONCURRENCY" --without-gossip --without-mingle \
+    >"$log" 2>&1 </dev/null 9>&-) &
+  pid=$!
+  echo "$pid" >"$(worker_pidfile "$name")"
+}
+
+# Waits until each worker logs "<hostname> ready." (it consumes its queue); dies with its log if it exits.
+workers_wait_ready() {
+  local start=$SECONDS name pending
+  while ((SECONDS - start < CLUSTER_WORKER_WAIT_SECONDS)); do
+    pending=0
+    for name in "$@"; do
+      # The raw pid: until `exec` reaches Celery its command line is still this script's.
+      if ! kill -0 "$(cat "$(worker_pidfile "$name")")" 2>/dev/null; then
+        worker_log_tail "$name"
+        die "$name exited during startup"
+      fi
+      grep -qF "$(worker_hostname "$name") ready." "$(worker_log "$name")" 2>/dev/null || pending=1
+    done
+    if [[ $pending -eq 0 ]]; then
+      log "cluster: workers ready ($*) after $((SECONDS - start))s"
+      return 0
+    fi
+    sleep 1
+  done
+  for name in "$@"; do worker_log_tail "$name"; done
+  die "workers not ready after ${CLUSTER_WORKER_WAIT_SECONDS}s ($*)"
+}
+
+workers_up() {
+  local name
+  if [[ "$CLUSTER_WORKERS" == 0 ]]; then
+    log "cluster: CLUSTER_WORKERS=0, no workers started"
+    return 0
+  fi
+  for name in "${CLUSTER_WORKER_NAMES[@]}"; do worker_start "$name"; done
+  workers_wait_ready "${CLUSTER_WORKER_NAMES[@]}"
+}
+
 cluster_up() {
   local n
   ensure_es_user
@@ -557,19 +695,22 @@ cluster_up() {
     node_alive "$n" || node_write_config "$n"
   done
   # Each start blocks until its JVM is up (about a minute on two cores): start them side by side.
-  local pids=() pid
+  # (Not `pids`: shellcheck takes it for the associative array of the same name in cluster_down.)
+  local forks=() pid
   for n in "${CLUSTER_NODES[@]}"; do
     node_start "$n" &
-    pids+=($!)
+    forks+=("$!")
   done
-  for pid in "${pids[@]}"; do wait "$pid" || die "a cluster node failed to start"; done
+  for pid in "${forks[@]}"; do wait "$pid" || die "a cluster node failed to start"; done
   cluster_wait_green
+  workers_up
 }
 
 cluster_down() {
   local n pid i
   local -A pids=()
   es_paths
+  workers_stop "${CLUSTER_WORKER_NAMES[@]}"
   # Each pid is read once: a node deletes its pid file as it exits, so reading it again could find none.
   for n in "${CLUSTER_NODES[@]}"; do
     pid="$(cat "$(node_pidfile "$n")" 2>/dev/null || true)"
@@ -605,6 +746,13 @@ cluster_status() {
       ok=1
     fi
   done
+  for n in "${CLUSTER_WORKER_NAMES[@]}"; do
+    if worker_alive "$n"; then
+      echo "$n: running (pid $(worker_pid "$n"), $(worker_hostname "$n"), queue $(worker_queue "$n"))"
+    else
+      echo "$n: down"
+    fi
+  done
   h="$(cluster_field status)"
   echo "cluster $CLUSTER_NAME: ${h:-no answer}, $(cluster_field number_of_nodes) nodes"
   [[ "$h" == "green" ]] || ok=1
@@ -626,17 +774,23 @@ cmd_cluster() {
       fi
       ;;
     start)
-      # (Re)start one node, e.g. after it was killed, and wait for green with all nodes.
+      # (Re)start one node, e.g. after it was killed, and wait for green with all nodes; or (re)start one
+      # worker with the caller's environment and wait until it is ready.
       require_root "cluster start"
-      [[ " ${CLUSTER_NODES[*]} " == *" ${2:-x} "* ]] || die "usage: $0 cluster start 1|2|3"
-      ensure_es_user
       es_paths
+      if [[ " ${CLUSTER_WORKER_NAMES[*]} " == *" ${2:-x} "* ]]; then
+        worker_start "$2"
+        workers_wait_ready "$2"
+        return 0
+      fi
+      [[ " ${CLUSTER_NODES[*]} " == *" ${2:-x} "* ]] || die "usage: $0 cluster start 1|2|3|worker|worker-bulk"
+      ensure_es_user
       node_start "$2"
       cluster_wait_green
       ;;
     status) cluster_status ;;
     *)
-      echo "usage: $0 cluster up|down [--purge]|start N|status" >&2
+      echo "usage: $0 cluster up|down [--purge]|start N|worker|worker-bulk|status" >&2
       exit 2
       ;;
   esac
@@ -733,7 +887,7 @@ main() {
       cmd_cluster "$@"
       ;;
     *)
-      echo "usage: $0 install|up|down|status|cluster up|down|start N|status" >&2
+      echo "usage: $0 install|up|down|status|cluster up|down|start N|worker|worker-bulk|status" >&2
       exit 2
       ;;
   esac

@@ -10,6 +10,8 @@ Environment (all optional):
 - SCALE_BENCH_VECTOR_TYPES: Elasticsearch `vector_index_type`s, each its own index (default "int8_hnsw",
   the product's; add "bbq_hnsw" to compare).
 - SCALE_BENCH_QUERIES (default 200), SCALE_BENCH_RECALL_QUERIES (default 50).
+- SCALE_BENCH_WRITERS: threads writing bulk requests at once (default 2: the engine indexes each request on
+  one write thread, so one writer leaves the second core to merges alone).
 - SCALE_BENCH_FORCEMERGE=0 skips the force-merge to one segment (and the second round of measurements).
 - SCALE_BENCH_KEEP=1 keeps the Elasticsearch index (its name is printed and written into the JSON).
 
@@ -27,8 +29,10 @@ import json
 import os
 import platform
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -87,20 +91,49 @@ class LookupEmbedder(BaseEmbedder):
         return len(text.split())
 
 
-def bulk_load(backend: BaseSearchBackend, corpus: ScaleCorpus, *, model: str) -> float:
-    """Write the corpus through `backend.index_chunks`, LOAD_SLICE chunks per call; returns seconds."""
+def bulk_load(backend: BaseSearchBackend, corpus: ScaleCorpus, *, model: str, writers: int = 1) -> float:
+    """Write the corpus through `backend.index_chunks`, LOAD_SLICE chunks per call, from `writers` threads
+    at once (as that many bulk workers would write; the engine indexes each request on its own write
+    thread); returns seconds."""
     vectors = corpus.vectors()
-    started = time.perf_counter()
-    batch: list[IndexItem] = []
+    lock = threading.Lock()
     done = 0
-    for i, chunk in enumerate(corpus.chunks()):
-        batch.append(IndexItem(chunk=chunk, vector=vectors[i].tolist()))
-        if len(batch) == LOAD_SLICE or i == corpus.size - 1:
-            done += backend.index_chunks(batch, dimensions=DIMS, model=model)
-            batch = []
-            if done % LOG_EVERY == 0 or done == corpus.size:
+    started = time.perf_counter()
+
+    def slices() -> Iterator[list[IndexItem]]:
+        batch: list[IndexItem] = []
+        for i, chunk in enumerate(corpus.chunks()):
+            batch.append(IndexItem(chunk=chunk, vector=vectors[i].tolist()))
+            if len(batch) == LOAD_SLICE or i == corpus.size - 1:
+                yield batch
+                batch = []
+
+    def write(batch: list[IndexItem]) -> None:
+        nonlocal done
+        written = backend.index_chunks(batch, dimensions=DIMS, model=model)
+        with lock:
+            before, done = done, done + written
+            if before // LOG_EVERY != done // LOG_EVERY or done == corpus.size:
                 rate = done / (time.perf_counter() - started)
                 print(f"  loaded {done:,} chunks, {rate:,.0f}/s", flush=True)
+
+    if writers <= 1:
+        for batch in slices():
+            write(batch)
+    else:
+        batches = slices()
+        write(next(batches))  # alone: the first write creates the index
+        with ThreadPoolExecutor(max_workers=writers) as pool:
+            # At most 2 × writers slices built ahead, so a 1M corpus is never all in memory as objects.
+            pending: set[Future[None]] = set()
+            for batch in batches:
+                if len(pending) >= 2 * writers:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        future.result()
+                pending.add(pool.submit(write, batch))
+            for future in pending:
+                future.result()
     return time.perf_counter() - started
 
 
@@ -237,6 +270,7 @@ def main() -> None:
     db_max = int(os.environ.get("SCALE_BENCH_DB_MAX", "100000"))
     forcemerge = os.environ.get("SCALE_BENCH_FORCEMERGE", "1") != "0"
     keep = os.environ.get("SCALE_BENCH_KEEP") == "1"
+    writers = int(os.environ.get("SCALE_BENCH_WRITERS", "2"))
     header = {
         "benchmark": "scale",
         "last_run_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -271,10 +305,12 @@ def main() -> None:
                 vector_type=vector_type,
                 forcemerge=forcemerge,
                 keep=keep,
-                load=partial(bulk_load, corpus=corpus, model=embedder.identity),
+                load=partial(bulk_load, corpus=corpus, model=embedder.identity, writers=writers),
                 measure=partial(latencies, queries=queries, embedder=embedder),
             )
-            run.update(run_at_utc=run_at, commit=header["last_run_commit"], loadavg_at_start=loadavg)
+            run.update(
+                run_at_utc=run_at, commit=header["last_run_commit"], loadavg_at_start=loadavg, writers=writers
+            )
             run["goals"] = goals_check(run, size)
             runs.setdefault(name, {})[str(size)] = run
             print(json.dumps(run), flush=True)

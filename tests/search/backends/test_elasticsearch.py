@@ -78,6 +78,60 @@ def test_failed_rebuild_deletes_its_unfinished_index(backend: ElasticsearchSearc
     assert set(backend.client.indices.get(index=f"{backend.index_name}-*")) == before
 
 
+def _segments(backend: ElasticsearchSearchBackend) -> int:
+    stats = backend.client.indices.stats(index=backend.index_name, metric="segments")
+    return int(stats["_all"]["primaries"]["segments"]["count"])
+
+
+@pytest.fixture
+def one_segment_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each bulk request of a rebuild refreshed at once, so every batch becomes a segment of its own."""
+    original = ElasticsearchSearchBackend._bulk
+
+    def bulk(self: ElasticsearchSearchBackend, index: str, batch: Any, **kwargs: Any) -> None:
+        original(self, index, batch, **kwargs)
+        self.client.indices.refresh(index=index)
+
+    monkeypatch.setattr(ElasticsearchSearchBackend, "_bulk", bulk)
+
+
+@pytest.mark.usefixtures("one_segment_per_batch")
+def test_a_rebuilt_index_is_merged_to_one_segment_before_it_is_served(settings: Any) -> None:
+    unmerged = es_backend(settings, batch_size=2, rebuild_merge_segments=0)
+    merged = es_backend(settings, batch_size=2)
+    try:
+        unmerged.rebuild(items(8), dimensions=4)
+        merged.rebuild(items(8), dimensions=4)
+        assert _segments(unmerged) == 4  # the test's premise: one segment per batch of 2
+        assert _segments(merged) == 1
+        assert merged.count() == 8
+    finally:
+        unmerged.drop()
+        merged.drop()
+
+
+@pytest.mark.usefixtures("one_segment_per_batch")
+def test_a_failed_merge_still_serves_the_complete_rebuilt_index(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from elasticsearch import ConnectionTimeout
+
+    backend = es_backend(settings, batch_size=2)
+    try:
+        backend.index_chunks(items(1), dimensions=4)
+        monkeypatch.setattr(
+            type(backend.client.indices),
+            "forcemerge",
+            lambda *a, **k: (_ for _ in ()).throw(ConnectionTimeout("timed out")),
+        )
+        assert backend.rebuild(items(6), dimensions=4) == 6
+        assert backend.count() == 6 and _segments(backend) == 3
+        assert "served unmerged" in caplog.text
+        assert len(backend.client.indices.get(index=f"{backend.index_name}-*")) == 1  # the old one is gone
+    finally:
+        backend.drop()
+
+
 def test_mapping(backend: ElasticsearchSearchBackend) -> None:
     backend.index_chunks(items(), dimensions=4)
     mapping = next(iter(backend.client.indices.get_mapping(index=backend.index_name).values()))["mappings"]

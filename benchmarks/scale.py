@@ -12,6 +12,8 @@ Environment (all optional):
 - SCALE_BENCH_QUERIES (default 200), SCALE_BENCH_RECALL_QUERIES (default 50).
 - SCALE_BENCH_WRITERS: threads writing bulk requests at once (default 2: the engine indexes each request on
   one write thread, so one writer leaves the second core to merges alone).
+- SCALE_BENCH_NUM_CANDIDATES: after the force-merge, the kNN leg's latency and recall at each of these
+  fixed `num_candidates` (default "400,800,1600"; the backend's default is max(100, 4k), 400 for hybrid).
 - SCALE_BENCH_FORCEMERGE=0 skips the force-merge to one segment (and the second round of measurements).
 - SCALE_BENCH_KEEP=1 keeps the Elasticsearch index (its name is printed and written into the JSON).
 
@@ -271,6 +273,7 @@ def main() -> None:
     forcemerge = os.environ.get("SCALE_BENCH_FORCEMERGE", "1") != "0"
     keep = os.environ.get("SCALE_BENCH_KEEP") == "1"
     writers = int(os.environ.get("SCALE_BENCH_WRITERS", "2"))
+    sweep = [int(v) for v in env_list("SCALE_BENCH_NUM_CANDIDATES", "400,800,1600")]
     header = {
         "benchmark": "scale",
         "last_run_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -307,6 +310,8 @@ def main() -> None:
                 keep=keep,
                 load=partial(bulk_load, corpus=corpus, model=embedder.identity, writers=writers),
                 measure=partial(latencies, queries=queries, embedder=embedder),
+                queries=queries,
+                sweep=sweep,
             )
             run.update(
                 run_at_utc=run_at, commit=header["last_run_commit"], loadavg_at_start=loadavg, writers=writers

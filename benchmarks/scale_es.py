@@ -8,6 +8,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Sequence
+from functools import partial
 from itertools import islice
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy.typing as npt
 from django.conf import settings
 
 from benchmarks.scale_corpus import Query, ScaleCorpus
-from benchmarks.search_common import DIMS, PRINCIPAL
+from benchmarks.search_common import DIMS, PRINCIPAL, timed
 from search.backends.base import IndexItem
 from search.backends.elasticsearch import ElasticsearchSearchBackend, query_filters
 from search.backends.elasticsearch.bulk import bulk_operations
@@ -131,6 +132,51 @@ def recall(
     return result
 
 
+def candidates_sweep(
+    backend: ElasticsearchSearchBackend,
+    queries: Sequence[Query],
+    recall_queries: Sequence[Query],
+    *,
+    corpus: ScaleCorpus,
+    model: str,
+    values: Sequence[int],
+) -> dict[str, Any]:
+    """The kNN leg as hybrid runs it (k = 100, the backend's rescoring) at each fixed `num_candidates`:
+    latency and recall@10/@100 against exact search. One merged graph is searched once with that many
+    candidates where N segments were each searched with it, so a merge trades recall for speed unless
+    the candidates grow; this shows by how much."""
+    rows = visible_rows(backend)
+    vectors = corpus.vectors()
+    exact = {k: [exact_top(vectors, rows, q.vector, k) for q in recall_queries] for k in RECALL_KS}
+    saved = backend.options.get("num_candidates")
+    result: dict[str, Any] = {}
+    try:
+        for value in values:
+            backend.options["num_candidates"] = value
+            calls: list[Callable[[], Any]] = [
+                partial(backend.search_vector, q.vector, principal=PRINCIPAL, k=100, model=model)
+                for q in queries
+            ]
+            entry: dict[str, Any] = {"knn_k100": timed(calls)}
+            for k in RECALL_KS:
+                found = [
+                    {
+                        h.chunk.chunk_id
+                        for h in backend.search_vector(q.vector, principal=PRINCIPAL, k=k, model=model)
+                    }
+                    for q in recall_queries
+                ]
+                scores = [len(f & e) / max(1, len(e)) for f, e in zip(found, exact[k], strict=True)]
+                entry[f"recall@{k}"] = round(sum(scores) / len(scores), 4)
+            result[str(value)] = entry
+    finally:
+        if saved is None:
+            backend.options.pop("num_candidates", None)
+        else:
+            backend.options["num_candidates"] = saved
+    return result
+
+
 def writer_cost(backend: ElasticsearchSearchBackend, corpus: ScaleCorpus, n: int = 1000) -> dict[str, Any]:
     """Client-side milliseconds per chunk to build the bulk actions (bulk.bulk_operations) of the first `n`
     chunks, with the application-side stemmed copies the backend adds (search.analysis) and without: where
@@ -155,6 +201,8 @@ def elasticsearch_run(
     keep: bool,
     load: Callable[[ElasticsearchSearchBackend], float],
     measure: Callable[[ElasticsearchSearchBackend], dict[str, Any]],
+    queries: Sequence[Query] = (),
+    sweep: Sequence[int] = (),
 ) -> dict[str, Any]:
     urls = settings.KNOWLEDGE_SEARCH_BACKENDS["default"].get("URLS") or ["http://127.0.0.1:9200"]
     # refresh off while loading, one timed refresh after it (as `reindex --rebuild` refreshes once).
@@ -184,6 +232,10 @@ def elasticsearch_run(
                 "latency": measure(backend),
                 "knn_recall": recall(backend, recall_queries, corpus=corpus, model=embedder.identity),
             }
+            if sweep:
+                run["after_forcemerge"]["num_candidates_sweep"] = candidates_sweep(
+                    backend, queries, recall_queries, corpus=corpus, model=embedder.identity, values=sweep
+                )
     finally:
         if keep:
             print(f"  kept index {name}", flush=True)

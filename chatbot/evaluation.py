@@ -22,11 +22,10 @@ from chatbot.llm import get_llm
 from chatbot.models import ChatSession, Message
 from chatbot.rag.condense import question_condense
 from chatbot.rag.config import RagConfig
-from chatbot.rag.pipeline import relevance
+from chatbot.rag.pipeline import hits_for_turn, relevance
 from chatbot.services import answer_stream
 from knowledgebase.models import KnowledgePage
 from search.metrics import ndcg_at_k, percentile, recall_at_k
-from search.selectors import hits_search
 from search.values import Principal
 
 # Chunks retrieved to rank files: with at most 3 chunks per source, 30 chunks give at least 10 files.
@@ -135,7 +134,9 @@ def _retrieval(
         max_tokens=config.condense_max_tokens,
         timeout=config.condense_timeout,
     )
-    hits = hits_search(query, principal=principal, k=RANKING_CHUNKS, expanders=[])
+    hits = hits_for_turn(
+        query, question=question.question, history=history, principal=principal, k=RANKING_CHUNKS
+    )
     paths = _page_paths({(h.chunk.source_type, h.chunk.source_id) for h in hits})
     return query, ranked_files(hits, paths)[:10], relevance(hits)
 

@@ -62,7 +62,8 @@ def salient_words(text: str) -> list[str]:
     return found
 
 
-def _last_user_turn(history: Sequence[Mapping[str, str]]) -> str:
+def previous_question(history: Sequence[Mapping[str, str]]) -> str:
+    """The last question the user asked before this one ("" when none)."""
     for turn in reversed(history):
         if turn.get("role") == "user" and turn.get("content", "").strip():
             return str(turn["content"])
@@ -70,7 +71,7 @@ def _last_user_turn(history: Sequence[Mapping[str, str]]) -> str:
 
 
 def condense_heuristic(question: str, history: Sequence[Mapping[str, str]]) -> str:
-    previous = _last_user_turn(history)
+    previous = previous_question(history)
     if not previous or not looks_like_follow_up(question):
         return question
     present = {w.lower() for w in _words(question)}

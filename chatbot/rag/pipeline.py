@@ -16,6 +16,8 @@ import re
 import time
 from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from contextlib import aclosing
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -33,7 +35,7 @@ from search.values import Hit, Principal
 
 from . import cache
 from .citations import MarkerStreamFilter, cited_numbers
-from .condense import question_condense
+from .condense import looks_like_follow_up, previous_question, question_condense
 from .context import context_build
 from .prompts import answer_messages, source_text_neutralise
 from .quality import AnswerQuality
@@ -45,6 +47,11 @@ _DONT_KNOW_PHRASES = re.compile(
     r"doesn't cover|does not cover|don't know|do not know|not (?:contain|mention|cover)|no information", re.I
 )
 _WORD_GROUP = re.compile(r"\S+(?:\s+\S+){0,2}\s*")
+# A follow-up also searches within the previous question's best source (hits_for_turn): the one its
+# answer leads with. Not more: in a small index the next ones are whatever else matched, often the very
+# pages the follow-up's own words already favour.
+FOLLOW_UP_SOURCES = 1
+RRF_K = 60
 
 
 # --- blocking steps (run in threads) ------------------------------------------------------------
@@ -75,10 +82,54 @@ def hits_checked(
     return [h for h in hits if (h.chunk.source_type, h.chunk.source_id) in visible]
 
 
+def hits_for_turn(
+    query: str,
+    *,
+    question: str,
+    history: Sequence[Mapping[str, str]],
+    principal: Principal,
+    k: int,
+    scope: Collection[str] | None = None,
+    filters: SearchFilters | None = None,
+    backend_alias: str = "default",
+) -> list[Hit]:
+    """`hits_checked` for a turn's standalone `query`. A follow-up (condense.looks_like_follow_up, with a
+    previous question) also searches `query` within the source the previous question retrieves best,
+    and both lists are fused by reciprocal rank: "and for snippets?" after a question about page bulk
+    actions finds the snippet section of the same document, not any page that mentions snippets. The
+    evaluation (chatbot/evaluation.py) scores retrieval through this same function."""
+    search = partial(hits_checked, principal=principal, k=k, filters=filters, backend_alias=backend_alias)
+    hits = search(query, scope=scope)
+    previous = previous_question(history)
+    if not previous or not looks_like_follow_up(question):
+        return hits
+    before = search(previous, scope=scope)
+    sources = list(dict.fromkeys(h.chunk.source_key for h in before))[:FOLLOW_UP_SOURCES]
+    if not sources:
+        return hits
+    return fuse_ranks([hits, search(query, scope=sources)], k=k)
+
+
+def fuse_ranks(lists: Sequence[Sequence[Hit]], *, k: int) -> list[Hit]:
+    """Reciprocal rank fusion (constant RRF_K, the usual 60: not tuned here) of hit lists; a chunk keeps
+    its first list's scores."""
+    fused: dict[str, float] = {}
+    first: dict[str, Hit] = {}
+    for hits in lists:
+        for rank, hit in enumerate(hits, start=1):
+            chunk_id = hit.chunk.chunk_id
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+            first.setdefault(chunk_id, hit)
+    order = sorted(fused, key=lambda chunk_id: -fused[chunk_id])[:k]
+    return [replace(first[chunk_id], rank=rank) for rank, chunk_id in enumerate(order, start=1)]
+
+
 def retrieve_checked(run: AnswerRun) -> list[Hit]:
-    """The answer's hits: `hits_checked` for the condensed question, in the session's scope."""
-    return hits_checked(
+    """The answer's hits: `hits_for_turn` for the condensed question, in the session's scope."""
+    return hits_for_turn(
         run.query,
+        question=run.question,
+        history=run.history,
         principal=run.principal,
         k=run.config.retrieval_k,
         scope=run.scope or None,

@@ -135,6 +135,57 @@ def test_follow_up_uses_the_history_to_find_the_page(pages, asker):
     assert [s["source_id"] for s in complete["sources"]] == [pages["search"].pk]
 
 
+def test_a_follow_up_also_searches_the_sources_of_the_previous_question(make_page, asker):  # noqa: F811
+    from chatbot.rag.pipeline import hits_checked, hits_for_turn
+    from search.values import Principal
+
+    bulk = make_page(
+        "Bulk actions",
+        _body(
+            (
+                "Adding bulk actions to the page explorer",
+                "Subclass BulkAction and register it with the "
+                "register_bulk_action hook to add an action to the page explorer listing.",
+            ),
+            ("Adding bulk actions to the snippets listing", "For snippets, subclass SnippetBulkAction."),
+        ),
+    )
+    snippets = make_page(
+        "Snippets",
+        _body(
+            (
+                "Snippets",
+                "Snippets are reusable content. Register snippets with register_snippet; "
+                "snippets then appear in the snippets menu, and the same snippets serve many pages.",
+            )
+        ),
+    )
+    for page in (bulk, snippets):
+        wait_for_jobs("page", page.pk)
+    principal = Principal.from_user(asker)
+    question = "And how do I do the same for snippets?"
+    history = [
+        {"role": "user", "content": "How do I add my own bulk action to the page explorer listing?"},
+        {"role": "assistant", "content": "Subclass BulkAction and register it [1]."},
+    ]
+    # The premise: searched alone, the question's own words favour the page about snippets in general.
+    alone = hits_checked(question, principal=principal, k=10)
+    assert alone[0].chunk.source_id == snippets.pk
+
+    hits = hits_for_turn(question, question=question, history=history, principal=principal, k=10)
+    assert (hits[0].chunk.source_id, hits[0].chunk.section) == (
+        bulk.pk,
+        "Adding bulk actions to the snippets listing",
+    )
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    # A question that stands alone is searched as it is, whatever came before.
+    standalone = "Where do registered snippets appear in the admin menu?"
+    assert [
+        h.chunk.chunk_id
+        for h in hits_for_turn(standalone, question=standalone, history=history, principal=principal, k=10)
+    ] == [h.chunk.chunk_id for h in hits_checked(standalone, principal=principal, k=10)]
+
+
 def test_question_the_knowledge_base_does_not_cover_is_declined(pages, asker):
     events = ask(_session(asker), asker, "How much does Divio charge per month for hosting?")
     complete = _final(events).data

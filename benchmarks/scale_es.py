@@ -97,6 +97,23 @@ def exact_top(
     return {f"scale-{row}" for _, row in best[:k]}
 
 
+def knn_recall(
+    backend: ElasticsearchSearchBackend,
+    queries: Sequence[Query],
+    exact: Sequence[set[str]],
+    *,
+    k: int,
+    model: str,
+) -> float:
+    """Mean share of each query's exact top k that the kNN leg returns at k."""
+    found = [
+        {h.chunk.chunk_id for h in backend.search_vector(q.vector, principal=PRINCIPAL, k=k, model=model)}
+        for q in queries
+    ]
+    scores = [len(f & e) / max(1, len(e)) for f, e in zip(found, exact, strict=True)]
+    return round(sum(scores) / len(scores), 4)
+
+
 def recall(
     backend: ElasticsearchSearchBackend, queries: Sequence[Query], *, corpus: ScaleCorpus, model: str
 ) -> dict[str, Any]:
@@ -118,15 +135,7 @@ def recall(
         for label, oversample in ((f"rescored x{rescore:g}", rescore), ("no query rescore_vector", 0.0)):
             backend.rescore_oversample = oversample
             for k in RECALL_KS:
-                found = [
-                    {
-                        h.chunk.chunk_id
-                        for h in backend.search_vector(q.vector, principal=PRINCIPAL, k=k, model=model)
-                    }
-                    for q in queries
-                ]
-                scores = [len(f & e) / max(1, len(e)) for f, e in zip(found, exact[k], strict=True)]
-                result[f"recall@{k} ({label})"] = round(sum(scores) / len(scores), 4)
+                result[f"recall@{k} ({label})"] = knn_recall(backend, queries, exact[k], k=k, model=model)
     finally:
         backend.rescore_oversample = rescore
     return result
@@ -159,15 +168,7 @@ def candidates_sweep(
             ]
             entry: dict[str, Any] = {"knn_k100": timed(calls)}
             for k in RECALL_KS:
-                found = [
-                    {
-                        h.chunk.chunk_id
-                        for h in backend.search_vector(q.vector, principal=PRINCIPAL, k=k, model=model)
-                    }
-                    for q in recall_queries
-                ]
-                scores = [len(f & e) / max(1, len(e)) for f, e in zip(found, exact[k], strict=True)]
-                entry[f"recall@{k}"] = round(sum(scores) / len(scores), 4)
+                entry[f"recall@{k}"] = knn_recall(backend, recall_queries, exact[k], k=k, model=model)
             result[str(value)] = entry
     finally:
         if saved is None:

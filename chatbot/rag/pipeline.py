@@ -224,14 +224,19 @@ async def _extractive(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
         )
         for s in run.sources
     ]
-    sentences = await asyncio.to_thread(
+    quote = partial(
         extractive_answer,
-        run.query,
-        passages,
+        sources=passages,
         max_sentences=run.config.extractive_sentences,
         min_score=run.config.extractive_min_score,
         semantic_min_score=run.config.extractive_semantic_min_score,
     )
+    # Sentences are chosen for what this turn asks: a follow-up's condensed query carries the previous
+    # question's words, which favour the sentences that answered it already. The condensed query is the
+    # fallback when the follow-up's own words support nothing.
+    sentences = await asyncio.to_thread(quote, run.question)
+    if not sentences and run.query != run.question:
+        sentences = await asyncio.to_thread(quote, run.query)
     if not sentences:
         async for event in _decline(run):
             yield event

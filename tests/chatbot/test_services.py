@@ -186,6 +186,33 @@ def test_a_follow_up_also_searches_the_sources_of_the_previous_question(make_pag
     ] == [h.chunk.chunk_id for h in hits_checked(standalone, principal=principal, k=10)]
 
 
+def test_a_follow_up_is_answered_with_what_it_asks_not_what_was_answered(make_page, asker):  # noqa: F811
+    page = make_page(
+        "Bulk actions",
+        _body(
+            (
+                "Adding bulk actions to the page explorer",
+                "Subclass BulkAction and register it with the register_bulk_action hook to add an action to "
+                "the page explorer listing.",
+            ),
+            (
+                "Adding bulk actions to the snippets listing",
+                "For snippets, subclass SnippetBulkAction instead.",
+            ),
+        ),
+    )
+    wait_for_jobs("page", page.pk)
+    session = _session(
+        asker,
+        ("user", "How do I add my own bulk action to the page explorer listing?"),
+        ("assistant", "Subclass BulkAction and register it with the register_bulk_action hook [1]."),
+    )
+    content = _final(ask(session, asker, "And how do I do the same for snippets?")).data["content"]
+    # The sentence that answers this turn leads; the one that answered the last turn, if quoted, follows.
+    lead, previous = content.find("SnippetBulkAction"), content.find("register_bulk_action")
+    assert lead >= 0 and (previous == -1 or lead < previous), content
+
+
 def test_question_the_knowledge_base_does_not_cover_is_declined(pages, asker):
     events = ask(_session(asker), asker, "How much does Divio charge per month for hosting?")
     complete = _final(events).data

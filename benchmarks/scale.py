@@ -16,6 +16,10 @@ Environment (all optional):
   fixed `num_candidates` (default "400,800,1600"; the backend's default is max(100, 4k), 400 for hybrid).
 - SCALE_BENCH_FORCEMERGE=0 skips the force-merge to one segment (and the second round of measurements).
 - SCALE_BENCH_KEEP=1 keeps the Elasticsearch index (its name is printed and written into the JSON).
+- SCALE_BENCH_REUSE=<kept index alias>: no load; that index (of the one size and vector type given) is
+  force-merged and measured again, into the JSON entry of the run that kept it (`after_forcemerge`). For
+  1M chunks, whose merge takes longer than the rest of the run: load with SCALE_BENCH_FORCEMERGE=0
+  SCALE_BENCH_KEEP=1, then reuse.
 
 The corpus (benchmarks/scale_corpus.py) is built once per size under var/scale/. Every query runs as a
 signed-in member of two groups (search_common.PRINCIPAL), so both legs carry the visibility filter.
@@ -50,7 +54,7 @@ import django
 django.setup()
 
 from benchmarks.scale_corpus import Query, ScaleCorpus  # noqa: E402
-from benchmarks.scale_es import elasticsearch_run  # noqa: E402
+from benchmarks.scale_es import elasticsearch_run, kept_backend, merged_run  # noqa: E402
 from benchmarks.search_common import DIMS, PRINCIPAL, throwaway_postgres, timed  # noqa: E402
 from search.backends.base import BaseSearchBackend, IndexItem  # noqa: E402
 from search.backends.database import DatabaseSearchBackend  # noqa: E402
@@ -263,6 +267,39 @@ def report_merge(runs: dict[str, dict[str, Any]], header: dict[str, Any]) -> dic
     return merged
 
 
+def remeasure(
+    alias: str, sizes: list[int], vector_types: list[str], n_queries: int, n_recall: int, sweep: list[int]
+) -> dict[str, Any]:
+    """SCALE_BENCH_REUSE: the kept index `alias` merged and measured again, into its run's JSON entry."""
+    if len(sizes) != 1 or len(vector_types) != 1:
+        raise SystemExit("SCALE_BENCH_REUSE needs exactly one size and one vector type")
+    (size,), (vector_type,) = sizes, vector_types
+    report: dict[str, Any] = json.loads(OUT.read_text())
+    run = report["results"][f"elasticsearch {vector_type}"][str(size)]
+    if run.get("index_alias") != alias:
+        raise SystemExit(f"{OUT} has no {size:,}-chunk run that kept {alias!r}")
+    corpus = ScaleCorpus(size)
+    queries = corpus.queries(n_queries)
+    embedder = LookupEmbedder(queries)
+    print(f"force-merging and measuring {alias} again ({size:,} chunks)", flush=True)
+    run.update(
+        merged_run(
+            kept_backend(alias),
+            corpus,
+            queries[:n_recall],
+            embedder=embedder,
+            measure=partial(latencies, queries=queries, embedder=embedder),
+            queries=queries,
+            sweep=sweep,
+        ),
+        remeasured_at_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        remeasured_commit=code_commit(),
+    )
+    run["goals_after_forcemerge"] = goals_check({"latency": run["after_forcemerge"]["latency"]}, size)
+    print(json.dumps(run["after_forcemerge"]), flush=True)
+    return report
+
+
 def main() -> None:
     sizes = [int(s) for s in env_list("SCALE_BENCH_SIZES", "100000")]
     backends = env_list("SCALE_BENCH_BACKENDS", "elasticsearch,postgresql")
@@ -287,6 +324,12 @@ def main() -> None:
         "goals": {"bulk_chunks_per_second_min": BULK_GOAL, "p95_ms_max_by_chunks": P95_GOALS_MS},
     }
     runs: dict[str, dict[str, Any]] = {}
+    if reuse := os.environ.get("SCALE_BENCH_REUSE"):
+        OUT.write_text(
+            json.dumps(remeasure(reuse, sizes, vector_types, n_queries, n_recall, sweep), indent=2) + "\n"
+        )
+        print(f"wrote {OUT}")
+        return
     for size in sizes:
         corpus = ScaleCorpus(size)
         built = corpus.ensure()

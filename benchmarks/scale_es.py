@@ -192,6 +192,43 @@ def writer_cost(backend: ElasticsearchSearchBackend, corpus: ScaleCorpus, n: int
     return result
 
 
+def merged_run(
+    backend: ElasticsearchSearchBackend,
+    corpus: ScaleCorpus,
+    recall_queries: Sequence[Query],
+    *,
+    embedder: Any,
+    measure: Callable[[ElasticsearchSearchBackend], dict[str, Any]],
+    queries: Sequence[Query],
+    sweep: Sequence[int],
+) -> dict[str, Any]:
+    """Force-merge the index to one segment (as `reindex --rebuild` serves it), then measure it again."""
+    started = time.perf_counter()
+    backend.client.options(request_timeout=3 * 3600).indices.forcemerge(
+        index=backend.index_name, max_num_segments=1
+    )
+    seconds = time.perf_counter() - started
+    after: dict[str, Any] = {
+        "index": index_stats(backend),
+        "latency": measure(backend),
+        "knn_recall": recall(backend, recall_queries, corpus=corpus, model=embedder.identity),
+    }
+    if sweep:
+        after["num_candidates_sweep"] = candidates_sweep(
+            backend, queries, recall_queries, corpus=corpus, model=embedder.identity, values=sweep
+        )
+    return {
+        "forcemerge_to_1_segment_seconds": round(seconds, 1),
+        "after_forcemerge": after,
+    }
+
+
+def kept_backend(alias: str) -> ElasticsearchSearchBackend:
+    """The backend of an index an earlier run kept (SCALE_BENCH_KEEP=1)."""
+    urls = settings.KNOWLEDGE_SEARCH_BACKENDS["default"].get("URLS") or ["http://127.0.0.1:9200"]
+    return ElasticsearchSearchBackend("scale", {"URLS": urls, "INDEX": alias, "TIMEOUT": 120, "OPTIONS": {}})
+
+
 def elasticsearch_run(
     corpus: ScaleCorpus,
     recall_queries: Sequence[Query],
@@ -225,18 +262,17 @@ def elasticsearch_run(
         run["latency"] = measure(backend)
         run["knn_recall"] = recall(backend, recall_queries, corpus=corpus, model=embedder.identity)
         if forcemerge:
-            started = time.perf_counter()
-            backend.client.options(request_timeout=3600).indices.forcemerge(index=name, max_num_segments=1)
-            run["forcemerge_to_1_segment_seconds"] = round(time.perf_counter() - started, 1)
-            run["after_forcemerge"] = {
-                "index": index_stats(backend),
-                "latency": measure(backend),
-                "knn_recall": recall(backend, recall_queries, corpus=corpus, model=embedder.identity),
-            }
-            if sweep:
-                run["after_forcemerge"]["num_candidates_sweep"] = candidates_sweep(
-                    backend, queries, recall_queries, corpus=corpus, model=embedder.identity, values=sweep
+            run.update(
+                merged_run(
+                    backend,
+                    corpus,
+                    recall_queries,
+                    embedder=embedder,
+                    measure=measure,
+                    queries=queries,
+                    sweep=sweep,
                 )
+            )
     finally:
         if keep:
             print(f"  kept index {name}", flush=True)

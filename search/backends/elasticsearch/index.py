@@ -53,7 +53,10 @@ BULK_BATCH_SIZE = 500
 # (`make bench BENCH=scale`, before/after_forcemerge). The merge takes ~30 s per 20k chunks on 2 cores,
 # spent once in `reindex --rebuild` while the old index still serves.
 REBUILD_MERGE_SEGMENTS = 1
-REBUILD_MERGE_TIMEOUT = 3 * 3600.0
+# The rebuild waits this long for the merge, then serves the new index anyway: the engine goes on merging
+# it in the background (a 1M-chunk index takes longer than that on 2 cores), and a node runs one force-merge
+# at a time, so another index's merge must not hold a rebuild for hours.
+REBUILD_MERGE_TIMEOUT = 600.0
 # Page size when listing a source's chunks (stored_hashes): one source rarely has more.
 SCROLL_PAGE_SIZE = 1000
 # Searches re-read the served index's mapping (dimensions, text analysis, embedder) at most this often to
@@ -402,9 +405,9 @@ class ElasticsearchIndex(BaseSearchBackend):
         return written
 
     def _merge(self, index: str) -> None:
-        """Force-merge a rebuilt index to `rebuild_merge_segments` segments. A merge that fails or times
-        out costs only speed: the index is complete, so it is served anyway, and the engine finishes any
-        merge it started."""
+        """Force-merge a rebuilt index to `rebuild_merge_segments` segments, waiting at most
+        REBUILD_MERGE_TIMEOUT. A merge that fails or outlasts the wait costs only speed: the index is
+        complete, so it is served anyway, and the engine finishes a merge it started."""
         if self.rebuild_merge_segments <= 0:
             return
         started = time.monotonic()

@@ -139,27 +139,38 @@ class Sampler:
         self._thread.join()
 
 
-async def _ask(client: Any, url: str, token: str) -> dict[str, Any]:
+async def _ask(host: str, port: int, path: str, token: str) -> dict[str, Any]:
+    """One streamed question over a raw socket. The client shares the server's two cores: httpx spent
+    about 3 ms of CPU per request, so the 100th of 100 requests left the client ~300 ms after the first and
+    its first byte was read that much later. A pre-built request and a byte scan cost the client little."""
+    body = json.dumps({"content": QUESTION}).encode()
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Token {token}\r\n"
+        f"Accept: text/event-stream\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode() + body
     started = time.perf_counter()
     first_byte = None
     tokens: list[float] = []
-    body = b""
-    headers = {"Authorization": f"Token {token}", "Accept": "text/event-stream"}
+    data = b""
     try:
-        async with client.stream("POST", url, json={"content": QUESTION}, headers=headers) as response:
-            status = response.status_code
-            async for chunk in response.aiter_raw():
-                now = time.perf_counter() - started
-                if first_byte is None:
-                    first_byte = now
-                tokens += [now] * chunk.count(b"event: token\n")
-                body += chunk
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 60)
+        writer.write(request)
+        while chunk := await asyncio.wait_for(reader.read(65536), 120):
+            now = time.perf_counter() - started
+            data += chunk
+            if first_byte is None and b"\r\n\r\n" in data:
+                first_byte = now  # the status line and headers, with the stream's opening comment
+            tokens += [now] * chunk.count(b"event: token\n")
+        writer.close()
     except Exception as e:  # noqa: BLE001 - a failed stream is a result to report
         return {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+    complete = b"event: complete" in data
     return {
-        "ok": status == 200 and b"event: complete" in body,
+        "ok": status == 200 and complete,
         "status": status,
-        "error": "" if b"event: complete" in body else body[-300:].decode(errors="replace"),
+        "error": "" if complete else data[-300:].decode(errors="replace"),
         "first_byte": first_byte,
         "tokens": tokens,
         "seconds": time.perf_counter() - started,
@@ -167,14 +178,11 @@ async def _ask(client: Any, url: str, token: str) -> dict[str, Any]:
 
 
 async def _wave(base: str, token: str, sessions: list[str]) -> tuple[list[dict[str, Any]], float]:
-    import httpx
-
-    limits = httpx.Limits(max_connections=len(sessions) + 10, max_keepalive_connections=0)
-    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(120, connect=60)) as client:
-        started = time.perf_counter()
-        results = await asyncio.gather(
-            *(_ask(client, f"{base}/api/chatbot/sessions/{s}/messages/stream/", token) for s in sessions)
-        )
+    host, port = base.removeprefix("http://").split(":")
+    started = time.perf_counter()
+    results = await asyncio.gather(
+        *(_ask(host, int(port), f"/api/chatbot/sessions/{s}/messages/stream/", token) for s in sessions)
+    )
     return list(results), time.perf_counter() - started
 
 

@@ -48,6 +48,8 @@ class RagConfig:
     # CHATBOT_EXTRACTIVE["SEMANTIC_MIN_SCORE"].
     extractive_semantic_min_score: float | None = 0.30
     stream_delay: float = 0.0  # seconds between streamed word groups of extractive / cached answers
+    # Answers of one server process retrieving or quoting at once (pipeline.work_gate); more wait.
+    concurrent_work: int = 4
     llm_alias: str = "default"
     search_alias: str = "default"
 

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import time
+import weakref
 from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import replace
@@ -52,6 +53,24 @@ _WORD_GROUP = re.compile(r"\S+(?:\s+\S+){0,2}\s*")
 # pages the follow-up's own words already favour.
 FOLLOW_UP_SOURCES = 1
 RRF_K = 60
+
+_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def work_gate(size: int) -> asyncio.Semaphore:
+    """The running event loop's gate on the answers' CPU-bound steps (retrieval with its query embedding,
+    extractive quoting): at most `size` at once, the others wait their turn in the event loop, first come
+    first served.
+
+    Why: with no gate, 100 questions arriving at once each ran retrieval in a thread of its own; the threads
+    shared the cores (and the GIL) evenly, so every answer waited for all of them, and the requests behind
+    them waited to open their streams. Streaming the model's tokens is not gated: that is waiting, not work.
+    One gate per loop (asyncio primitives belong to the loop that first waits on them)."""
+    loop = asyncio.get_running_loop()
+    gate = _GATES.get(loop)
+    if gate is None:
+        gate = _GATES[loop] = asyncio.Semaphore(max(1, size))
+    return gate
 
 
 # --- blocking steps (run in threads) ------------------------------------------------------------
@@ -234,9 +253,10 @@ async def _extractive(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
     # Sentences are chosen for what this turn asks: a follow-up's condensed query carries the previous
     # question's words, which favour the sentences that answered it already. The condensed query is the
     # fallback when the follow-up's own words support nothing.
-    sentences = await asyncio.to_thread(quote, run.question)
-    if not sentences and run.query != run.question:
-        sentences = await asyncio.to_thread(quote, run.query)
+    async with work_gate(run.config.concurrent_work):
+        sentences = await asyncio.to_thread(quote, run.question)
+        if not sentences and run.query != run.question:
+            sentences = await asyncio.to_thread(quote, run.query)
     if not sentences:
         async for event in _decline(run):
             yield event
@@ -271,14 +291,16 @@ async def answer_events(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
             timeout=run.config.condense_timeout,
         )
         run.timings["condense"] = time.perf_counter() - mark
-        cached = await sync_to_async(releasing(cached_answer))(run)
+        async with work_gate(run.config.concurrent_work):
+            cached = await sync_to_async(releasing(cached_answer))(run)
+            if cached is None:
+                mark = time.perf_counter()
+                hits = await sync_to_async(releasing(retrieve_checked))(run)
+                run.retrieval_time = time.perf_counter() - mark
         if cached is not None:
             async for event in _replay(run, cached):
                 yield event
             return
-        mark = time.perf_counter()
-        hits = await sync_to_async(releasing(retrieve_checked))(run)
-        run.retrieval_time = time.perf_counter() - mark
         run.best_knn = best_knn(hits)
         if relevance(hits) < run.config.min_relevance:
             hits = []

@@ -101,6 +101,9 @@ CHATBOT_RAG = {
     # questions declined, 51 of 70 answerable answered.
     "EXTRACTIVE_SEMANTIC_MIN_SCORE": env_float("CHAT_EXTRACTIVE_SEMANTIC_MIN_SCORE", 0.30),
     "STREAM_DELAY": env_float("CHAT_STREAM_DELAY", 0.0),
+    # Answers of one server process retrieving or quoting at once; the others wait in the event loop
+    # (chatbot/rag/pipeline.py work_gate measures why). About 2 per core.
+    "CONCURRENT_WORK": env_int("CHAT_CONCURRENT_WORK", 4),
 }
 # Answers of repeated questions, keyed by visibility and index version (chatbot/rag/cache.py).
 CHATBOT_ANSWER_CACHE = {

@@ -202,3 +202,36 @@ def test_clients_leaving_mid_stream_leave_partial_answers_and_no_model_request_o
     partial = Message.objects.filter(role=Message.Role.ASSISTANT, status=Message.Status.PARTIAL)
     assert partial.count() == leaving
     assert all(m.content.startswith("Word0") for m in partial)
+
+
+def test_answers_retrieve_at_most_concurrent_work_at_once(
+    model: SlowLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The work gate (chatbot.rag.pipeline.work_gate): six questions at once with CONCURRENT_WORK 2 never
+    have more than two retrievals running, and all six are answered."""
+    from chatbot.rag import pipeline
+
+    lock, running, peak = threading.Lock(), [0], [0]
+    retrieve = pipeline.retrieve_checked
+
+    def counted(run: Any) -> Any:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        try:
+            time.sleep(0.3)  # long enough for every request to have reached retrieval without a gate
+            return retrieve(run)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(pipeline, "retrieve_checked", counted)
+    paths = askers(6)
+    with override_settings(CHATBOT_RAG={**settings.CHATBOT_RAG, "CONCURRENT_WORK": 2}):
+        responses = in_server_loop(
+            lambda: together(
+                *(request(path, token=token, json_body={"content": QUESTION}) for token, path in paths)
+            )
+        )
+    assert [r.events()[-1].type for r in responses] == ["complete"] * 6
+    assert peak[0] == 2

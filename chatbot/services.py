@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import async_to_sync
 from django.db import transaction
 
 from chatbot.events import StreamEvent
@@ -28,7 +28,7 @@ from chatbot.rag.config import RagConfig
 from chatbot.rag.pipeline import answer_events, filters_of, scope_of
 from chatbot.rag.run import INTERNAL, AnswerRun
 from chatbot.selectors import session_history
-from datacollection.db import releasing
+from datacollection.db import db_step
 from search.errors import KnowledgeError
 from search.values import Principal
 
@@ -151,7 +151,7 @@ async def answer_stream(
     config = RagConfig.for_session(session.settings)  # the session's answer length and model, if set
     text = question_validate(question, max_chars=config.max_question_chars)
     llm = get_llm(config.llm_alias)
-    _, history, principal = await sync_to_async(releasing(_question_save))(session, user, text, config)
+    _, history, principal = await db_step(_question_save, session, user, text, config)
     run = AnswerRun(
         question=text,
         history=history,
@@ -169,12 +169,12 @@ async def answer_stream(
     except (GeneratorExit, asyncio.CancelledError):
         run.status = "partial"
         # Shielded: a second cancellation must not lose what was already streamed.
-        await asyncio.shield(sync_to_async(releasing(_partial_save))(session, run))
+        await asyncio.shield(db_step(_partial_save, session, run))
         raise
     except Exception as e:  # a bug mid-stream still ends the stream with an error event
         logger.exception("answering failed")
         run.fail("internal_error", INTERNAL, f"{type(e).__name__}: {e}")
-    message = await sync_to_async(releasing(_finish))(session, run)
+    message = await db_step(_finish, session, run)
     if run.status == "error":
         yield run.error_event()
         return

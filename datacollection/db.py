@@ -9,10 +9,14 @@ of retrieval and model tokens later. `connections_release` gives it back after e
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import OperationalError, connections
 
 P = ParamSpec("P")
@@ -42,6 +46,38 @@ def releasing(function: Callable[P, R]) -> Callable[P, R]:
             connections_release()
 
     return step
+
+
+_STEP_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _step_gate() -> asyncio.Semaphore | None:
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    if not pool:
+        return None
+    loop = asyncio.get_running_loop()
+    gate = _STEP_GATES.get(loop)
+    if gate is None:
+        # Half the pool: the other half serves requests (their views) while streams take their steps.
+        gate = _STEP_GATES[loop] = asyncio.Semaphore(max(1, int(pool["max_size"]) // 2))
+    return gate
+
+
+async def db_step(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """`function` in a thread, its connection returned when it ends (`releasing`), for the database steps
+    of a stream that has already opened. With a pool, at most half its connections are taken by such
+    steps at once; the others wait their turn in the event loop rather than in the pool, where
+    DB_POOL_TIMEOUT would end an open stream with `database_busy`. Why: 500 streams opened at once on
+    2 cores (benchmarks/streams.py) had 500 threads queue on 20 connections whose holders crawled; a
+    request not yet streaming is still refused 503 with Retry-After."""
+    step = sync_to_async(releasing(function))
+    gate = _step_gate()
+    if gate is None:
+        return await step(*args, **kwargs)
+    async with gate:
+        return await step(*args, **kwargs)
 
 
 def database_busy(error: BaseException | None) -> bool:

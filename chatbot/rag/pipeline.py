@@ -21,14 +21,12 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
 from chatbot.events import StreamEvent
 from chatbot.llm import GenerationChunk, LLMError
 from chatbot.llm.base import approximate_token_count
 from chatbot.llm.extractive import SourcePassage, extractive_answer, sentences_stream
 from chatbot.logging import question_for_log
-from datacollection.db import releasing
+from datacollection.db import db_step
 from search.errors import KnowledgeError, SearchUnavailable
 from search.filters import SearchFilters
 from search.selectors import hits_search
@@ -292,10 +290,10 @@ async def answer_events(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
         )
         run.timings["condense"] = time.perf_counter() - mark
         async with work_gate(run.config.concurrent_work):
-            cached = await sync_to_async(releasing(cached_answer))(run)
+            cached = await db_step(cached_answer, run)
             if cached is None:
                 mark = time.perf_counter()
-                hits = await sync_to_async(releasing(retrieve_checked))(run)
+                hits = await db_step(retrieve_checked, run)
                 run.retrieval_time = time.perf_counter() - mark
         if cached is not None:
             async for event in _replay(run, cached):

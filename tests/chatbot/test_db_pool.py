@@ -235,3 +235,30 @@ def test_answers_retrieve_at_most_concurrent_work_at_once(
         )
     assert [r.events()[-1].type for r in responses] == ["complete"] * 6
     assert peak[0] == 2
+
+
+def test_open_streams_wait_for_their_database_steps_instead_of_failing(
+    model: SlowLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """datacollection.db.db_step: a pool of 2 with a 2 s timeout, ten streams whose question save holds
+    its connection 0.6 s. In the pool the last saves would wait 2.4 s and end their open streams with
+    database_busy; behind the step gate (one of the two connections) they wait in the event loop."""
+    from chatbot import services
+
+    save = services._question_save
+
+    def slow_save(*args: Any) -> Any:
+        result = save(*args)
+        time.sleep(0.6)  # still inside the step: the connection is returned after it
+        return result
+
+    monkeypatch.setattr(services, "_question_save", slow_save)
+    paths = askers(10)
+    with pool(max_size=2, timeout=2.0):
+        responses = in_server_loop(
+            lambda: together(
+                *(request(path, token=token, json_body={"content": QUESTION}) for token, path in paths)
+            )
+        )
+    assert [r.status for r in responses] == [200] * 10
+    assert [r.events()[-1].type for r in responses] == ["complete"] * 10, [r.text[-200:] for r in responses]

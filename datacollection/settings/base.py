@@ -130,6 +130,11 @@ def database_pool_configure(databases: dict[str, Any], *, default_max_size: int)
 
 # Off by default here (tests and development keep one connection per thread); production turns it on.
 database_pool_configure(DATABASES, default_max_size=0)
+# Requests of one server process running Django's code at once (datacollection/admission.py): the others
+# wait in the event loop, with no thread or connection, and after REQUEST_QUEUE_TIMEOUT seconds get 503
+# with Retry-After. 0: off.
+REQUEST_CONCURRENCY = env_int("REQUEST_CONCURRENCY", 32)
+REQUEST_QUEUE_TIMEOUT = env_float("REQUEST_QUEUE_TIMEOUT", 30.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "datacollection.User"

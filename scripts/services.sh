@@ -415,19 +415,26 @@ es_up() {
   log "elasticsearch: ready ($(es_version), $status) after $((SECONDS - start))s"
 }
 
+# Waits up to $2 seconds for pid $1 (named $3) to exit after a TERM. Returns 1, having warned that a KILL
+# follows, if it is still running; the caller sends the KILL (to the process or its whole session).
+pid_wait_exit() {
+  local pid="$1" seconds="$2" name="$3" i
+  for ((i = 0; i < seconds * 2; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  warn "$name (pid $pid) did not stop in ${seconds}s; sending KILL"
+  return 1
+}
+
 es_down() {
   es_paths
   if es_pid_alive; then
-    local pid i
+    local pid
     pid="$(cat "$ES_PIDFILE")"
     log "elasticsearch: stopping pid $pid"
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 120; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.5
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      warn "elasticsearch pid $pid did not stop in 60s; sending KILL"
+    if ! pid_wait_exit "$pid" 60 elasticsearch; then
       kill -KILL "$pid" 2>/dev/null || true
       sleep 1
     fi
@@ -604,7 +611,7 @@ worker_log_tail() {
 # Stops the given workers: TERM (Celery's warm shutdown lets a running task finish), up to 30 s, then KILL
 # of the worker's whole session (its pool children too).
 workers_stop() {
-  local name pid i
+  local name pid
   local -A pids=()
   # Each pid is read once, as for the nodes.
   for name in "$@"; do
@@ -617,13 +624,7 @@ workers_stop() {
   done
   for name in "${!pids[@]}"; do
     pid="${pids[$name]}"
-    for ((i = 0; i < 60; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.5
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      warn "$name (pid $pid) did not stop in 30s; sending KILL"
-    fi
+    pid_wait_exit "$pid" 30 "$name" || true
     # The pool children too, even when the main process is gone (setsid made pid the session's group).
     kill -KILL -- "-$pid" 2>/dev/null || true
   done
@@ -707,7 +708,7 @@ cluster_up() {
 }
 
 cluster_down() {
-  local n pid i
+  local n pid
   local -A pids=()
   es_paths
   workers_stop "${CLUSTER_WORKER_NAMES[@]}"
@@ -722,14 +723,7 @@ cluster_down() {
   done
   for n in "${!pids[@]}"; do
     pid="${pids[$n]}"
-    for ((i = 0; i < 120; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.5
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      warn "es0$n (pid $pid) did not stop in 60s; sending KILL"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
+    pid_wait_exit "$pid" 60 "es0$n" || kill -KILL "$pid" 2>/dev/null || true
   done
   for n in "${CLUSTER_NODES[@]}"; do rm -f "$(node_pidfile "$n")"; done
   log "cluster: down"

@@ -10,7 +10,9 @@ OpenAI-compatible model on loopback (tests/llm_server.py SlowLLMServer).
 2. STREAMS_BENCH_HELD (500) streams at once, the model sending STREAMS_BENCH_TOKENS (100) tokens, one every
    STREAMS_BENCH_TOKEN_DELAY (0.1) s: the gap between token events as the client reads them (p50/p99),
    errors.
-During both: peak database connections of the benchmark's database (pg_stat_activity, sampled every
+3. STREAMS_BENCH_DISCONNECTS (100) streams whose clients leave after two tokens: partial answers saved and
+   model requests still open 2 s later.
+During the first two: peak database connections of the benchmark's database (pg_stat_activity, sampled every
 0.25 s), the server's peak RSS and threads. The client runs on the same machine, so its own load is in
 the figures. Writes bench-results/streams.json.
 """
@@ -35,6 +37,7 @@ RESULTS = ROOT / "bench-results" / "streams.json"
 NEW = int(os.environ.get("STREAMS_BENCH_NEW", "100"))
 HELD = int(os.environ.get("STREAMS_BENCH_HELD", "500"))
 POOL = int(os.environ.get("STREAMS_BENCH_POOL", "20"))
+LEAVING = int(os.environ.get("STREAMS_BENCH_DISCONNECTS", "100"))
 HELD_TOKENS = int(os.environ.get("STREAMS_BENCH_TOKENS", "100"))
 # Seconds between the held streams' model tokens: 0.1 is 10 tokens/s per stream, 5,000 events/s for 500
 # streams, which one process on 2 cores does not keep up with; a slower model measures holding alone.
@@ -142,7 +145,7 @@ class Sampler:
         self._thread.join()
 
 
-async def _ask(host: str, port: int, path: str, token: str) -> dict[str, Any]:
+async def _ask(host: str, port: int, path: str, token: str, leave_after: int = 0) -> dict[str, Any]:
     """One streamed question over a raw socket. The client shares the server's two cores: httpx spent
     about 3 ms of CPU per request, so the 100th of 100 requests left the client ~300 ms after the first and
     its first byte was read that much later. A pre-built request and a byte scan cost the client little."""
@@ -165,11 +168,13 @@ async def _ask(host: str, port: int, path: str, token: str) -> dict[str, Any]:
             if first_byte is None and b"\r\n\r\n" in data:
                 first_byte = now  # the status line and headers, with the stream's opening comment
             tokens += [now] * chunk.count(b"event: token\n")
+            if leave_after and len(tokens) >= leave_after:
+                break  # the client goes away mid-stream, as a closed tab does
         writer.close()
     except Exception as e:  # noqa: BLE001 - a failed stream is a result to report
         return {"ok": False, "error": f"{type(e).__name__}: {e}"}
     status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
-    complete = b"event: complete" in data
+    complete = b"event: complete" in data or bool(leave_after and len(tokens) >= leave_after)
     return {
         "ok": status == 200 and complete,
         "status": status,
@@ -180,11 +185,16 @@ async def _ask(host: str, port: int, path: str, token: str) -> dict[str, Any]:
     }
 
 
-async def _wave(base: str, token: str, sessions: list[str]) -> tuple[list[dict[str, Any]], float]:
+async def _wave(
+    base: str, token: str, sessions: list[str], leave_after: int = 0
+) -> tuple[list[dict[str, Any]], float]:
     host, port = base.removeprefix("http://").split(":")
     started = time.perf_counter()
     results = await asyncio.gather(
-        *(_ask(host, int(port), f"/api/chatbot/sessions/{s}/messages/stream/", token) for s in sessions)
+        *(
+            _ask(host, int(port), f"/api/chatbot/sessions/{s}/messages/stream/", token, leave_after)
+            for s in sessions
+        )
     )
     return list(results), time.perf_counter() - started
 
@@ -198,6 +208,22 @@ def _errors(results: list[dict[str, Any]]) -> dict[str, Any]:
         "failures": sorted({str(r.get("status", "")) + " " + str(r.get("error", ""))[:200] for r in failed})[
             :5
         ],
+    }
+
+
+def _disconnects(base: str, token: str, sessions: list[str], database: str, model: Any) -> dict[str, Any]:
+    """Clients leaving after two tokens: each must leave a partial answer and no model request open."""
+    import psycopg
+
+    results, seconds = asyncio.run(_wave(base, token, sessions, leave_after=2))
+    time.sleep(2)
+    with psycopg.connect(database, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM chatbot_message WHERE status = 'partial'").fetchone()
+    return {
+        **_errors(results),
+        "partial_answers_saved": int(row[0]) if row else 0,
+        "model_requests_open_2s_later": model.open_requests,
+        "wall_seconds": round(seconds, 2),
     }
 
 
@@ -216,7 +242,7 @@ def main() -> None:
     server = None
     env = _environment(database, name.replace("_", "-"), new_model.url)
     try:
-        token, sessions = _prepare(env, NEW + HELD + 2)
+        token, sessions = _prepare(env, NEW + HELD + LEAVING + 2)
         port = _free_port()
         server = _start_server(env, port)
         base = f"http://127.0.0.1:{port}"
@@ -256,6 +282,7 @@ def main() -> None:
             "peak_rss_mb": round(sampler.peak_rss_kb / 1024, 1),
             "peak_threads": sampler.peak_threads,
         }
+        result["disconnects"] = _disconnects(base, token, sessions[NEW + 1 + HELD :], database, held_model)
     finally:
         if server is not None:
             server.terminate()

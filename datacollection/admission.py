@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import weakref
 from collections.abc import Callable
 
 from .body_limit import ASGIApp, Message, Receive, Scope, Send
 from .db import BUSY_MESSAGE, RETRY_AFTER_SECONDS
+from .gates import loop_gate
 
 logger = logging.getLogger(__name__)
 
@@ -32,25 +32,13 @@ class RequestGate:
     def __init__(self, app: ASGIApp, *, limit: Callable[[], int], timeout: Callable[[], float]) -> None:
         self.app = app
         self.limit, self.timeout = limit, timeout  # read per request, so settings changes apply
-        # One semaphore per event loop: asyncio primitives belong to the loop that first waits on them.
-        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[int, asyncio.Semaphore]] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def _gate(self, limit: int) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        size, gate = self._gates.get(loop, (0, None))
-        if gate is None or size != limit:
-            gate = asyncio.Semaphore(limit)
-            self._gates[loop] = (limit, gate)
-        return gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.limit()
         if scope["type"] != "http" or limit <= 0:
             await self.app(scope, receive, send)
             return
-        gate = self._gate(limit)
+        gate = loop_gate("requests", limit)
         entered = held = refused = False
 
         def release() -> None:

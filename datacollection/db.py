@@ -10,7 +10,6 @@ of retrieval and model tokens later. `connections_release` gives it back after e
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
@@ -18,6 +17,8 @@ from typing import ParamSpec, TypeVar
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import OperationalError, connections
+
+from .gates import loop_gate
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,21 +49,12 @@ def releasing(function: Callable[P, R]) -> Callable[P, R]:
     return step
 
 
-_STEP_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def _step_gate() -> asyncio.Semaphore | None:
     pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
     if not pool:
         return None
-    loop = asyncio.get_running_loop()
-    gate = _STEP_GATES.get(loop)
-    if gate is None:
-        # Half the pool: the other half serves requests (their views) while streams take their steps.
-        gate = _STEP_GATES[loop] = asyncio.Semaphore(max(1, int(pool["max_size"]) // 2))
-    return gate
+    # Half the pool: the other half serves requests (their views) while streams take their steps.
+    return loop_gate("database-steps", int(pool["max_size"]) // 2)
 
 
 async def db_step(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:

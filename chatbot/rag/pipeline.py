@@ -14,7 +14,6 @@ import json
 import logging
 import re
 import time
-import weakref
 from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import replace
@@ -27,6 +26,7 @@ from chatbot.llm.base import approximate_token_count
 from chatbot.llm.extractive import SourcePassage, extractive_answer, sentences_stream
 from chatbot.logging import question_for_log
 from datacollection.db import db_step
+from datacollection.gates import loop_gate
 from search.errors import KnowledgeError, SearchUnavailable
 from search.filters import SearchFilters
 from search.selectors import hits_search
@@ -52,23 +52,16 @@ _WORD_GROUP = re.compile(r"\S+(?:\s+\S+){0,2}\s*")
 FOLLOW_UP_SOURCES = 1
 RRF_K = 60
 
-_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-
 
 def work_gate(size: int) -> asyncio.Semaphore:
-    """The running event loop's gate on the answers' CPU-bound steps (retrieval with its query embedding,
-    extractive quoting): at most `size` at once, the others wait their turn in the event loop, first come
-    first served.
+    """The gate on the answers' CPU-bound steps (retrieval with its query embedding, extractive quoting):
+    at most `size` at once, the others wait their turn in the event loop, first come first served.
 
     Why: with no gate, 100 questions arriving at once each ran retrieval in a thread of its own; the threads
     shared the cores (and the GIL) evenly, so every answer waited for all of them, and the requests behind
     them waited to open their streams. Streaming the model's tokens is not gated: that is waiting, not work.
-    One gate per loop (asyncio primitives belong to the loop that first waits on them)."""
-    loop = asyncio.get_running_loop()
-    gate = _GATES.get(loop)
-    if gate is None:
-        gate = _GATES[loop] = asyncio.Semaphore(max(1, size))
-    return gate
+    """
+    return loop_gate("answer-work", size)
 
 
 # --- blocking steps (run in threads) ------------------------------------------------------------

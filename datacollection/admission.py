@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from .body_limit import ASGIApp, Message, Receive, Scope, Send
 from .db import BUSY_MESSAGE, RETRY_AFTER_SECONDS
@@ -29,13 +29,22 @@ logger = logging.getLogger(__name__)
 
 
 class RequestGate:
-    def __init__(self, app: ASGIApp, *, limit: Callable[[], int], timeout: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: Callable[[], int],
+        timeout: Callable[[], float],
+        exempt: Collection[str] = (),
+    ) -> None:
         self.app = app
         self.limit, self.timeout = limit, timeout  # read per request, so settings changes apply
+        # Paths never queued: a health probe that waited behind a burst would get the process restarted.
+        self.exempt = frozenset(exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.limit()
-        if scope["type"] != "http" or limit <= 0:
+        if scope["type"] != "http" or limit <= 0 or scope.get("path") in self.exempt:
             await self.app(scope, receive, send)
             return
         gate = loop_gate("requests", limit)

@@ -19,6 +19,7 @@ application = RequestBodyLimit(
         PathDispatcher(django_application, mounts=settings.ASGI_MOUNTS),
         limit=lambda: settings.REQUEST_CONCURRENCY,
         timeout=lambda: settings.REQUEST_QUEUE_TIMEOUT,
+        exempt=("/healthz",),
     ),
     max_bytes=lambda: settings.REQUEST_BODY_MAX_BYTES,
 )

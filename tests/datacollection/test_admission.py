@@ -65,7 +65,7 @@ async def request(
 
 
 def gated(app: App, *, limit: int, timeout: float = 30.0) -> RequestGate:
-    return RequestGate(app, limit=lambda: limit, timeout=lambda: timeout)
+    return RequestGate(app, limit=lambda: limit, timeout=lambda: timeout, exempt=("/healthz",))
 
 
 def test_at_most_limit_requests_are_inside_at_once_and_the_others_wait_their_turn() -> None:
@@ -140,3 +140,17 @@ def test_limit_zero_turns_the_gate_off() -> None:
 
     asyncio.run(main())
     assert app.peak == 5
+
+
+def test_the_health_probe_is_never_queued() -> None:
+    app = App(work=1.0)
+
+    async def main() -> list[dict[str, Any]]:
+        gate = gated(app, limit=1, timeout=0.2)
+        busy = asyncio.ensure_future(request(gate))
+        await asyncio.sleep(0.05)
+        probe = await request(gate, "/healthz")
+        await busy
+        return probe
+
+    assert asyncio.run(main())[0]["status"] == 200

@@ -10,6 +10,8 @@ OpenAI-compatible model on loopback (tests/llm_server.py SlowLLMServer).
 2. STREAMS_BENCH_HELD (500) streams at once, the model sending STREAMS_BENCH_TOKENS (100) tokens, one every
    STREAMS_BENCH_TOKEN_DELAY (0.1) s: the gap between token events as the client reads them (p50/p99),
    errors.
+   Meanwhile STREAMS_BENCH_UPLOADS (10) text files are uploaded through the API and processed by a Celery
+   worker on the same machine: their HTTP statuses and seconds from upload to indexed.
 3. STREAMS_BENCH_DISCONNECTS (100) streams whose clients leave after two tokens: partial answers saved and
    model requests still open 2 s later.
 During the first two: peak database connections of the benchmark's database (pg_stat_activity, sampled every
@@ -37,6 +39,7 @@ RESULTS = ROOT / "bench-results" / "streams.json"
 NEW = int(os.environ.get("STREAMS_BENCH_NEW", "100"))
 HELD = int(os.environ.get("STREAMS_BENCH_HELD", "500"))
 POOL = int(os.environ.get("STREAMS_BENCH_POOL", "20"))
+UPLOADS = int(os.environ.get("STREAMS_BENCH_UPLOADS", "10"))
 LEAVING = int(os.environ.get("STREAMS_BENCH_DISCONNECTS", "100"))
 HELD_TOKENS = int(os.environ.get("STREAMS_BENCH_TOKENS", "100"))
 # Seconds between the held streams' model tokens: 0.1 is 10 tokens/s per stream, 5,000 events/s for 500
@@ -211,6 +214,96 @@ def _errors(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+class Uploads:
+    """UPLOADS text files (~100 KB each, distinct) uploaded by one user through the API while the held
+    streams run, each polled until its job is indexed or failed (a Celery worker processes them)."""
+
+    def __init__(self, base: str, token: str) -> None:
+        self.base, self.token = base, token
+        self.results: list[dict[str, Any]] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import httpx
+
+        headers = {"Authorization": f"Token {self.token}"}
+        with httpx.Client(base_url=self.base, headers=headers, timeout=120) as client:
+            pending: dict[int, float] = {}
+            for n in range(UPLOADS):
+                body = "".join(
+                    f"Section {n}.{i}: the zanzibarite cache of batch {n} keeps template {i} {i % 9} days.\n"
+                    for i in range(1200)
+                )
+                sent = time.perf_counter()
+                response = client.post(
+                    "/api/chatbot/documents/", files={"file": (f"notes-{n}.txt", body.encode(), "text/plain")}
+                )
+                if response.status_code != 201:
+                    self.results.append({"status": response.status_code, "error": response.text[:200]})
+                    continue
+                pending[response.json()["id"]] = sent
+            deadline = time.monotonic() + 300
+            while pending and time.monotonic() < deadline:
+                for document_id, sent in list(pending.items()):
+                    state = client.get(f"/api/chatbot/documents/{document_id}/status/").json()
+                    if state.get("status") in ("indexed", "failed", "removed"):
+                        seconds = round(time.perf_counter() - sent, 1)
+                        self.results.append({"status": 201, "processed": state["status"], "seconds": seconds})
+                        del pending[document_id]
+                time.sleep(0.5)
+            self.results += [{"status": 201, "processed": "not within 300 s"} for _ in pending]
+
+    def __enter__(self) -> Uploads:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join(timeout=320)
+
+    def summary(self) -> dict[str, Any]:
+        indexed = [r["seconds"] for r in self.results if r.get("processed") == "indexed"]
+        return {
+            "uploads": UPLOADS,
+            "accepted": sum(1 for r in self.results if r["status"] == 201),
+            "indexed": len(indexed),
+            "outcomes": sorted({str(r.get("processed") or r.get("error")) for r in self.results}),
+            "seconds_to_indexed": sorted(indexed),
+        }
+
+
+def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A Celery worker for the uploads, with the server's settings (its log is discarded)."""
+    command = [sys.executable, "-m", "celery", "-A", "datacollection", "worker", "--concurrency=1"]
+    command += ["--queues=interactive,bulk", "--without-gossip", "--without-mingle", "--loglevel=WARNING"]
+    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+
+
+def _held(
+    base: str, token: str, sessions: list[str], env: dict[str, str], database: str, pid: int
+) -> dict[str, Any]:
+    """The held streams, with the uploads processed by a worker meanwhile."""
+    worker = _worker(env)
+    try:
+        with Sampler(ADMIN_URL, database, pid) as sampler, Uploads(base, token) as uploads:
+            results, seconds = asyncio.run(_wave(base, token, sessions))
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    ok = [r for r in results if r["ok"]]
+    gaps = [b - a for r in ok for a, b in zip(r["tokens"], r["tokens"][1:], strict=False)]
+    held = {
+        **_errors(results),
+        "model_token_interval_ms": TOKEN_DELAY * 1000,
+        "token_gap": _summary(gaps),
+        "first_byte": _summary([r["first_byte"] for r in ok if r["first_byte"] is not None]),
+        "wall_seconds": round(seconds, 2),
+        "peak_db_connections": sampler.peak_connections,
+        "peak_rss_mb": round(sampler.peak_rss_kb / 1024, 1),
+        "peak_threads": sampler.peak_threads,
+    }
+    return {"held_streams": held, "uploads_during_held_streams": uploads.summary()}
+
+
 def _disconnects(base: str, token: str, sessions: list[str], database: str, model: Any) -> dict[str, Any]:
     """Clients leaving after two tokens: each must leave a partial answer and no model request open."""
     import psycopg
@@ -268,20 +361,7 @@ def main() -> None:
         env["OPENAI_BASE_URL"] = held_model.url
         server = _start_server(env, port)
         asyncio.run(_wave(base, token, sessions[NEW : NEW + 1]))
-        with Sampler(ADMIN_URL, name, server.pid) as sampler:
-            results, seconds = asyncio.run(_wave(base, token, sessions[NEW + 1 : NEW + 1 + HELD]))
-        ok = [r for r in results if r["ok"]]
-        gaps = [b - a for r in ok for a, b in zip(r["tokens"], r["tokens"][1:], strict=False)]
-        result["held_streams"] = {
-            **_errors(results),
-            "model_token_interval_ms": TOKEN_DELAY * 1000,
-            "token_gap": _summary(gaps),
-            "first_byte": _summary([r["first_byte"] for r in ok if r["first_byte"] is not None]),
-            "wall_seconds": round(seconds, 2),
-            "peak_db_connections": sampler.peak_connections,
-            "peak_rss_mb": round(sampler.peak_rss_kb / 1024, 1),
-            "peak_threads": sampler.peak_threads,
-        }
+        result.update(_held(base, token, sessions[NEW + 1 : NEW + 1 + HELD], env, name, server.pid))
         result["disconnects"] = _disconnects(base, token, sessions[NEW + 1 + HELD :], database, held_model)
     finally:
         if server is not None:

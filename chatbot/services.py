@@ -146,7 +146,7 @@ async def answer_stream(
     before anything is yielded or stored. If the consumer stops early the partial answer is saved with
     status "partial" and the GeneratorExit / CancelledError propagates.
 
-    Each database step returns its connection when it ends (`releasing`): none is held while retrieval
+    Each database step returns its connection when it ends (`db_step`): none is held while retrieval
     runs or the model streams, so the pool bounds connections, not streams."""
     config = RagConfig.for_session(session.settings)  # the session's answer length and model, if set
     text = question_validate(question, max_chars=config.max_question_chars)

@@ -21,7 +21,7 @@ import json
 import logging
 from collections.abc import Callable, Collection
 
-from .body_limit import ASGIApp, Message, Receive, Scope, Send
+from .body_limit import ASGIApp, Message, Receive, Scope, Send, send_whole_response
 from .db import BUSY_MESSAGE, RETRY_AFTER_SECONDS
 from .gates import loop_gate
 
@@ -93,10 +93,5 @@ async def _refuse(scope: Scope, send: Send) -> None:
         content_type = b"application/json"
     else:
         body, content_type = (BUSY_MESSAGE + "\n").encode(), b"text/plain; charset=utf-8"
-    headers = [
-        (b"content-type", content_type),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
-    ]
-    await send({"type": "http.response.start", "status": 503, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    retry_after = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
+    await send_whole_response(send, 503, body, content_type=content_type, headers=retry_after)

@@ -8,7 +8,7 @@ declared Content-Length, or the bytes counted so far, pass the limit.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -54,22 +54,15 @@ class RequestBodyLimit:
 
     @staticmethod
     async def _refuse(send: Send, limit: int) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "code": "too_large",
-                    "message": f"The request is larger than the {limit // (1024 * 1024)} MB limit.",
-                }
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        message = f"The request is larger than the {limit // (1024 * 1024)} MB limit."
+        body = json.dumps({"error": {"code": "too_large", "message": message}}).encode()
+        await send_whole_response(send, 413, body, content_type=b"application/json")
+
+
+async def send_whole_response(
+    send: Send, status: int, body: bytes, *, content_type: bytes, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """A complete response sent by an ASGI wrapper itself (a refusal before or instead of the app)."""
+    start = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": start})
+    await send({"type": "http.response.body", "body": body})

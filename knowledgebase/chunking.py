@@ -35,6 +35,7 @@ def _counted(budget: int) -> int:
     return min(_MAX_COUNTED_CHARS, _CHARS_PER_TOKEN_BOUND * budget)
 
 
+_LANGUAGE_JUNK = re.compile(r"[^\w+.#-]")
 # Distinct words whose counts are remembered while splitting one over-long text (bounded memory).
 _WORD_CACHE = 50_000
 
@@ -54,6 +55,10 @@ class _Unit:
     text: str
     tokens: int
     page_number: int | None
+    # The ordinal of the code block this unit is (part of), None for prose: the context fences each code
+    # block, so an answer can tell code from the sentence that introduces it.
+    code_block: int | None = None
+    language: str = ""
 
 
 @dataclass
@@ -133,7 +138,16 @@ def _cut_word(word: str, budget: int, count_tokens: TokenCounter) -> list[tuple[
     return pieces
 
 
-def _units(block: Block, budget: int, count_tokens: TokenCounter) -> list[_Unit]:
+def _units(block: Block, budget: int, count_tokens: TokenCounter, ordinal: int = 0) -> list[_Unit]:
+    units = _plain_units(block, budget, count_tokens)
+    if block.kind != BlockKind.CODE:
+        return units
+    return [
+        _Unit(u.text, u.tokens, u.page_number, code_block=ordinal, language=block.language) for u in units
+    ]
+
+
+def _plain_units(block: Block, budget: int, count_tokens: TokenCounter) -> list[_Unit]:
     text = block.text.strip()
     if not text:
         return []
@@ -165,7 +179,7 @@ def _sections(
     them to the window and then again to the budget counted every long text twice."""
     sections: list[_Section] = []
     current = _Section(heading_path=(), anchor="", units=[], budget=budget_of(()))
-    for block in blocks:
+    for ordinal, block in enumerate(blocks):
         # A heading opens a section; so does a change of heading path (PDF outlines emit no heading blocks).
         if block.kind == BlockKind.HEADING or block.heading_path != current.heading_path:
             if current.units:
@@ -174,7 +188,7 @@ def _sections(
             current = _Section(heading_path=path, anchor=block.anchor, units=[], budget=budget_of(path))
             if block.kind == BlockKind.HEADING:
                 continue
-        current.units.extend(_units(block, current.budget, count_tokens))
+        current.units.extend(_units(block, current.budget, count_tokens, ordinal))
     if current.units:
         sections.append(current)
     return sections
@@ -196,7 +210,29 @@ def _context(units: list[_Unit], start: int, end: int, context_tokens: int) -> s
             grew = True
         if not grew:
             break
-    return "\n\n".join(u.text for u in units[lo:hi])
+    return _joined(units[lo:hi])
+
+
+def _joined(units: Sequence[_Unit]) -> str:
+    """Units as Markdown-like text: blank lines between blocks, each code block (or the part of one in
+    the window) inside a fence with its language."""
+    parts: list[str] = []
+    index = 0
+    while index < len(units):
+        unit = units[index]
+        if unit.code_block is None:
+            parts.append(unit.text)
+            index += 1
+            continue
+        end = index
+        while end < len(units) and units[end].code_block == unit.code_block:
+            end += 1
+        body = "\n".join(u.text for u in units[index:end])
+        fence = "````" if "```" in body else "```"
+        language = _LANGUAGE_JUNK.sub("", unit.language)[:40]  # typed by an editor: one word, no backticks
+        parts.append(f"{fence}{language}\n{body}\n{fence}")
+        index = end
+    return "\n\n".join(parts)
 
 
 def _prefix(title: str, heading_path: tuple[str, ...]) -> str:

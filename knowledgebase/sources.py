@@ -103,7 +103,10 @@ def page_blocks(page: KnowledgePage) -> list[Block]:
             continue
         text, block_kind = _block_text(kind, value)
         if text:
-            blocks.append(Block(kind=block_kind, text=text, heading_path=_texts(path), anchor=anchor))
+            language = str(value.get("language") or "") if block_kind == BlockKind.CODE else ""  # type: ignore[union-attr]
+            blocks.append(
+                Block(kind=block_kind, text=text, heading_path=_texts(path), anchor=anchor, language=language)
+            )
     return blocks
 
 

@@ -191,10 +191,24 @@ class _ListAttacher:
         self.target, self.items = None, []
 
 
+# A sentence that announces what follows it: "For example, this configuration only allows Vimeo.", "Add
+# the code below." (a colon always does).
+_INTRODUCES = re.compile(
+    r"\b(?:for example|for instance|e\.g\.|as follows|the following|like this|like so|below|an example)\b",
+    re.IGNORECASE,
+)
+
+
+def introduces(sentence: str) -> bool:
+    """Whether a sentence ending a paragraph introduces the code block right after it."""
+    return sentence.endswith(":") or bool(_INTRODUCES.search(sentence))
+
+
 def markdown_units(markdown: str) -> list[tuple[str, str]]:
     """Answer units: each prose sentence with the block it introduces ("" for none), as
     `(sentence, block)`. A sentence introduces the code block or the list that follows its paragraph
-    directly when it ends with a colon ("Add this to settings.py:", "The options are:"); the code keeps
+    directly when it ends with a colon ("Add this to settings.py:", "The options are:"), a code block also
+    when the sentence announces one ("For example, this configuration …", `introduces`); the code keeps
     its fence and language, so an answer can show it as code; the list keeps its markers (up to
     `_LIST_MAX_ITEMS` items). The list's items are still units of their own too. Other code (and every
     directive) is left out, as in `markdown_sentences`."""
@@ -210,7 +224,7 @@ def markdown_units(markdown: str) -> list[tuple[str, str]]:
     for line in markdown.splitlines():
         if code is not None:
             if line.strip().startswith(fence) and line.strip().strip(fence[0]) == "":
-                if units and units[-1][0].endswith(":") and not units[-1][1] and any(c.strip() for c in code):
+                if units and introduces(units[-1][0]) and not units[-1][1] and any(c.strip() for c in code):
                     units[-1] = (units[-1][0], "\n".join([opener, *code, fence]))
                 code = None
             else:

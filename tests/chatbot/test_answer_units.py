@@ -95,3 +95,54 @@ def test_a_long_list_is_cut_and_the_answer_does_not_quote_an_item_twice() -> Non
     assert sentences[0].text == "The FieldPanel constructor takes these keyword arguments:"
     assert "help_text" in sentences[0].code
     assert all(s.text not in sentences[0].code for s in sentences[1:]), "an item quoted again on its own"
+
+
+EXAMPLE = """You can limit which providers may be used by listing them in the finder configuration.
+For example, this configuration will only allow content from Vimeo and YouTube.
+
+```python
+WAGTAILEMBEDS_FINDERS = [{"class": "wagtail.embeds.finders.oembed", "providers": [youtube, vimeo]}]
+```
+
+See the oEmbed docs for more providers.
+"""
+
+
+def test_a_sentence_announcing_an_example_carries_the_code_after_it() -> None:
+    units = dict(markdown_units(EXAMPLE))
+    assert units[
+        "For example, this configuration will only allow content from Vimeo and YouTube."
+    ].startswith("```python\nWAGTAILEMBEDS_FINDERS")
+    assert units["See the oEmbed docs for more providers."] == ""
+
+
+LANDING = """Forms can redirect after they are submitted.
+
+You can override the `render_landing_page` method on your `FormPage` to change what is rendered when a form
+submits. In the example below we have added a `thank_you_page` field that enables custom redirects after a
+form submits to the selected page. It is chosen in the admin like any other page.
+
+Unrelated closing remarks about styling form fields follow here.
+"""
+
+
+def test_the_lead_is_quoted_with_the_sentence_it_leans_on_and_the_one_after_it() -> None:
+    """The key fact (`render_landing_page`) is in the sentence before the one matching the question best;
+    "In the example below …" leans on it, so the lead quotes both, then the next sentence."""
+    sources = [SourcePassage(number=1, title="Form builder", text=LANDING)]
+    question = "After a form submits, how do I redirect to a thank-you page picked in the admin?"
+    sentences = extractive_answer(question, sources, use_embedder=False, min_score=0.1)
+    lead = sentences[0].text
+    assert lead.startswith("You can override the `render_landing_page` method"), lead
+    assert "In the example below we have added a `thank_you_page` field" in lead
+    assert lead.endswith("It is chosen in the admin like any other page.")
+    assert all(s.text not in lead for s in sentences[1:]), "a sentence of the lead quoted again"
+
+
+def test_a_lead_that_stands_alone_takes_only_the_sentence_after_it() -> None:
+    sources = [SourcePassage(number=1, title="Form builder", text=LANDING)]
+    question = "Which method do I override on FormPage to change what renders when a form submits?"
+    lead = extractive_answer(question, sources, use_embedder=False, min_score=0.1)[0].text
+    assert lead.startswith("You can override the `render_landing_page` method")
+    assert lead.endswith("to the selected page."), "the next sentence, and only that one"
+    assert "Forms can redirect" not in lead

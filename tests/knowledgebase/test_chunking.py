@@ -95,6 +95,37 @@ def test_code_blocks_split_by_lines():
     assert all(line.startswith("line_") for d in drafts for line in d.text.split("\n"))
 
 
+def test_the_context_fences_each_code_block_and_the_passage_stays_plain():
+    """The answerer tells code from prose by its fence (an introducing sentence carries it, prose around
+    it is quoted as prose); the embedded passage keeps no fence, so vectors and BM25 terms are as before."""
+    path = ("Setup",)
+    blocks = [
+        Block(kind=BlockKind.PARAGRAPH, text="Add this to settings.py:", heading_path=path),
+        Block(kind=BlockKind.CODE, text="A = 1\nB = 2", heading_path=path, language="python"),
+        Block(kind=BlockKind.PARAGRAPH, text="Then run the migrations.", heading_path=path),
+        Block(kind=BlockKind.CODE, text="manage.py migrate", heading_path=path, language="s`h x"),
+    ]
+    (draft,) = _chunk(blocks, passage_tokens=200, context_tokens=400)
+    assert draft.text == "Add this to settings.py:\nA = 1\nB = 2\nThen run the migrations.\nmanage.py migrate"
+    assert draft.context == (
+        "Add this to settings.py:\n\n```python\nA = 1\nB = 2\n```\n\nThen run the migrations."
+        "\n\n```shx\nmanage.py migrate\n```"
+    ), "the language an editor typed is one word without backticks"
+
+
+def test_a_code_block_split_across_passages_is_fenced_once_in_each_context():
+    code = "\n".join(f"line_{i} = call_{i}()" for i in range(60))
+    blocks = [
+        Block(kind=BlockKind.PARAGRAPH, text="The whole module:", heading_path=("API",)),
+        Block(kind=BlockKind.CODE, text=code, heading_path=("API",), language="python"),
+    ]
+    drafts = _chunk(blocks)
+    assert len(drafts) > 2
+    for draft in drafts:
+        assert draft.context.count("```python\n") == 1 and draft.context.endswith("\n```")
+        assert "```" not in draft.text
+
+
 def test_page_numbers_follow_the_first_block_of_a_passage():
     blocks = [
         Block(kind=BlockKind.PARAGRAPH, text=" ".join(["alpha"] * 30), page_number=1),

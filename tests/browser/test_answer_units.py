@@ -56,3 +56,49 @@ def test_a_quoted_list_is_shown_as_a_list(watched_page, login) -> None:
         screenshot(page, name)
         page.get_by_role("button", name="New chat").click()
     watch.assert_clean()
+
+
+CODE = "social = SocialMediaSettings.for_request(request=request)"
+
+
+def test_a_page_code_block_is_quoted_as_code_after_the_sentence_introducing_it(watched_page, login) -> None:
+    """A page's code block reaches the answer fenced (chunk contexts fence code), so the sentence that
+    introduces it carries it and the chat shows it as a code block, not as a run-on sentence."""
+    page, watch = watched_page
+    settings_page = knowledge_page(
+        knowledge_section("Developers", "developers"),
+        title="Site settings",
+        body=[
+            heading("Reading settings"),
+            (
+                "paragraph",
+                "<p>Site settings differ per site. To read them inside a view, call the class method "
+                "<code>for_request</code> with the request:</p>",
+            ),
+            (
+                "code",
+                {"language": "python", "code": "social = SocialMediaSettings.for_request(request=request)"},
+            ),
+            ("paragraph", "<p>The site is found from the request's host name.</p>"),
+        ],
+    )
+    wait_for_indexed("page", settings_page.pk)
+    login(user("code-reader"))
+    for width, name in ((1280, "48-answer-with-code"), (390, "49-answer-with-code-390px")):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto("/chat/")
+        box = page.get_by_role("textbox", name="Your question")
+        box.fill("How do I read the site settings inside a view?")
+        box.press("Enter")
+        page.wait_for_function(f"() => ({DONE})('.chat-main') >= 1", timeout=30000)
+        answer = page.locator(".chat-message--assistant").first.locator(".chat-message__body")
+        body = answer.text_content() or ""
+        assert "call the class method for_request with the request:" in body
+        code = answer.locator("pre code")
+        assert code.count() == 1
+        assert (code.first.text_content() or "").strip() == CODE
+        prose = answer.evaluate("(el) => [...el.querySelectorAll('p')].map((p) => p.textContent).join(' ')")
+        assert "SocialMediaSettings" not in prose, "the code ran into the prose"
+        screenshot(page, name)
+        page.get_by_role("button", name="New chat").click()
+    watch.assert_clean()

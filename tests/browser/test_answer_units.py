@@ -1,7 +1,11 @@
-"""Answer units in the browser: an extractive answer that quotes a sentence introducing a list shows the
-list as a list after the citation, on the desktop and on a 390 px phone."""
+"""Answer units in the browser: an extractive answer that quotes a sentence introducing a list or a code
+block shows the list as a list and the code as code after the citation, on the desktop and on a 390 px
+phone."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -12,6 +16,21 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 QUESTION = "Which keyword arguments does the panel constructor take?"
 DONE = "(sel) => document.querySelectorAll(sel + ' .chat-message--assistant[data-status]').length"
+
+
+def _answers(page: Any, question: str, shots: tuple[str, str]) -> Iterator[Any]:
+    """Asks `question` in a new chat at 1280 px, then at 390 px; yields each finished answer, then takes
+    its screenshot."""
+    for width, name in zip((1280, 390), shots, strict=True):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto("/chat/")
+        box = page.get_by_role("textbox", name="Your question")
+        box.fill(question)
+        box.press("Enter")
+        page.wait_for_function(f"() => ({DONE})('.chat-main') >= 1", timeout=30000)
+        yield page.locator(".chat-message--assistant").first
+        screenshot(page, name)
+        page.get_by_role("button", name="New chat").click()
 
 
 def test_a_quoted_list_is_shown_as_a_list(watched_page, login) -> None:
@@ -33,14 +52,8 @@ def test_a_quoted_list_is_shown_as_a_list(watched_page, login) -> None:
     )
     wait_for_indexed("page", panels.pk)
     login(user("list-reader"))
-    for width, name in ((1280, "46-answer-with-list"), (390, "47-answer-with-list-390px")):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.goto("/chat/")
-        box = page.get_by_role("textbox", name="Your question")
-        box.fill(QUESTION)
-        box.press("Enter")
-        page.wait_for_function(f"() => ({DONE})('.chat-main') >= 1", timeout=30000)
-        answer = page.locator(".chat-message--assistant").first.locator(".chat-message__body")
+    for message in _answers(page, QUESTION, ("46-answer-with-list", "47-answer-with-list-390px")):
+        answer = message.locator(".chat-message__body")
         assert "takes these keyword arguments:" in (answer.text_content() or "")
         items = answer.locator("ul > li")
         assert items.count() == 3
@@ -49,12 +62,10 @@ def test_a_quoted_list_is_shown_as_a_list(watched_page, login) -> None:
             "classname",
             "help_text",
         ]
-        card = page.locator(".chat-message--assistant").first.locator(".chat-source").first
+        card = message.locator(".chat-source").first
         assert "• heading - the label shown above the field" in (card.text_content() or "")
         box_width = answer.evaluate("(el) => el.scrollWidth <= el.clientWidth")
         assert box_width, "the list fits the answer's width"
-        screenshot(page, name)
-        page.get_by_role("button", name="New chat").click()
     watch.assert_clean()
 
 
@@ -77,21 +88,16 @@ def test_a_page_code_block_is_quoted_as_code_after_the_sentence_introducing_it(w
             ),
             (
                 "code",
-                {"language": "python", "code": "social = SocialMediaSettings.for_request(request=request)"},
+                {"language": "python", "code": CODE},
             ),
             ("paragraph", "<p>The site is found from the request's host name.</p>"),
         ],
     )
     wait_for_indexed("page", settings_page.pk)
     login(user("code-reader"))
-    for width, name in ((1280, "48-answer-with-code"), (390, "49-answer-with-code-390px")):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.goto("/chat/")
-        box = page.get_by_role("textbox", name="Your question")
-        box.fill("How do I read the site settings inside a view?")
-        box.press("Enter")
-        page.wait_for_function(f"() => ({DONE})('.chat-main') >= 1", timeout=30000)
-        answer = page.locator(".chat-message--assistant").first.locator(".chat-message__body")
+    question = "How do I read the site settings inside a view?"
+    for message in _answers(page, question, ("48-answer-with-code", "49-answer-with-code-390px")):
+        answer = message.locator(".chat-message__body")
         body = answer.text_content() or ""
         assert "call the class method for_request with the request:" in body
         code = answer.locator("pre code")
@@ -99,6 +105,4 @@ def test_a_page_code_block_is_quoted_as_code_after_the_sentence_introducing_it(w
         assert (code.first.text_content() or "").strip() == CODE
         prose = answer.evaluate("(el) => [...el.querySelectorAll('p')].map((p) => p.textContent).join(' ')")
         assert "SocialMediaSettings" not in prose, "the code ran into the prose"
-        screenshot(page, name)
-        page.get_by_role("button", name="New chat").click()
     watch.assert_clean()

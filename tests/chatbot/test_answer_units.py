@@ -146,3 +146,16 @@ def test_a_lead_that_stands_alone_takes_only_the_sentence_after_it() -> None:
     assert lead.startswith("You can override the `render_landing_page` method")
     assert lead.endswith("to the selected page."), "the next sentence, and only that one"
     assert "Forms can redirect" not in lead
+
+
+def test_an_answer_quotes_at_most_one_unit_from_a_source_other_than_its_leads() -> None:
+    """A second or third source's sentence is more often a near-miss than support (chatbot/RAG.md)."""
+    texts = (
+        "Sea otters sleep in rafts to keep together, holding hands.",
+        "Sea otters sleep in rafts to keep together, wrapping kelp around their bodies as anchors.",
+        "Sea otters sleep in rafts to keep together, and mothers carry pups on their chests.",
+    )
+    sources = [SourcePassage(number=n, title="Otters", text=t) for n, t in enumerate(texts, start=1)]
+    question = "How do sea otters keep together when they sleep in rafts?"
+    sentences = extractive_answer(question, sources, use_embedder=False)
+    assert [s.source_number for s in sentences] == [1, 2], [s.text for s in sentences]

@@ -297,16 +297,17 @@ def _with_lead_context(
     can override `render_landing_page` …" before "In the example below we added a `thank_you_page` field",
     the sentence naming the setting after the one restating the question. So the lead takes the sentence
     after it (with the code or list that sentence introduces), unless it introduces a block itself, and the
-    sentence before it when it leans on that one ("This …", "For example …"). On the Wagtail docs
-    questions this raised must_contain 0.357 → 0.486 (each of the two folds +0.12 to +0.14) for answers of
-    62 words instead of 47; widening every quoted sentence so gave 0.500 for 81 (chatbot/RAG.md).
+    sentence before it when it leans on that one ("This …", "For example …", or a lower-case start: the
+    rest of a sentence a line break cut). On the Wagtail docs questions this raised must_contain 0.357 →
+    0.486 (each of the two folds +0.12 to +0.14) for answers of 62 words instead of 47; widening every
+    quoted sentence so gave 0.500 for 81 (chatbot/RAG.md).
     """
     if not chosen:
         return []
     lead, lead_score = chosen[0]
     units = passages[lead.rank]
     before = ""
-    if lead.position > 0 and _LEANS_BACK.match(lead.text):
+    if lead.position > 0 and (_LEANS_BACK.match(lead.text) or lead.text[:1].islower()):
         previous, previous_code = units[lead.position - 1]
         if not previous_code:  # its block would sit between it and the lead
             before = previous

@@ -37,6 +37,8 @@ _ROLE = re.compile(r"\{[\w:-]+\}`([^`<]*?)\s*(?:<[^>]*>)?`")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _CODE_SPAN = re.compile(r"`[^`]+`")
+# What a cross-reference with no text of its own leaves behind: "add them to the index - see ." or "(see )".
+_DANGLING_SEE = re.compile(r"\s*(?:[-–—]\s*|\()see\s*\)?(?=\s*[.;,:]|\s*$)", re.IGNORECASE)
 
 # A boundary: terminal punctuation, optional closing quotes/brackets, whitespace, then something that can
 # start a sentence. A period inside `for_request()`, `README.md` or `wagtail.models` has no whitespace
@@ -66,6 +68,7 @@ def clean_inline(text: str) -> str:
     text = _LINK.sub(r"\1", text)
     text = _EMPHASIS.sub(r"\2", text)
     text = _HTML_TAG.sub("", text)
+    text = _DANGLING_SEE.sub("", text)
     return re.sub(r"\s+", " ", text).strip()
 
 

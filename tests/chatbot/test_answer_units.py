@@ -6,7 +6,7 @@ from __future__ import annotations
 from asgiref.sync import async_to_sync
 
 from chatbot.llm.extractive import SourcePassage, extractive_answer, sentences_stream
-from chatbot.llm.sentences import markdown_sentences, markdown_units
+from chatbot.llm.sentences import clean_inline, markdown_sentences, markdown_units
 
 PASSAGE = """Site-specific settings are read per request.
 
@@ -159,3 +159,27 @@ def test_an_answer_quotes_at_most_one_unit_from_a_source_other_than_its_leads() 
     question = "How do sea otters keep together when they sleep in rafts?"
     sentences = extractive_answer(question, sources, use_embedder=False)
     assert [s.source_number for s in sentences] == [1, 2], [s.text for s in sentences]
+
+
+def test_a_lead_starting_in_lower_case_is_quoted_with_the_start_of_its_sentence() -> None:
+    """A line break in the source cut the sentence: its first half comes along instead of a quote that
+    starts mid-sentence."""
+    text = (
+        "For example, given a StructBlock that represents either an internal or external link,\n\n"
+        "you may want to make a `url` property available on the value of the link block.\n\n"
+        "Define it on a StructValue subclass and set the block's `value_class` option."
+    )
+    sources = [SourcePassage(number=1, title="Custom blocks", text=text)]
+    question = "Where do I make a url property available for my link block value?"
+    lead = extractive_answer(question, sources, use_embedder=False, min_score=0.1)[0].text
+    assert lead.startswith("For example, given a StructBlock"), lead
+    assert lead.endswith("set the block's `value_class` option.")
+
+
+def test_a_cross_reference_without_text_leaves_no_dangling_see() -> None:
+    assert clean_inline("add them to the search index - see {ref}`<search_indexing>`.") == (
+        "add them to the search index."
+    )
+    assert clean_inline("Register it with the hook (see ).") == "Register it with the hook."
+    assert clean_inline("As you will see.") == "As you will see.", "a sentence ending in 'see' is kept"
+    assert clean_inline("Add it (see below).") == "Add it (see below)."

@@ -250,6 +250,8 @@ def extractive_answer(
         return []
     order = sorted(passing, key=lambda i: scores[i], reverse=True)
     chosen = _select([(candidates[i], scores[i]) for i in order], max_sentences=max_sentences)
+    if max_sentences == 1:  # a short answer (ANSWER_LENGTHS "short") is the one best sentence
+        return [_quoted(c, score, text=c.text, code=c.code) for c, score in chosen]
     return _with_lead_context(chosen, passages)
 
 
@@ -315,24 +317,19 @@ def _with_lead_context(
     if not lead.code and lead.position + 1 < len(units):
         after, code = units[lead.position + 1]
     text = " ".join(part for part in (before, lead.text, after) if part)
-    answer = [
-        AnswerSentence(text=text, source_number=lead.source_number, score=round(lead_score, 4), code=code)
-    ]
+    answer = [_quoted(lead, lead_score, text=text, code=code)]
     pulled = {before, after} - {""}
     for candidate, score in chosen[1:]:
         if candidate.source_number == lead.source_number and candidate.text in pulled:
             continue
         if code and candidate.text in code:  # an item of the list the lead now quotes
             continue
-        answer.append(
-            AnswerSentence(
-                text=candidate.text,
-                source_number=candidate.source_number,
-                score=round(score, 4),
-                code=candidate.code,
-            )
-        )
+        answer.append(_quoted(candidate, score, text=candidate.text, code=candidate.code))
     return answer
+
+
+def _quoted(candidate: _Candidate, score: float, *, text: str, code: str) -> AnswerSentence:
+    return AnswerSentence(text=text, source_number=candidate.source_number, score=round(score, 4), code=code)
 
 
 _WORD_GROUP = re.compile(r"\S+(?:\s+\S+){0,2}\s*")

@@ -217,13 +217,21 @@ def _block_end(tokens: list[Token], start: int) -> int:
 
 _LOCAL_LINK = re.compile(r'<a href="(?!https?://|mailto:)[^"]*">(.*?)</a>', re.S)
 _IMAGE = re.compile(r'<img src="[^"]*" alt="([^"]*)"[^>]*>')
+_IMAGE_PARAGRAPH = re.compile(r"<p>\s*(?:<img [^>]*>\s*)+</p>\s*")
 
 
 def _unlink_local(parsed: ParsedMarkdown) -> None:
-    """Links to other Markdown files and images do not survive the import: keep their text."""
+    """Links to other Markdown files and images do not survive the import: keep their text.
+
+    An image standing alone in its paragraph goes, alt text and all: the page cannot show the picture,
+    and "Example of fill filter on an image" left as a sentence of its own was quoted by the extractive
+    answerer as the lead of an answer about fill filters (the public questions' run, chatbot/RAG.md). An
+    image inside a sentence keeps its alt text, which is part of what the sentence says."""
     blocks = []
     for kind, value in parsed.blocks:
         if kind == "paragraph":
-            value = _IMAGE.sub(r"\1", _LOCAL_LINK.sub(r"\1", value))
+            value = _IMAGE.sub(r"\1", _LOCAL_LINK.sub(r"\1", _IMAGE_PARAGRAPH.sub("", value))).strip()
+            if not value:
+                continue
         blocks.append((kind, value))
     parsed.blocks = blocks

@@ -38,6 +38,7 @@ export class Conversation {
     this.scope = options.scope ?? (() => []);
     this.onScopeCleared = options.onScopeCleared ?? (() => {});
     this.sessionId = null;
+    this.loading = null; // the history being loaded (`load`)
     this.controller = null;
     this.retryTimer = null;
     const part = (role) => root.querySelector(`[data-role="${role}"]`);
@@ -117,33 +118,45 @@ export class Conversation {
   }
 
   /** Shows a saved session's messages; false when it no longer exists. */
-  async load(sessionId) {
+  load(sessionId) {
+    // A question asked while the history loads is kept, shown after it, and sent once it has loaded
+    // (`ask` waits for `loading`), so the history never holds it twice. Before, the loaded history
+    // replaced the log and took the question and its streaming answer with it: on a busy machine the
+    // answer then never appeared (tests/browser/test_chat_page.py, the held messages request).
+    const loading = this.loadHistory(sessionId).finally(() => {
+      if (this.loading === loading) this.loading = null;
+    });
+    this.loading = loading;
+    return loading;
+  }
+
+  async loadHistory(sessionId) {
     this.stop();
     this.sessionId = sessionId;
     this.showNotice("");
+    this.clearLog();
     let messages;
     try {
       messages = await this.api.messages(sessionId);
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
-        this.sessionId = null;
-        this.clearLog();
+        if (this.sessionId === sessionId) this.sessionId = null;
         return false;
       }
       this.showNotice(`Could not load this chat: ${error.message}`);
       return true;
     }
     if (this.sessionId !== sessionId) return true; // another session was opened meanwhile
-    this.clearLog();
+    const history = document.createDocumentFragment();
     let question = "";
     for (const message of messages) {
       if (message.role === "user") {
         question = message.content;
-        this.append(userMessage(message.content));
+        history.appendChild(userMessage(message.content));
         continue;
       }
       const answer = new AnswerView({ prefix: this.prefix, api: this.api });
-      this.append(answer.element);
+      history.appendChild(answer.element);
       answer.finish({
         content: message.content,
         sources: message.sources,
@@ -156,6 +169,9 @@ export class Conversation {
         ...this.declineOptions(question),
       });
     }
+    if (messages.length) this.empty.hidden = true;
+    // Before anything asked meanwhile: the empty-state node is the log's first child.
+    this.log.insertBefore(history, this.empty.nextSibling);
     this.scrollToEnd();
     return true;
   }
@@ -207,6 +223,8 @@ export class Conversation {
     this.setBusy(true);
     let outcome = "lost";
     try {
+      if (this.loading) await this.loading;
+      if (controller.signal.aborted) throw new DOMException("Stopped", "AbortError");
       const sessionId = await this.ensureSession();
       const response = await this.api.stream(sessionId, question, controller.signal);
       outcome = await this.consume(response, answer, controller, { question, questionNode, answer });

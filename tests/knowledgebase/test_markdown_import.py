@@ -41,3 +41,20 @@ def test_front_matter_title_is_plain_text() -> None:
         '---\ntitle: "The `StreamField` [](streamfield_topic)"\n---\n\nBody.\n', fallback_title="x"
     )
     assert parsed.title == "The StreamField streamfield topic"
+
+
+def test_an_image_alone_in_its_paragraph_leaves_no_stray_sentence() -> None:
+    parsed = parse_markdown(
+        "# Filters\n\nThe fill filter crops the image to the given size.\n\n"
+        "![Example of fill filter on an image](../_static/images/image_filter_fill.png)\n\n"
+        "Click the ![edit icon](icon.png) button to change the crop.\n\n"
+        "## Only a picture\n\n![A screenshot](shot.png)\n\n## After\n\nText.\n",
+        fallback_title="x",
+    )
+    paragraphs = [value for kind, value in parsed.blocks if kind == "paragraph"]
+    assert paragraphs == [
+        "<p>The fill filter crops the image to the given size.</p>\n"
+        "<p>Click the edit icon button to change the crop.</p>",
+        "<p>Text.</p>",
+    ]
+    assert [value["text"] for kind, value in parsed.blocks if kind == "heading"] == ["Only a picture", "After"]

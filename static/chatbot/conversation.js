@@ -17,6 +17,14 @@ function scopeKind(scope) {
   return scope.length === 1 ? "page" : "pages";
 }
 
+/** Resolves when `signal` aborts. */
+function untilAborted(signal) {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", resolve, { once: true });
+  });
+}
+
 function plainText(markdown) {
   return markdown.replace(/\[(\d+(?:,\s*\d+)*)\]/g, "").replace(/[*_`#>]/g, "").trim();
 }
@@ -223,7 +231,8 @@ export class Conversation {
     this.setBusy(true);
     let outcome = "lost";
     try {
-      if (this.loading) await this.loading;
+      // Stop works while it waits: the history request has no timeout of its own.
+      if (this.loading) await Promise.race([this.loading, untilAborted(controller.signal)]);
       if (controller.signal.aborted) throw new DOMException("Stopped", "AbortError");
       const sessionId = await this.ensureSession();
       const response = await this.api.stream(sessionId, question, controller.signal);

@@ -178,24 +178,12 @@ def test_rate_limit_and_search_outage_are_explained(watched_page, login, site_se
 MESSAGES_LIST = "**/api/chatbot/sessions/*/messages/"
 
 
-def test_a_question_asked_while_the_history_loads_is_kept_and_answered(watched_page, login) -> None:
-    """The history request is held until the question has been sent: the loaded history goes above the
-    question, and the question is not in it. Before, the history replaced the log, taking the question and
-    its streaming answer with it (seen once in CI, and 2 of 6 runs on a machine with both cores busy)."""
+def _session_with_history_held(page: Any, login: Any, username: str) -> tuple[Any, list[Any]]:
+    """A chat with one question and answer, opened with its messages request held (not answered) until the
+    test continues it."""
     from chatbot.models import ChatSession, Message
 
-    page, watch = watched_page
-    section = knowledge_section("Operations", "operations")
-    knowledge = knowledge_page(
-        section,
-        title="Backups and restores",
-        body=[
-            heading("Backup schedule"),
-            paragraph("Backups of the knowledge database are taken every six hours and kept for thirty days."),
-        ],
-    )
-    wait_for_indexed("page", knowledge.pk)
-    asker = user("history-race-user")
+    asker = user(username)
     session = ChatSession.objects.create(user=asker, title="Backups")
     Message.objects.create(session=session, role="user", content="Where are backups kept?")
     Message.objects.create(session=session, role="assistant", content="In a second data centre.")
@@ -208,6 +196,29 @@ def test_a_question_asked_while_the_history_loads_is_kept_and_answered(watched_p
             break
         page.wait_for_timeout(50)
     assert held, "the chat page did not ask for the session's messages"
+    return session, held
+
+
+def test_a_question_asked_while_the_history_loads_is_kept_and_answered(watched_page, login) -> None:
+    """The history request is held until the question has been sent: the loaded history goes above the
+    question, and the question is not in it. Before, the history replaced the log, taking the question and
+    its streaming answer with it (seen once in CI, and 2 of 6 runs on a machine with both cores busy)."""
+    from chatbot.models import Message
+
+    page, watch = watched_page
+    section = knowledge_section("Operations", "operations")
+    knowledge = knowledge_page(
+        section,
+        title="Backups and restores",
+        body=[
+            heading("Backup schedule"),
+            paragraph(
+                "Backups of the knowledge database are taken every six hours and kept for thirty days."
+            ),
+        ],
+    )
+    wait_for_indexed("page", knowledge.pk)
+    session, held = _session_with_history_held(page, login, "history-race-user")
     box = page.get_by_role("textbox", name="Your question")
     box.fill("How often are backups of the knowledge database taken?")
     box.press("Enter")
@@ -226,4 +237,25 @@ def test_a_question_asked_while_the_history_loads_is_kept_and_answered(watched_p
     assert answers.count() == 2
     assert "every six hours" in (answers.nth(1).locator(".chat-message__body").text_content() or "")
     assert Message.objects.filter(session=session).count() == 4
+    watch.assert_clean()
+
+
+def test_stop_works_while_a_question_waits_for_the_history(watched_page, login) -> None:
+    from chatbot.models import Message
+
+    page, watch = watched_page
+    session, held = _session_with_history_held(page, login, "history-stop-user")
+    box = page.get_by_role("textbox", name="Your question")
+    box.fill("How often are backups taken?")
+    box.press("Enter")
+    stop = page.get_by_role("button", name="Stop")
+    stop.click()
+    page.locator('.chat-main .chat-message--assistant[data-status="partial"]').wait_for(timeout=5000)
+    assert stop.is_hidden()
+    held[0].continue_()
+    page.unroute(MESSAGES_LIST)
+    page.get_by_text("In a second data centre.").wait_for()
+    questions = [text.strip() for text in page.locator(".chat-main .chat-message--user").all_text_contents()]
+    assert questions == ["Where are backups kept?", "How often are backups taken?"]
+    assert Message.objects.filter(session=session).count() == 2  # the stopped question was never sent
     watch.assert_clean()

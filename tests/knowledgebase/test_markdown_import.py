@@ -57,4 +57,7 @@ def test_an_image_alone_in_its_paragraph_leaves_no_stray_sentence() -> None:
         "<p>Click the edit icon button to change the crop.</p>",
         "<p>Text.</p>",
     ]
-    assert [value["text"] for kind, value in parsed.blocks if kind == "heading"] == ["Only a picture", "After"]
+    assert [value["text"] for kind, value in parsed.blocks if kind == "heading"] == [
+        "Only a picture",
+        "After",
+    ]

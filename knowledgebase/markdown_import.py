@@ -224,9 +224,9 @@ def _unlink_local(parsed: ParsedMarkdown) -> None:
     """Links to other Markdown files and images do not survive the import: keep their text.
 
     An image standing alone in its paragraph goes, alt text and all: the page cannot show the picture,
-    and "Example of fill filter on an image" left as a sentence of its own was quoted by the extractive
-    answerer as the lead of an answer about fill filters (the public questions' run, chatbot/RAG.md). An
-    image inside a sentence keeps its alt text, which is part of what the sentence says."""
+    and its alt text left as a sentence of its own ("Wagtail admin sidebar menu, showing a 'Calendar' menu
+    item with a date icon") was the whole extractive answer to how to add an admin view to the sidebar
+    (chatbot/RAG.md). An image inside a sentence keeps its alt text, part of what the sentence says."""
     blocks = []
     for kind, value in parsed.blocks:
         if kind == "paragraph":

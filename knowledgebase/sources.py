@@ -101,9 +101,8 @@ def page_blocks(page: KnowledgePage) -> list[Block]:
                 )
             )
             continue
-        text, block_kind = _block_text(kind, value)
+        text, block_kind, language = _block_text(kind, value)
         if text:
-            language = str(value.get("language") or "") if block_kind == BlockKind.CODE else ""  # type: ignore[union-attr]
             blocks.append(
                 Block(kind=block_kind, text=text, heading_path=_texts(path), anchor=anchor, language=language)
             )
@@ -114,23 +113,24 @@ def _texts(path: list[tuple[int, str]]) -> tuple[str, ...]:
     return tuple(text for _, text in path)
 
 
-def _block_text(kind: str, value: object) -> tuple[str, BlockKind]:
+def _block_text(kind: str, value: object) -> tuple[str, BlockKind, str]:
+    """A body block's text, its kind, and (for code) its language."""
     if kind == "paragraph":
-        return rich_text_to_text(str(getattr(value, "source", value))), BlockKind.PARAGRAPH
+        return rich_text_to_text(str(getattr(value, "source", value))), BlockKind.PARAGRAPH, ""
     if kind == "code":
-        return str(value["code"]), BlockKind.CODE  # type: ignore[index]
+        return str(value["code"]), BlockKind.CODE, str(value.get("language") or "")  # type: ignore[index,attr-defined]
     if kind == "table":
-        return _table_text(value), BlockKind.TABLE  # type: ignore[arg-type]
+        return _table_text(value), BlockKind.TABLE, ""  # type: ignore[arg-type]
     if kind == "figure":
         image = value["image"]  # type: ignore[index]
         parts = [getattr(image, "contextual_alt_text", "") or "", value["caption"] or ""]  # type: ignore[index]
-        return " — ".join(p for p in parts if p), BlockKind.IMAGE_TEXT
+        return " — ".join(p for p in parts if p), BlockKind.IMAGE_TEXT, ""
     if kind == "document":
         document = value["document"]  # type: ignore[index]
         if document is None:
-            return "", BlockKind.PARAGRAPH
-        return f"Attached document: {document.title}. {document.description}".strip(), BlockKind.PARAGRAPH
-    return "", BlockKind.PARAGRAPH
+            return "", BlockKind.PARAGRAPH, ""
+        return f"Attached document: {document.title}. {document.description}".strip(), BlockKind.PARAGRAPH, ""
+    return "", BlockKind.PARAGRAPH, ""
 
 
 def source_object(source_type: str, source_id: int) -> KnowledgePage | KnowledgeDocument | None:

@@ -233,3 +233,23 @@ def test_rich_text_keeps_inline_elements_in_their_line_and_lists_marked():
     text = "\n".join(chunk.text for chunk in source_chunks("page", page.pk, source_content(page)))
     assert "The attributes are as follows:\n- `name` - a unique name\n" in text
     assert "- `order` - panels start at `100` and go up by 100\nfor each panel\nSee the reference." in text
+
+
+@pytest.mark.django_db
+def test_a_page_code_block_keeps_its_language_and_other_blocks_have_none():
+    from knowledgebase.sources import page_blocks
+
+    page = factories.knowledge_page(
+        factories.site_home(),
+        title="Settings",
+        body=[
+            factories.heading("Example"),
+            factories.paragraph("Add this to settings.py:"),
+            ("code", {"language": "python", "code": "WAGTAIL_SITE_NAME = 'Intranet'"}),
+        ],
+    )
+    blocks = [(b.kind, b.text, b.language) for b in page_blocks(page) if b.kind != BlockKind.HEADING]
+    assert blocks == [
+        (BlockKind.PARAGRAPH, "Add this to settings.py:", ""),
+        (BlockKind.CODE, "WAGTAIL_SITE_NAME = 'Intranet'", "python"),
+    ]

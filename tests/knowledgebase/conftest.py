@@ -34,6 +34,18 @@ def clean_index() -> Iterator[None]:
 
 
 @pytest.fixture
+def jobs_stay_queued(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Indexing jobs are created but no task is sent, as when the broker is down: the test plays the
+    worker. `django_capture_on_commit_callbacks` cannot do this in a transactional test: the publish's
+    atomic block commits, and its callbacks run, inside the capture. The session's real worker then
+    indexed the test's pages alongside it, and once created the index while the test searched it (an
+    HTTP 503 from the shard not yet started, in a fresh-clone CI run)."""
+    from knowledgebase import services
+
+    monkeypatch.setattr(services, "indexing_job_send", lambda job: False)
+
+
+@pytest.fixture
 def make_page(section: Any) -> Callable[..., Any]:
     def make(title: str, body: list[tuple[str, Any]], *, publish: bool = True, parent: Any = None) -> Any:
         return knowledge_page(parent or section, title=title, body=body, publish=publish)

@@ -16,7 +16,10 @@ from search.backends import get_search_backend
 from search.values import Principal
 from tests.factories import heading, paragraph
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_index")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("clean_index", "jobs_stay_queued"),
+]
 
 
 def _job(page, **extra):
@@ -27,9 +30,8 @@ def _found(word):
     return [h.chunk.source_key for h in get_search_backend().search_text(word, principal=Principal(), k=5)]
 
 
-def test_an_earlier_job_is_superseded_by_a_later_queued_one(make_page, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks():  # keep the publish signal's own job out of the broker
-        page = make_page("Burst", [heading("One"), paragraph("The tapir text.")])
+def test_an_earlier_job_is_superseded_by_a_later_queued_one(make_page):
+    page = make_page("Burst", [heading("One"), paragraph("The tapir text.")])
     IndexingJob.objects.all().delete()
     first, second = _job(page), _job(page)
 
@@ -39,9 +41,8 @@ def test_an_earlier_job_is_superseded_by_a_later_queued_one(make_page, django_ca
     assert _found("tapir") == [f"page:{page.pk}"]
 
 
-def test_an_older_revision_never_overwrites_a_newer_one(make_page, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks():
-        page = make_page("Race", [heading("One"), paragraph("The gharial text.")])
+def test_an_older_revision_never_overwrites_a_newer_one(make_page):
+    page = make_page("Race", [heading("One"), paragraph("The gharial text.")])
     IndexingJob.objects.all().delete()
     assert services.source_sync(_job(page)).status == IndexingJob.Status.INDEXED
     state = IndexedSource.objects.get(source_type="page", source_id=page.pk)
@@ -55,9 +56,8 @@ def test_an_older_revision_never_overwrites_a_newer_one(make_page, django_captur
     assert IndexedSource.objects.get(pk=state.pk).revision_id == newer
 
 
-def test_a_finished_job_delivered_again_does_nothing(make_page, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks():
-        page = make_page("Again", [heading("One"), paragraph("The dugong text.")])
+def test_a_finished_job_delivered_again_does_nothing(make_page):
+    page = make_page("Again", [heading("One"), paragraph("The dugong text.")])
     IndexingJob.objects.all().delete()
     job = services.source_sync(_job(page))
     finished_at = job.finished_at
@@ -66,14 +66,11 @@ def test_a_finished_job_delivered_again_does_nothing(make_page, django_capture_o
 
 
 # --- under concurrency and replay (issue 19, item 3) ----------------------------------------------
-def test_an_older_revision_racing_a_newer_one_never_overwrites_it(
-    make_page, monkeypatch, django_capture_on_commit_callbacks
-):
+def test_an_older_revision_racing_a_newer_one_never_overwrites_it(make_page, monkeypatch):
     """Two workers index the same page: the old one read revision 1, the new one revision 2. The old one
     writes after the new one's chunks are in but before the new one records its revision (the window the
     end-of-job check alone left open)."""
-    with django_capture_on_commit_callbacks():
-        page = make_page("Race", [heading("One"), paragraph("The gharial basks on the sandbank.")])
+    page = make_page("Race", [heading("One"), paragraph("The gharial basks on the sandbank.")])
     IndexingJob.objects.all().delete()
     real_sync = search_services.source_sync
     old_read, new_written, old_done = threading.Event(), threading.Event(), threading.Event()
@@ -104,9 +101,8 @@ def test_an_older_revision_racing_a_newer_one_never_overwrites_it(
     old = threading.Thread(target=run, args=("old", old_job), name="old")
     old.start()
     assert old_read.wait(60)
-    with django_capture_on_commit_callbacks():
-        page.body = [heading("One"), paragraph("The crocodile basks on the sandbank.")]
-        page.save_revision().publish()
+    page.body = [heading("One"), paragraph("The crocodile basks on the sandbank.")]
+    page.save_revision().publish()
     new_job = _job(page)
     new = threading.Thread(target=run, args=("new", new_job), name="new")
     new.start()
@@ -121,20 +117,16 @@ def test_an_older_revision_racing_a_newer_one_never_overwrites_it(
     assert index_audit().differences == 0
 
 
-def test_a_stale_task_running_across_a_delete_writes_nothing(
-    make_page, monkeypatch, django_capture_on_commit_callbacks
-):
+def test_a_stale_task_running_across_a_delete_writes_nothing(make_page, monkeypatch):
     """The task read the page, then the page was deleted and its removal ran, then the task writes."""
-    with django_capture_on_commit_callbacks():
-        page = make_page("Gone", [heading("One"), paragraph("The axolotl regrows its limbs.")])
+    page = make_page("Gone", [heading("One"), paragraph("The axolotl regrows its limbs.")])
     IndexingJob.objects.all().delete()
     assert services.source_sync(_job(page)).status == IndexingJob.Status.INDEXED
     stale = _job(page)
     real_sync = search_services.source_sync
 
     def deleted_meanwhile(*args, **kwargs):
-        with django_capture_on_commit_callbacks():
-            page.delete()
+        page.delete()
         removal = IndexingJob.objects.create(
             source_type="page", source_id=page.pk, action=IndexingJob.Action.REMOVE, reason="test"
         )

@@ -15,7 +15,10 @@ from search.backends import get_search_backend
 from search.values import Principal
 from tests.factories import heading, paragraph
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_index")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("clean_index", "jobs_stay_queued"),
+]
 
 
 def _found(word: str) -> list[str]:
@@ -33,13 +36,10 @@ def _concrete_indices() -> set[str]:
     return set(backend.client.indices.get(index=f"{backend.index_name}-*", ignore_unavailable=True))
 
 
-def test_writes_made_during_a_rebuild_reach_the_new_index(
-    make_page: Any, django_capture_on_commit_callbacks: Any
-) -> None:
-    with django_capture_on_commit_callbacks():  # the test plays the worker: nothing goes to the broker
-        edited = make_page("Edited", [heading("One"), paragraph("The quokka smiles at visitors.")])
-        kept = make_page("Kept", [heading("One"), paragraph("The tapir sleeps all day.")])
-        deleted = make_page("Deleted", [heading("One"), paragraph("The pangolin curls into a ball.")])
+def test_writes_made_during_a_rebuild_reach_the_new_index(make_page: Any) -> None:
+    edited = make_page("Edited", [heading("One"), paragraph("The quokka smiles at visitors.")])
+    kept = make_page("Kept", [heading("One"), paragraph("The tapir sleeps all day.")])
+    deleted = make_page("Deleted", [heading("One"), paragraph("The pangolin curls into a ball.")])
     _worker_runs_queued_jobs()
     assert _found("quokka") == [f"page:{edited.pk}"]
     before = _concrete_indices()
@@ -52,11 +52,10 @@ def test_writes_made_during_a_rebuild_reach_the_new_index(
         worker indexes those changes (into the index still served)."""
         if done != 1:
             return
-        with django_capture_on_commit_callbacks():
-            edited.body = [heading("One"), paragraph("The okapi hides in the forest.")]
-            edited.save_revision().publish()
-            deleted.delete()
-            added["page"] = make_page("Added", [heading("One"), paragraph("The narwhal dives deep.")])
+        edited.body = [heading("One"), paragraph("The okapi hides in the forest.")]
+        edited.save_revision().publish()
+        deleted.delete()
+        added["page"] = make_page("Added", [heading("One"), paragraph("The narwhal dives deep.")])
         _worker_runs_queued_jobs()
 
     report = services.index_rebuild(progress=editors_meanwhile)

@@ -225,6 +225,7 @@ def test_a_question_asked_while_the_history_loads_is_kept_and_answered(watched_p
     page.locator(".chat-main .chat-message--user").wait_for()
     page.wait_for_timeout(500)  # the question would be on its way now, were it not waiting for the history
     assert Message.objects.filter(session=session).count() == 2
+    screenshot(page, "14-chat-question-waits-for-history")
     held[0].continue_()
     page.unroute(MESSAGES_LIST)
     page.wait_for_function(
@@ -237,6 +238,7 @@ def test_a_question_asked_while_the_history_loads_is_kept_and_answered(watched_p
     assert answers.count() == 2
     assert "every six hours" in (answers.nth(1).locator(".chat-message__body").text_content() or "")
     assert Message.objects.filter(session=session).count() == 4
+    screenshot(page, "15-chat-history-above-the-new-answer")
     watch.assert_clean()
 
 

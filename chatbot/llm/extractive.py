@@ -58,6 +58,7 @@ class SourcePassage:
     number: int  # the 1-based citation number the answer shows as [n]
     title: str
     text: str
+    heading: str = ""  # the passage's own (deepest) heading, "" at the top of a page
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +68,9 @@ class AnswerSentence:
     score: float
     # The block the sentence introduces, shown after it (an answer unit): a fenced code block or a list.
     code: str = ""
+    # Other sources that say the same sentence (release notes of two versions, a note repeated on several
+    # pages): cited along with `source_number`.
+    also: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +81,15 @@ class _Candidate:
     position: int  # position within its passage
     terms: frozenset[str]
     code: str = ""
+    heading: str = ""
+    title: str = ""
+
+
+@dataclass(kw_only=True)
+class _Chosen:
+    candidate: _Candidate
+    score: float
+    duplicates: list[_Candidate]  # the same sentence in other sources
 
 
 def _idf(document_terms: Sequence[frozenset[str]]) -> Callable[[str], float]:
@@ -98,7 +111,7 @@ def _candidates(sources: Sequence[SourcePassage]) -> tuple[list[_Candidate], lis
     found: list[_Candidate] = []
     passages: list[list[tuple[str, str]]] = []
     for rank, source in enumerate(sources):
-        units = markdown_units(source.text)
+        units = markdown_units(_heading_introduces_list(source))
         passages.append(units)
         for position, (sentence, code) in enumerate(units):
             if len(sentence.split()) < _MIN_WORDS:
@@ -111,9 +124,24 @@ def _candidates(sources: Sequence[SourcePassage]) -> tuple[list[_Candidate], lis
                     position=position,
                     terms=frozenset(terms(sentence)),
                     code=code,
+                    heading=source.heading,
+                    title=source.title,
                 )
             )
     return found, passages
+
+
+_LIST_START = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\S")
+
+
+def _heading_introduces_list(source: SourcePassage) -> str:
+    """The passage's text, led by its heading when the passage is a list under it ("GraphQL libraries
+    compatible with Wagtail" over "- wagtail-grapple …"): the heading is then what introduces the list,
+    and the list's short items would be no answer on their own."""
+    first = next((line for line in source.text.splitlines() if line.strip()), "")
+    if not source.heading or not _LIST_START.match(first):
+        return source.text
+    return f"{source.heading.rstrip(':')}:\n\n{source.text}"
 
 
 # Weights of the evidence around a sentence, relative to its own terms (weight 1). Chosen on the Wagtail
@@ -163,6 +191,14 @@ def _lexical_scores(
 # raised citation precision 0.822 → 0.843 and must_contain 0.486 → 0.500 (neither fold lost on either);
 # none at all cost must_contain 0.072 (chatbot/RAG.md).
 _OTHER_SOURCE_UNITS = 1
+# Units of the lead's own passage join the answer at a lower bar: this share of the support threshold. The
+# sentence that restates a question best is often not the one holding what it asks for, which sits a few
+# sentences further in the same section ("Reordering allows editors to arrange items by dragging" … "set
+# its name as your viewset's `sort_order_field`"). On the recorded passages of the 85 Wagtail docs
+# questions: must_contain 0.500 → 0.529 (fold 0 0.448 → 0.517, fold 1 0.537 both) for answers of 69 words
+# instead of 63; 0.75 gives the same for 72, 1.0 is the old rule. Declines are unchanged: only the lead
+# decides whether to answer (chatbot/RAG.md).
+_LEAD_PASSAGE_BAR = 0.85
 
 _warned: set[str] = set()
 
@@ -231,9 +267,9 @@ def extractive_answer(
     ranked = sorted(range(len(candidates)), key=lambda i: lexical[i], reverse=True)
     if embedder is None and use_embedder:
         embedder = _resolve_embedder(str(config.get("EMBEDDER", "")))
+    top = ranked[:_EMBEDDER_CANDIDATES]
     similarity = None
     if embedder is not None:
-        top = ranked[:_EMBEDDER_CANDIDATES]
         similarity = _embedding_scores(embedder, question, [candidates[i].text for i in top])
     if similarity is not None:
         if semantic_min_score is None:
@@ -242,42 +278,57 @@ def extractive_answer(
             i: _W_LEXICAL * lexical[i] + (1 - _W_LEXICAL) * max(0.0, s)
             for i, s in zip(top, similarity, strict=True)
         }
-        passing = [i for i in top if scores[i] >= semantic_min_score]
+        bar = semantic_min_score
     else:
-        passing = [i for i in ranked if lexical[i] >= threshold][:_EMBEDDER_CANDIDATES]
-        scores = {i: lexical[i] for i in passing}
-    if not passing:
+        scores = {i: lexical[i] for i in top}
+        bar = threshold
+    order = sorted(top, key=lambda i: scores[i], reverse=True)
+    if scores[order[0]] < bar:  # only the lead decides whether to answer
         return []
-    order = sorted(passing, key=lambda i: scores[i], reverse=True)
+    lead_rank = candidates[order[0]].rank
+    order = [
+        i for i in order if scores[i] >= (_LEAD_PASSAGE_BAR * bar if candidates[i].rank == lead_rank else bar)
+    ]
     chosen = _select([(candidates[i], scores[i]) for i in order], max_sentences=max_sentences)
     if max_sentences == 1:  # a short answer (ANSWER_LENGTHS "short") is the one best sentence
-        return [_quoted(c, score, text=c.text, code=c.code) for c, score in chosen]
+        return [_quoted(c, text=c.candidate.text, code=c.candidate.code) for c in chosen]
     return _with_lead_context(chosen, passages)
 
 
-def _select(
-    ranked: Sequence[tuple[_Candidate, float]], *, max_sentences: int
-) -> list[tuple[_Candidate, float]]:
-    """The best sentences, stopping at one clearly weaker than the best, without near-duplicates, and with
-    at most `_OTHER_SOURCE_UNITS` from sources other than the lead's."""
+def _select(ranked: Sequence[tuple[_Candidate, float]], *, max_sentences: int) -> list[_Chosen]:
+    """The best sentences, stopping at one clearly weaker than the best, without near-duplicates (cited
+    with the sentence they repeat), and with at most `_OTHER_SOURCE_UNITS` from sources other than the
+    lead's."""
     best = ranked[0][1]
     lead_source = ranked[0][0].source_number
-    chosen: list[tuple[_Candidate, float]] = []
-    seen: list[frozenset[str]] = []
+    chosen: list[_Chosen] = []
     others = 0
     for candidate, score in ranked:
-        if len(chosen) >= max_sentences or score < best * RELATIVE_CUTOFF:
+        if score < best * RELATIVE_CUTOFF:
             break
+        # The same sentence often appears in several passages (overlapping chunks, repeated notes).
+        repeated = next(
+            (
+                c
+                for c in chosen
+                if len(candidate.terms & c.candidate.terms)
+                >= 0.8 * max(len(candidate.terms), len(c.candidate.terms), 1)
+            ),
+            None,
+        )
+        if repeated is not None:
+            cited = {repeated.candidate.source_number, *(d.source_number for d in repeated.duplicates)}
+            if candidate.source_number not in cited:
+                repeated.duplicates.append(candidate)
+            continue
+        if len(chosen) >= max_sentences:
+            continue  # still looking for repeats of what is chosen
         elsewhere = candidate.source_number != lead_source
         if elsewhere and others >= _OTHER_SOURCE_UNITS:
             continue
-        # The same sentence often appears in several passages (overlapping chunks, repeated notes).
-        if any(len(candidate.terms & s) >= 0.8 * max(len(candidate.terms), len(s), 1) for s in seen):
+        if any(candidate.text in c.candidate.code for c in chosen):  # a list item quoted with its list
             continue
-        if any(candidate.text in c.code for c, _ in chosen):  # a list item already quoted with its list
-            continue
-        seen.append(candidate.terms)
-        chosen.append((candidate, score))
+        chosen.append(_Chosen(candidate=candidate, score=score, duplicates=[]))
         others += elsewhere
     return chosen
 
@@ -306,7 +357,7 @@ def _with_lead_context(
     """
     if not chosen:
         return []
-    lead, lead_score = chosen[0]
+    lead = chosen[0].candidate
     units = passages[lead.rank]
     before = ""
     if lead.position > 0 and (_LEANS_BACK.match(lead.text) or lead.text[:1].islower()):
@@ -317,19 +368,52 @@ def _with_lead_context(
     if not lead.code and lead.position + 1 < len(units):
         after, code = units[lead.position + 1]
     text = " ".join(part for part in (before, lead.text, after) if part)
-    answer = [_quoted(lead, lead_score, text=text, code=code)]
+    # A lead that opens its passage and leans back ("This release addresses …") leans on the title.
+    titled = lead.position == 0 and bool(_LEANS_BACK.match(text))
+    answer = [_quoted(chosen[0], text=text, code=code, titled=titled)]
     pulled = {before, after} - {""}
-    for candidate, score in chosen[1:]:
+    for unit in chosen[1:]:
+        candidate = unit.candidate
         if candidate.source_number == lead.source_number and candidate.text in pulled:
             continue
         if code and candidate.text in code:  # an item of the list the lead now quotes
             continue
-        answer.append(_quoted(candidate, score, text=candidate.text, code=candidate.code))
+        answer.append(_quoted(unit, text=candidate.text, code=candidate.code))
     return answer
 
 
-def _quoted(candidate: _Candidate, score: float, *, text: str, code: str) -> AnswerSentence:
-    return AnswerSentence(text=text, source_number=candidate.source_number, score=round(score, 4), code=code)
+# A heading that names one thing of code: `WAGTAILAPI_LIMIT_MAX`, `purge_embeds`, `Page.get_url()`,
+# `RichTextBlock`, `slugurl`. Prose headings ("Settings", "Custom branding") are capitalised words.
+_IDENTIFIER_HEADING = re.compile(
+    r"^`?(?:[A-Za-z_][\w.]*[_.][\w.]*|[A-Z][a-z0-9]+[A-Z]\w*|[a-z][a-z0-9]{3,})(?:\(\))?`?$"
+)
+
+
+def _quoted(unit: _Chosen, *, text: str, code: str, titled: bool = False) -> AnswerSentence:
+    """A unit as the answer shows it, citing every source that says it.
+
+    In a reference entry headed by the identifier it documents, the sentences leave that subject out
+    ("Default is 20, used to change the maximum number of results …" under `WAGTAILAPI_LIMIT_MAX`): the
+    quote names it first, unless it already does. A `titled` quote (one that leans on its page's title)
+    names the titles of the sources it is quoted from ("Wagtail 7.3.3 release notes; Wagtail 7.4.2 release
+    notes: This release addresses …").
+    """
+    candidate = unit.candidate
+    name = candidate.heading.strip("`")
+    if name and _IDENTIFIER_HEADING.match(candidate.heading):
+        if name.lower() not in f"{text}\n{code}".lower():
+            text = f"`{name}`: {text}"
+    elif titled:
+        titles = dict.fromkeys(c.title for c in (candidate, *unit.duplicates) if c.title)
+        if titles:
+            text = f"{'; '.join(titles)}: {text}"
+    return AnswerSentence(
+        text=text,
+        source_number=candidate.source_number,
+        score=round(unit.score, 4),
+        code=code,
+        also=tuple(d.source_number for d in unit.duplicates),
+    )
 
 
 _WORD_GROUP = re.compile(r"\S+(?:\s+\S+){0,2}\s*")
@@ -348,7 +432,7 @@ async def sentences_stream(
             yield GenerationChunk(text=(prefix if position == 0 else "") + group)
             # Hand control back to the loop so the SSE response flushes and cancellation lands here.
             await asyncio.sleep(delay)
-        yield GenerationChunk(text=f" [{sentence.source_number}]")
+        yield GenerationChunk(text=" " + "".join(f"[{n}]" for n in (sentence.source_number, *sentence.also)))
         if sentence.code:  # the code block (whole and fenced: shown as code) or list the sentence introduces
             yield GenerationChunk(text=f"\n\n{sentence.code}\n\n")
     yield GenerationChunk(

@@ -230,7 +230,10 @@ async def _extractive(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
     # No model reads these, but a line addressed to one is no answer to quote either.
     passages = [
         SourcePassage(
-            number=s.number, title=s.chunk.title, text=source_text_neutralise(s.text, replacement=None)
+            number=s.number,
+            title=s.chunk.title,
+            text=source_text_neutralise(s.text, replacement=None),
+            heading=s.chunk.heading_path[-1] if s.chunk.heading_path else "",
         )
         for s in run.sources
     ]

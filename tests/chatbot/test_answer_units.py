@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from asgiref.sync import async_to_sync
 
+from chatbot.llm import extractive
 from chatbot.llm.extractive import SourcePassage, extractive_answer, sentences_stream
 from chatbot.llm.sentences import clean_inline, markdown_sentences, markdown_units
+from chatbot.rag.citations import cited_numbers
 
 PASSAGE = """Site-specific settings are read per request.
 
@@ -183,3 +185,115 @@ def test_a_cross_reference_without_text_leaves_no_dangling_see() -> None:
     assert clean_inline("Register it with the hook (see ).") == "Register it with the hook."
     assert clean_inline("As you will see.") == "As you will see.", "a sentence ending in 'see' is kept"
     assert clean_inline("Add it (see below).") == "Add it (see below)."
+
+
+REORDER_LEAD = (
+    "Reordering lets editors arrange the items of a listing by dragging them.\n"
+    "It is useful when a listing needs an order of its own, such as featured items first.\n"
+)
+REORDER = REORDER_LEAD + (
+    "To let editors arrange the items by dragging, add an integer field and set it as the viewset's "
+    "`sort_order_field`.\n"
+)
+REORDER_QUESTION = "Can editors arrange the items of our staff listing by dragging rows?"
+
+
+def test_a_unit_of_the_leads_passage_joins_the_answer_at_a_lower_bar(monkeypatch) -> None:
+    """The sentence restating the question leads; the one naming the setting, a little less supported and
+    two sentences further, comes with it."""
+    sources = [SourcePassage(number=1, title="Generic views", text=REORDER)]
+    # Support: the lead 0.254, the setting's sentence 0.216 (above 0.85 × 0.23, below 0.23).
+    sentences = extractive_answer(REORDER_QUESTION, sources, use_embedder=False, min_score=0.23)
+    assert sentences[0].text.startswith("Reordering lets editors arrange")
+    assert any("`sort_order_field`" in s.text for s in sentences), [s.text for s in sentences]
+    monkeypatch.setattr(extractive, "_LEAD_PASSAGE_BAR", 1.0)
+    sentences = extractive_answer(REORDER_QUESTION, sources, use_embedder=False, min_score=0.23)
+    assert not any("`sort_order_field`" in s.text for s in sentences), "admitted by the lower bar only"
+
+
+def test_a_unit_of_another_passage_still_needs_the_full_bar() -> None:
+    setting = (
+        "To let editors arrange the items of a listing by dragging, set the viewset's `sort_order_field`."
+    )
+    sources = [
+        SourcePassage(number=1, title="Generic views", text=REORDER_LEAD),
+        SourcePassage(number=2, title="Generic views", text=setting),
+    ]
+    # Support: the lead 0.220, the other passage's sentence 0.207 (above 0.85 × 0.215, below 0.215).
+    sentences = extractive_answer(REORDER_QUESTION, sources, use_embedder=False, min_score=0.215)
+    assert [s.source_number for s in sentences] == [1], [s.text for s in sentences]
+    sentences = extractive_answer(REORDER_QUESTION, sources, use_embedder=False, min_score=0.2)
+    assert [s.source_number for s in sentences] == [1, 2], "quoted once it reaches the bar"
+
+
+LIMIT = """```python
+WAGTAILAPI_LIMIT_MAX = 500
+```
+
+Default is 20, used to change the maximum number of results a user can request at a time.
+"""
+
+
+def test_a_quote_from_a_reference_entry_names_the_identifier_its_heading_documents() -> None:
+    question = "What is the default cap on how many results an API client can request at a time?"
+
+    def lead(heading: str, text: str = LIMIT) -> str:
+        sources = [SourcePassage(number=1, title="Settings", heading=heading, text=text)]
+        return extractive_answer(question, sources, use_embedder=False, min_score=0.1)[0].text
+
+    assert lead("WAGTAILAPI_LIMIT_MAX").startswith("`WAGTAILAPI_LIMIT_MAX`: Default is 20, used to change")
+    assert lead("`get_url()`").startswith("`get_url()`: Default is 20")
+    assert lead("API limits").startswith("Default is 20"), "a prose heading is no subject"
+    named = LIMIT.replace("Default is 20", "`WAGTAILAPI_LIMIT_MAX` defaults to 20")
+    assert lead("WAGTAILAPI_LIMIT_MAX", named).startswith("`WAGTAILAPI_LIMIT_MAX` defaults to 20"), (
+        "named once"
+    )
+
+
+def test_a_sentence_several_sources_repeat_cites_them_all_and_a_deictic_lead_names_their_titles() -> None:
+    fix = "This release addresses a reflected XSS vulnerability in the dynamic image URL generator view."
+    sources = [
+        SourcePassage(
+            number=1, title="Wagtail 7.3.3 release notes", heading="CVE-2026-1: Reflected XSS", text=fix
+        ),
+        SourcePassage(
+            number=2, title="Wagtail 7.4.2 release notes", heading="CVE-2026-1: Reflected XSS", text=fix
+        ),
+        SourcePassage(number=3, title="Images", text="The image URL generator view builds rendition URLs."),
+    ]
+    question = "Which releases fixed the reflected XSS in the dynamic image URL generator view?"
+    sentences = extractive_answer(question, sources, use_embedder=False, min_score=0.1)
+    lead = sentences[0]
+    assert lead.text == f"Wagtail 7.3.3 release notes; Wagtail 7.4.2 release notes: {fix}"
+    assert (lead.source_number, lead.also) == (1, (2,))
+
+    async def text() -> str:
+        return "".join([c.text async for c in sentences_stream(sentences)])
+
+    streamed = async_to_sync(text)()
+    assert f"{fix} [1][2]" in streamed
+    assert cited_numbers(streamed)[:2] == [1, 2]
+    alone = extractive_answer(question, sources[:1], use_embedder=False, min_score=0.1)[0]
+    assert alone.text == f"Wagtail 7.3.3 release notes: {fix}" and alone.also == ()
+
+
+def test_a_list_under_a_heading_is_quoted_with_the_heading_that_introduces_it() -> None:
+    sources = [
+        SourcePassage(
+            number=1,
+            title="Headless support",
+            heading="GraphQL libraries compatible with Wagtail",
+            text="- wagtail-grapple by Torchbox\n- strawberry-wagtail by Patrick Arminio\n",
+        ),
+        SourcePassage(
+            number=2, title="Headless support", text="GraphQL is not natively supported in Wagtail."
+        ),
+    ]
+    question = "Which GraphQL libraries are compatible with Wagtail?"
+    lead = extractive_answer(question, sources, use_embedder=False, min_score=0.1)[0]
+    assert lead.text == "GraphQL libraries compatible with Wagtail:"
+    assert lead.code == "- wagtail-grapple by Torchbox\n- strawberry-wagtail by Patrick Arminio"
+    prose = SourcePassage(
+        number=1, title="Headless support", heading="Libraries", text="Use wagtail-grapple."
+    )
+    assert markdown_units(extractive._heading_introduces_list(prose)) == [("Use wagtail-grapple.", "")]

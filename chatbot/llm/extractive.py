@@ -371,14 +371,30 @@ def _with_lead_context(
     # A lead that opens its passage and leans back ("This release addresses …") leans on the title.
     titled = lead.position == 0 and bool(_LEANS_BACK.match(text))
     answer = [_quoted(chosen[0], text=text, code=code, titled=titled)]
-    pulled = {before, after} - {""}
+    pulled = {(lead.source_number, part) for part in (before, after) if part}
+    blocks = [code] if code else []
     for unit in chosen[1:]:
         candidate = unit.candidate
-        if candidate.source_number == lead.source_number and candidate.text in pulled:
+        if (candidate.source_number, candidate.text) in pulled:
             continue
-        if code and candidate.text in code:  # an item of the list the lead now quotes
+        if any(candidate.text in block for block in blocks):  # an item of a list already quoted
             continue
-        answer.append(_quoted(unit, text=candidate.text, code=candidate.code))
+        text, block = candidate.text, candidate.code
+        # The sentence after it carries the block their paragraph introduces ("For example, this
+        # configuration only allows Vimeo and YouTube." "It also adds a custom provider:" + the code).
+        # On the recorded passages of the 85 questions: must_contain 0.571 → 0.586 (fold 0 unchanged, fold
+        # 1 +1), answers of 74 words instead of 69; widening every supporting unit the lead's way gave the
+        # same for 84 words.
+        units = passages[candidate.rank]
+        if not block and candidate.position + 1 < len(units):
+            following, following_block = units[candidate.position + 1]
+            if following_block and (candidate.source_number, following) not in pulled:
+                text, block = f"{text} {following}", following_block
+                pulled.add((candidate.source_number, following))
+        if block:
+            blocks.append(block)
+        pulled.add((candidate.source_number, candidate.text))
+        answer.append(_quoted(unit, text=text, code=block))
     return answer
 
 

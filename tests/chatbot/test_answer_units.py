@@ -297,3 +297,34 @@ def test_a_list_under_a_heading_is_quoted_with_the_heading_that_introduces_it() 
         number=1, title="Headless support", heading="Libraries", text="Use wagtail-grapple."
     )
     assert markdown_units(extractive._heading_introduces_list(prose)) == [("Use wagtail-grapple.", "")]
+
+
+def test_a_supporting_unit_brings_the_next_sentence_when_that_one_carries_their_paragraphs_code() -> None:
+    finders = (
+        "For example, this configuration only allows embeds from Vimeo and YouTube.\n"
+        "It also adds a custom provider:\n\n"
+        "```python\nWAGTAILEMBEDS_FINDERS = [{'class': 'oembed', 'providers': [youtube, vimeo]}]\n```\n"
+    )
+    sources = [
+        SourcePassage(
+            number=1,
+            title="Embeds",
+            text="Wagtail can allow embeds only from the providers you list, such as YouTube and Vimeo.\n"
+            "Other URLs are refused.",
+        ),
+        SourcePassage(number=2, title="Embedded content", text=finders),
+    ]
+    question = "How do I only allow embeds from YouTube and Vimeo?"
+    sentences = extractive_answer(question, sources, use_embedder=False, min_score=0.1)
+    assert [s.source_number for s in sentences] == [1, 2]
+    assert sentences[1].text == (
+        "For example, this configuration only allows embeds from Vimeo and YouTube. "
+        "It also adds a custom provider:"
+    )
+    assert sentences[1].code.startswith("```python\nWAGTAILEMBEDS_FINDERS")
+    plain = finders.replace("It also adds a custom provider:\n\n", "It also adds a custom provider.\n\n")
+    sources[1] = SourcePassage(number=2, title="Embedded content", text=plain)
+    supporting = extractive_answer(question, sources, use_embedder=False, min_score=0.1)[1]
+    assert supporting.text.endswith("from Vimeo and YouTube.") and not supporting.code, (
+        "no block, no neighbour"
+    )

@@ -38,6 +38,8 @@ CASES = {
     "lists": "Steps:\n\n1. First\n2. Second\n\n- apple\n- pear",
     "code_block": "```html\n<b>not bold</b>\n```",
     "citations": "Backups run hourly [1] and are copied [2, 3].",
+    # A quote several sources repeat (chatbot.llm.extractive) cites them side by side.
+    "adjacent_citations": "`WAGTAILAPI_LIMIT_MAX`: Default is 20. [1][2]",
     "bare_url": "See https://example.org/path.",
     "subdomain_link": "[api](https://api.example.org/v1)",
     "offsite_link": "[the guide](https://evil.example/leak?d=the+secret)",
@@ -113,6 +115,9 @@ def test_citation_markers_link_to_source_cards(rendered) -> None:
     cite = '<a class="chat-cite" href="#source-{n}" data-citation="{n}" aria-label="Source {n}">[{n}]</a>'
     assert rendered["citations"] == (
         f"<p>Backups run hourly {cite.format(n=1)} and are copied {cite.format(n=2)} {cite.format(n=3)}.</p>"
+    )
+    assert rendered["adjacent_citations"] == (
+        f"<p><code>WAGTAILAPI_LIMIT_MAX</code>: Default is 20. {cite.format(n=1)}{cite.format(n=2)}</p>"
     )
 
 

@@ -344,7 +344,8 @@ _LEANS_BACK = re.compile(
 def _with_lead_context(
     chosen: Sequence[tuple[_Candidate, float]], passages: Sequence[Sequence[tuple[str, str]]]
 ) -> list[AnswerSentence]:
-    """The lead (the best sentence) quoted with its neighbours, the others as they are.
+    """The lead (the best sentence) quoted with its neighbours; the others alone, or with the sentence after
+    them when that one carries the code or list their paragraph introduces.
 
     The key fact of an answer is often the sentence next to the one that matches the question best: "You
     can override `render_landing_page` …" before "In the example below we added a `thank_you_page` field",

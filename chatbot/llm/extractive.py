@@ -342,7 +342,7 @@ _LEANS_BACK = re.compile(
 
 
 def _with_lead_context(
-    chosen: Sequence[tuple[_Candidate, float]], passages: Sequence[Sequence[tuple[str, str]]]
+    chosen: Sequence[_Chosen], passages: Sequence[Sequence[tuple[str, str]]]
 ) -> list[AnswerSentence]:
     """The lead (the best sentence) quoted with its neighbours; the others alone, or with the sentence after
     them when that one carries the code or list their paragraph introduces.

@@ -141,7 +141,7 @@ def _heading_introduces_list(source: SourcePassage) -> str:
     first = next((line for line in source.text.splitlines() if line.strip()), "")
     if not source.heading or not _LIST_START.match(first):
         return source.text
-    return f"{source.heading.rstrip(':')}:\n\n{source.text}"
+    return f"{source.heading.rstrip(' .:')}:\n\n{source.text}"
 
 
 # Weights of the evidence around a sentence, relative to its own terms (weight 1). Chosen on the Wagtail
@@ -371,7 +371,8 @@ def _with_lead_context(
     text = " ".join(part for part in (before, lead.text, after) if part)
     # A lead that opens its passage and leans back ("This release addresses …") leans on the title.
     titled = lead.position == 0 and bool(_LEANS_BACK.match(text))
-    answer = [_quoted(chosen[0], text=text, code=code, titled=titled)]
+    named: set[str] = set()  # the identifiers the answer has named: each is named once
+    answer = [_quoted(chosen[0], text=text, code=code, titled=titled, named=named)]
     pulled = {(lead.source_number, part) for part in (before, after) if part}
     blocks = [code] if code else []
     for unit in chosen[1:]:
@@ -395,7 +396,7 @@ def _with_lead_context(
         if block:
             blocks.append(block)
         pulled.add((candidate.source_number, candidate.text))
-        answer.append(_quoted(unit, text=text, code=block))
+        answer.append(_quoted(unit, text=text, code=block, named=named))
     return answer
 
 
@@ -406,20 +407,24 @@ _IDENTIFIER_HEADING = re.compile(
 )
 
 
-def _quoted(unit: _Chosen, *, text: str, code: str, titled: bool = False) -> AnswerSentence:
+def _quoted(
+    unit: _Chosen, *, text: str, code: str, titled: bool = False, named: set[str] | None = None
+) -> AnswerSentence:
     """A unit as the answer shows it, citing every source that says it.
 
     In a reference entry headed by the identifier it documents, the sentences leave that subject out
     ("Default is 20, used to change the maximum number of results …" under `WAGTAILAPI_LIMIT_MAX`): the
-    quote names it first, unless it already does. A `titled` quote (one that leans on its page's title)
-    names the titles of the sources it is quoted from ("Wagtail 7.3.3 release notes; Wagtail 7.4.2 release
-    notes: This release addresses …").
+    quote names it first, unless it or an earlier quote of the answer (`named`) already does. A `titled`
+    quote (one that leans on its page's title) names the titles of the sources it is quoted from ("Wagtail
+    7.3.3 release notes; Wagtail 7.4.2 release notes: This release addresses …").
     """
     candidate = unit.candidate
+    named = set() if named is None else named
     name = candidate.heading.strip("`")
     if name and _IDENTIFIER_HEADING.match(candidate.heading):
-        if name.lower() not in f"{text}\n{code}".lower():
+        if name.lower() not in named and name.lower() not in f"{text}\n{code}".lower():
             text = f"`{name}`: {text}"
+        named.add(name.lower())
     elif titled:
         titles = dict.fromkeys(c.title for c in (candidate, *unit.duplicates) if c.title)
         if titles:

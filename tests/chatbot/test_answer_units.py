@@ -328,3 +328,20 @@ def test_a_supporting_unit_brings_the_next_sentence_when_that_one_carries_their_
     assert supporting.text.endswith("from Vimeo and YouTube.") and not supporting.code, (
         "no block, no neighbour"
     )
+
+
+def test_an_identifier_is_named_once_per_answer() -> None:
+    question = "What is the default cap on how many results an API client can request at a time?"
+    sources = [
+        SourcePassage(number=1, title="Settings", heading="WAGTAILAPI_LIMIT_MAX", text=LIMIT),
+        SourcePassage(
+            number=2,
+            title="API configuration",
+            heading="WAGTAILAPI_LIMIT_MAX",
+            text="(default: 20) Results a user may request.",
+        ),
+    ]
+    sentences = extractive_answer(question, sources, use_embedder=False, min_score=0.1)
+    assert [s.source_number for s in sentences] == [2, 1]
+    assert sentences[0].text == "`WAGTAILAPI_LIMIT_MAX`: (default: 20) Results a user may request."
+    assert sentences[1].text.startswith("Default is 20, used to change"), sentences[1].text

@@ -64,6 +64,9 @@ class CitedPassage:
     number: int
     text: str
     fused: float  # the source's fused retrieval score, 0..1
+    # Where the passage sits ("Page title › Section"), as its source card shows it: a quote may name it
+    # ("`WAGTAILAPI_LIMIT_MAX`: Default is 20 …", a list quoted with the heading that introduces it).
+    heading: str = ""
 
 
 def _clamp(value: float) -> float:
@@ -86,7 +89,7 @@ def answer_claims(content: str) -> list[tuple[str, list[int]]]:
 
 
 def groundedness(content: str, passages: Sequence[CitedPassage]) -> float:
-    by_number = {p.number: terms(p.text) for p in passages}
+    by_number = {p.number: terms(f"{p.heading}\n{p.text}") for p in passages}
     everything = set().union(*by_number.values()) if by_number else set()
     claims = answer_claims(content)
     if not claims:

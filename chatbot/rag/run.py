@@ -118,7 +118,12 @@ class AnswerRun:
             question=self.query or self.question,
             content=self.content,
             cited=[
-                CitedPassage(number=s.number, text=s.text, fused=s.scores.get("fused", s.score))
+                CitedPassage(
+                    number=s.number,
+                    text=s.text,
+                    fused=s.scores.get("fused", s.score),
+                    heading=" › ".join(part for part in (s.chunk.title, s.chunk.section) if part),
+                )
                 for s in cited
             ],
             given=[s.text for s in self.sources],

@@ -61,6 +61,22 @@ def test_a_sentence_its_cited_passage_does_not_hold_is_not_grounded() -> None:
     assert groundedness("Bananas ripen next to apples.", [SETTINGS, BANANAS]) == 1.0
 
 
+def test_a_quote_naming_the_heading_of_its_passage_is_grounded() -> None:
+    """The extractive answer may quote a list with the heading that introduces it, or name the identifier a
+    reference entry documents: the source holds those words where it sits, not in its text."""
+    listed = "- wagtail-grapple by Torchbox\n- strawberry-wagtail by Patrick Arminio"
+    answer = f"GraphQL libraries compatible with Wagtail: [1]\n\n{listed}\n\n"
+    bare = CitedPassage(number=1, text=listed, fused=1.0)
+    placed = CitedPassage(
+        number=1,
+        text=listed,
+        fused=1.0,
+        heading="Headless support › GraphQL libraries compatible with Wagtail",
+    )
+    assert groundedness(answer, [bare]) == pytest.approx(2 / 3), "the heading line is no claim of the text"
+    assert groundedness(answer, [placed]) == 1.0
+
+
 def test_retrieval_confidence_rises_with_the_vector_score_and_the_cited_fused_scores() -> None:
     assert retrieval_confidence(0.70, [SETTINGS]) == pytest.approx(0.5)
     assert retrieval_confidence(0.90, [SETTINGS]) == pytest.approx(1.0)

@@ -106,3 +106,53 @@ def test_a_page_code_block_is_quoted_as_code_after_the_sentence_introducing_it(w
         prose = answer.evaluate("(el) => [...el.querySelectorAll('p')].map((p) => p.textContent).join(' ')")
         assert "SocialMediaSettings" not in prose, "the code ran into the prose"
     watch.assert_clean()
+
+
+def test_a_quote_names_the_setting_its_heading_documents_and_cites_every_release_repeating_it(
+    watched_page, login
+) -> None:
+    """A reference entry's sentence leaves its subject to the heading: the answer names it, as code. A
+    sentence two release notes repeat is cited to both, and names the releases it leans on ("This release
+    …"). Both read on the desktop and on a phone."""
+    page, watch = watched_page
+    developers = knowledge_section("Developers", "developers")
+    settings_page = knowledge_page(
+        developers,
+        title="Cache settings",
+        body=[
+            heading("ZANZIBARITE_TIMEOUT"),
+            (
+                "paragraph",
+                "<p>Defaults to ten minutes: how long the zanzibarite tag keeps a rendered fragment.</p>",
+            ),
+        ],
+    )
+    fix = "This release fixes the zanzibarite tag serving cached fragments to signed-in users."
+    releases = [
+        knowledge_page(developers, title=title, body=[heading("Bug fixes"), ("paragraph", f"<p>{fix}</p>")])
+        for title in ("Release 2.1.4 notes", "Release 2.2.1 notes")
+    ]
+    for made in (settings_page, *releases):
+        wait_for_indexed("page", made.pk)
+    login(user("reference-reader"))
+    question = "How long does the zanzibarite tag keep a rendered fragment by default?"
+    for message in _answers(
+        page, question, ("50-answer-names-the-setting", "51-answer-names-the-setting-390px")
+    ):
+        answer = message.locator(".chat-message__body")
+        first = answer.locator("p").first
+        assert (first.locator("code").first.text_content() or "") == "ZANZIBARITE_TIMEOUT"
+        assert (first.text_content() or "").startswith("ZANZIBARITE_TIMEOUT: Defaults to ten minutes")
+    question = "Which releases fixed the zanzibarite tag serving cached fragments to signed-in users?"
+    for message in _answers(
+        page, question, ("52-answer-cites-both-releases", "53-answer-cites-both-releases-390px")
+    ):
+        body = message.locator(".chat-message__body")
+        text = body.text_content() or ""
+        assert "Release 2.1.4 notes" in text and "Release 2.2.1 notes" in text, text
+        assert body.locator(".chat-cite").count() == 2
+        titles = message.locator(".chat-source").all_text_contents()
+        assert sum("Release 2.1.4 notes" in t for t in titles) == 1
+        assert sum("Release 2.2.1 notes" in t for t in titles) == 1
+        assert body.evaluate("(el) => el.scrollWidth <= el.clientWidth"), "the answer fits its width"
+    watch.assert_clean()

@@ -318,7 +318,8 @@ def _select(ranked: Sequence[tuple[_Candidate, float]], *, max_sentences: int) -
         )
         if repeated is not None:
             cited = {repeated.candidate.source_number, *(d.source_number for d in repeated.duplicates)}
-            if candidate.source_number not in cited:
+            # Cited along only when it says the same (a near-duplicate may differ in what matters).
+            if candidate.source_number not in cited and candidate.terms == repeated.candidate.terms:
                 repeated.duplicates.append(candidate)
             continue
         if len(chosen) >= max_sentences:

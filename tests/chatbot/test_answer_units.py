@@ -345,3 +345,15 @@ def test_an_identifier_is_named_once_per_answer() -> None:
     assert [s.source_number for s in sentences] == [2, 1]
     assert sentences[0].text == "`WAGTAILAPI_LIMIT_MAX`: (default: 20) Results a user may request."
     assert sentences[1].text.startswith("Default is 20, used to change"), sentences[1].text
+
+
+def test_a_near_duplicate_is_not_quoted_again_nor_cited_for_what_it_does_not_say() -> None:
+    fix = "This release addresses a reflected XSS vulnerability in the dynamic image URL generator view."
+    near = fix.replace(" view.", " view of the admin.")
+    sources = [
+        SourcePassage(number=1, title="Wagtail 7.3.3 release notes", text=fix),
+        SourcePassage(number=2, title="Wagtail 7.4.2 release notes", text=near),
+    ]
+    question = "Which releases fixed the reflected XSS in the dynamic image URL generator view?"
+    sentences = extractive_answer(question, sources, use_embedder=False, min_score=0.1)
+    assert [(s.source_number, s.also) for s in sentences] == [(1, ())], [s.text for s in sentences]

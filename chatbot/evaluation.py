@@ -192,8 +192,12 @@ def question_evaluate(question: EvalQuestion, *, user: Any, config: RagConfig) -
         result.ndcg10 = ndcg_at_k(ranked, question.relevant, 10)
         result.recall5 = recall_at_k(ranked, question.relevant, 5)
     if question.answerable and question.must_contain:
+        # A decline states no fact, whatever its wording holds: "… in the pages and documents you can see"
+        # once counted as the key string "documents".
         lower = answer.lower()
-        result.must_contain_hit = all(s.lower() in lower for s in question.must_contain)
+        result.must_contain_hit = not result.declined and all(
+            s.lower() in lower for s in question.must_contain
+        )
     return result
 
 

@@ -109,16 +109,28 @@ def test_evaluate_rag_reports_retrieval_answers_and_declines(docs, tmp_path):
             "relevant": [],
             "must_contain": [],
         },
+        {
+            # Declined, and the decline's wording holds the key string: still a miss.
+            "id": "q4",
+            "question": "What does Divio charge per month to host documents?",
+            "answerable": True,
+            "kind": "factoid",
+            "relevant": [],
+            "must_contain": ["documents"],
+        },
     ]
     questions.write_text("\n".join(json.dumps(r) for r in rows))
     out = StringIO()
     call_command("evaluate_rag", questions=questions, json=True, stdout=out)
     report = json.loads(out.getvalue().strip().splitlines()[-1])
     overall = report["overall"]["metrics"]
-    assert report["questions"] == 3
+    assert report["questions"] == 4
     assert overall["ndcg@10"] == 1.0 and overall["recall@5"] == 1.0
-    assert overall["must_contain"] == 1.0 and overall["citation_precision"] == 1.0
-    assert overall["unanswerable_declined"] == 1.0 and overall["answerable_declined"] == 0.0
+    assert overall["must_contain"] == pytest.approx(2 / 3, abs=1e-4)
+    assert overall["citation_precision"] == 1.0 and overall["unanswerable_declined"] == 1.0
+    assert overall["answerable_declined"] == pytest.approx(1 / 3, abs=1e-4)
+    q4 = next(r for r in report["results"] if r["id"] == "q4")
+    assert q4["declined"] and "documents" in q4["answer"] and q4["must_contain_hit"] is False
     assert overall["first_token_p95"] > 0 and overall["total_p95"] >= overall["first_token_p95"]
     assert set(report["by_kind"]) == {"factoid", "follow-up", "unanswerable"}
     q2 = next(r for r in report["results"] if r["id"] == "q2")

@@ -285,13 +285,17 @@ def extractive_answer(
     order = sorted(top, key=lambda i: scores[i], reverse=True)
     if scores[order[0]] < bar:  # only the lead decides whether to answer
         return []
-    lead_rank = candidates[order[0]].rank
+    lead = candidates[order[0]]
     order = [
-        i for i in order if scores[i] >= (_LEAD_PASSAGE_BAR * bar if candidates[i].rank == lead_rank else bar)
+        i for i in order if scores[i] >= (_LEAD_PASSAGE_BAR * bar if candidates[i].rank == lead.rank else bar)
     ]
-    chosen = _select([(candidates[i], scores[i]) for i in order], max_sentences=max_sentences)
     if max_sentences == 1:  # a short answer (ANSWER_LENGTHS "short") is the one best sentence
+        chosen = _select([(candidates[i], scores[i]) for i in order], max_sentences=1)
         return [_quoted(c, text=c.candidate.text, code=c.candidate.code) for c in chosen]
+    # The sentences quoted with the lead take no place of their own among the `max_sentences`.
+    with_lead = {text for text in _lead_neighbours(lead, passages[lead.rank])[:2] if text}
+    order = [i for i in order if candidates[i].rank != lead.rank or candidates[i].text not in with_lead]
+    chosen = _select([(candidates[i], scores[i]) for i in order], max_sentences=max_sentences)
     return _with_lead_context(chosen, passages)
 
 
@@ -342,6 +346,20 @@ _LEANS_BACK = re.compile(
 )
 
 
+def _lead_neighbours(lead: _Candidate, units: Sequence[tuple[str, str]]) -> tuple[str, str, str]:
+    """What the lead is quoted with (see `_with_lead_context`): the sentence before it if it leans on
+    that one, the sentence after it unless it introduces a block itself, and the block shown after them."""
+    before = ""
+    if lead.position > 0 and (_LEANS_BACK.match(lead.text) or lead.text[:1].islower()):
+        previous, previous_code = units[lead.position - 1]
+        if not previous_code:  # its block would sit between it and the lead
+            before = previous
+    after, code = "", lead.code
+    if not lead.code and lead.position + 1 < len(units):
+        after, code = units[lead.position + 1]
+    return before, after, code
+
+
 def _with_lead_context(
     chosen: Sequence[_Chosen], passages: Sequence[Sequence[tuple[str, str]]]
 ) -> list[AnswerSentence]:
@@ -360,15 +378,7 @@ def _with_lead_context(
     if not chosen:
         return []
     lead = chosen[0].candidate
-    units = passages[lead.rank]
-    before = ""
-    if lead.position > 0 and (_LEANS_BACK.match(lead.text) or lead.text[:1].islower()):
-        previous, previous_code = units[lead.position - 1]
-        if not previous_code:  # its block would sit between it and the lead
-            before = previous
-    after, code = "", lead.code
-    if not lead.code and lead.position + 1 < len(units):
-        after, code = units[lead.position + 1]
+    before, after, code = _lead_neighbours(lead, passages[lead.rank])
     text = " ".join(part for part in (before, lead.text, after) if part)
     # A lead that opens its passage and leans back ("This release addresses …") leans on the title.
     titled = lead.position == 0 and bool(_LEANS_BACK.match(text))

@@ -357,3 +357,24 @@ def test_a_near_duplicate_is_not_quoted_again_nor_cited_for_what_it_does_not_say
     question = "Which releases fixed the reflected XSS in the dynamic image URL generator view?"
     sentences = extractive_answer(question, sources, use_embedder=False, min_score=0.1)
     assert [(s.source_number, s.also) for s in sentences] == [(1, ())], [s.text for s in sentences]
+
+
+def test_the_sentence_quoted_with_the_lead_takes_no_place_of_its_own(monkeypatch) -> None:
+    """The lead's next sentence, second best here, is quoted with it; the third best still gets the second
+    place (the relative cutoff lowered so that the three are all close enough to the lead)."""
+    monkeypatch.setattr(extractive, "RELATIVE_CUTOFF", 0.5)
+    text = (
+        "Sea otters stay together while they sleep by holding hands in rafts.\n"
+        "Holding hands keeps sea otters together while they sleep.\n"
+        "Young otters learn this from their mothers.\n"
+        "Sea otters also stay together at night by wrapping kelp around their bodies."
+    )
+    sources = [SourcePassage(number=1, title="Otters", text=text)]
+    question = "How do sea otters stay together while they sleep?"
+    sentences = extractive_answer(question, sources, use_embedder=False, min_score=0.1, max_sentences=2)
+    texts = [s.text for s in sentences]
+    assert texts[0] == (
+        "Sea otters stay together while they sleep by holding hands in rafts. "
+        "Holding hands keeps sea otters together while they sleep."
+    )
+    assert len(texts) == 2 and texts[1].startswith("Sea otters also stay together at night"), texts

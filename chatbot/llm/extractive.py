@@ -384,7 +384,7 @@ def _with_lead_context(
     titled = lead.position == 0 and bool(_LEANS_BACK.match(text))
     named: set[str] = set()  # the identifiers the answer has named: each is named once
     answer = [_quoted(chosen[0], text=text, code=code, titled=titled, named=named)]
-    pulled = {(lead.source_number, part) for part in (before, after) if part}
+    pulled = {(lead.source_number, part) for part in (before, lead.text, after) if part}
     blocks = [code] if code else []
     for unit in chosen[1:]:
         candidate = unit.candidate
@@ -401,7 +401,11 @@ def _with_lead_context(
         units = passages[candidate.rank]
         if not block and candidate.position + 1 < len(units):
             following, following_block = units[candidate.position + 1]
-            if following_block and (candidate.source_number, following) not in pulled:
+            if (
+                following_block
+                and following_block not in blocks
+                and (candidate.source_number, following) not in pulled
+            ):
                 text, block = f"{text} {following}", following_block
                 pulled.add((candidate.source_number, following))
         if block:

@@ -378,3 +378,20 @@ def test_the_sentence_quoted_with_the_lead_takes_no_place_of_its_own(monkeypatch
         "Holding hands keeps sea otters together while they sleep."
     )
     assert len(texts) == 2 and texts[1].startswith("Sea otters also stay together at night"), texts
+
+
+def test_a_supporting_unit_before_the_lead_does_not_bring_the_leads_code_again() -> None:
+    """The first fresh-clone CI run of this rule caught it: the sentence before the lead, quoted as a
+    supporting unit, brought the lead (its next sentence) and its code a second time."""
+    text = (
+        "Site settings differ per site. To read them inside a view, call the class method `for_request` "
+        "with the request:\n\n```python\nsocial = SocialMediaSettings.for_request(request=request)\n```\n\n"
+        "The site is found from the request's host name."
+    )
+    sources = [SourcePassage(number=1, title="Site settings", text=text)]
+    question = "How do I read the site settings inside a view?"
+    # With the knowledge embedder, as the site answers: the sentence before the lead is supported too.
+    sentences = extractive_answer(question, sources, semantic_min_score=0.2)
+    assert len(sentences) == 2 and sentences[1].text == "Site settings differ per site."
+    assert sum(s.code.count("```python") for s in sentences) == 1, [(s.text, s.code) for s in sentences]
+    assert sum(s.text.count("call the class method") for s in sentences) == 1

@@ -233,7 +233,9 @@ async def _extractive(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
             number=s.number,
             title=s.chunk.title,
             text=source_text_neutralise(s.text, replacement=None),
-            heading=s.chunk.heading_path[-1] if s.chunk.heading_path else "",
+            heading=source_text_neutralise(s.chunk.heading_path[-1], replacement=None)
+            if s.chunk.heading_path
+            else "",
         )
         for s in run.sources
     ]

@@ -231,7 +231,8 @@ async def _extractive(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
     passages = [
         SourcePassage(
             number=s.number,
-            title=s.chunk.title,
+            # The title and heading too: a quote may name them (chatbot.llm.extractive._quoted).
+            title=source_text_neutralise(s.chunk.title, replacement=None),
             text=source_text_neutralise(s.text, replacement=None),
             heading=source_text_neutralise(s.chunk.heading_path[-1], replacement=None)
             if s.chunk.heading_path

@@ -171,7 +171,7 @@ def fuse_legs(legs: Mapping[str, Sequence[ScoredChunk]], *, config: RetrievalCon
 
 
 def passage_for_reranking(chunk: Chunk) -> str:
-    header = " › ".join(p for p in (chunk.title, *chunk.heading_path) if p)
+    header = chunk.location
     return f"{header}\n{chunk.text}" if header else chunk.text
 
 

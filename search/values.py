@@ -57,6 +57,11 @@ class Chunk:
     def section(self) -> str:
         return " › ".join(self.heading_path)
 
+    @property
+    def location(self) -> str:
+        """Where the chunk sits, "title › headings", as embedded, re-ranked, shown to a model and cited."""
+        return " › ".join(part for part in (self.title, *self.heading_path) if part)
+
     def as_dict(self) -> dict[str, Any]:
         data = {f: getattr(self, f) for f in self.__dataclass_fields__}
         data["visibility"] = str(self.visibility)
@@ -128,5 +133,5 @@ class Hit:
 def embedding_text(chunk: Chunk) -> str:
     """What is embedded for a chunk: where it sits (title › headings) and its passage. The chunker keeps
     this within the embedder's window, so every token of indexed text is embedded."""
-    where = " › ".join(part for part in (chunk.title, *chunk.heading_path) if part)
+    where = chunk.location
     return f"{where}\n{chunk.text}" if where else chunk.text

@@ -79,7 +79,7 @@ def sources_format(sources: Sequence[ContextSource]) -> str:
     blocks = []
     for source in sources:
         chunk = source.chunk
-        where = " › ".join(p for p in (chunk.title, *chunk.heading_path) if p)
+        where = chunk.location
         blocks.append(
             f'<source n="{source.number}" title="{_attribute(where)}">\n'
             f"{source_text_neutralise(source.text).strip()}\n"

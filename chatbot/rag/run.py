@@ -122,7 +122,7 @@ class AnswerRun:
                     number=s.number,
                     text=s.text,
                     fused=s.scores.get("fused", s.score),
-                    heading=" › ".join(part for part in (s.chunk.title, s.chunk.section) if part),
+                    heading=s.chunk.location,
                 )
                 for s in cited
             ],

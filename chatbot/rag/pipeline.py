@@ -237,6 +237,7 @@ async def _extractive(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
             heading=source_text_neutralise(s.chunk.heading_path[-1], replacement=None)
             if s.chunk.heading_path
             else "",
+            document=s.chunk.source_key,
         )
         for s in run.sources
     ]

@@ -226,6 +226,42 @@ def test_a_unit_of_another_passage_still_needs_the_full_bar() -> None:
     assert [s.source_number for s in sentences] == [1, 2], "quoted once it reaches the bar"
 
 
+def test_a_unit_of_another_passage_of_the_leads_document_joins_at_the_lower_bar() -> None:
+    setting = (
+        "To let editors arrange the items of a listing by dragging, set the viewset's `sort_order_field`."
+    )
+    sources = [
+        SourcePassage(number=1, title="Generic views", text=REORDER_LEAD, document="page:7"),
+        SourcePassage(number=2, title="Generic views", text=setting, document="page:7"),
+    ]
+    # The same support as above (0.207 against a bar of 0.215): the page's other passage is on its subject.
+    sentences = extractive_answer(REORDER_QUESTION, sources, use_embedder=False, min_score=0.215)
+    assert [s.source_number for s in sentences] == [1, 2], [s.text for s in sentences]
+
+
+BUG_QUESTION = "What labels does a new bug report get on the tracker?"
+BUG_LEAD = "Report a new bug on the tracker: every new bug report on the tracker is welcome.\n"
+BUG_LABELS = "Once opened, an issue is given the `type:Bug` and `status:Unconfirmed` labels."
+
+
+def test_a_sentence_of_the_leads_document_needs_only_the_bar_however_far_below_the_lead() -> None:
+    """The sentence restating the question leads (support 0.574); the one holding the labels scores 0.213,
+    below 0.75 of the lead. From the lead's page it is quoted; from another page it is a near-miss."""
+
+    def answer(document: str, *, min_score: float = 0.2) -> list[int]:
+        sources = [
+            SourcePassage(number=1, title="Issue tracking", text=BUG_LEAD, document="page:1"),
+            SourcePassage(number=2, title="Contributing", text=BUG_LABELS, document=document),
+        ]
+        sentences = extractive_answer(BUG_QUESTION, sources, use_embedder=False, min_score=min_score)
+        return [s.source_number for s in sentences]
+
+    assert answer("page:1") == [1, 2]
+    assert answer("page:2") == [1], "another page's weak sentence stays out"
+    assert answer("page:1", min_score=0.3) == [1], "the support bar still applies (0.85 × 0.3 > 0.213)"
+    assert answer("") == [1], "a passage of unknown document is a document of its own"
+
+
 LIMIT = """```python
 WAGTAILAPI_LIMIT_MAX = 500
 ```
@@ -359,10 +395,9 @@ def test_a_near_duplicate_is_not_quoted_again_nor_cited_for_what_it_does_not_say
     assert [(s.source_number, s.also) for s in sentences] == [(1, ())], [s.text for s in sentences]
 
 
-def test_the_sentence_quoted_with_the_lead_takes_no_place_of_its_own(monkeypatch) -> None:
+def test_the_sentence_quoted_with_the_lead_takes_no_place_of_its_own() -> None:
     """The lead's next sentence, second best here, is quoted with it; the third best still gets the second
-    place (the relative cutoff lowered so that the three are all close enough to the lead)."""
-    monkeypatch.setattr(extractive, "RELATIVE_CUTOFF", 0.5)
+    place."""
     text = (
         "Sea otters stay together while they sleep by holding hands in rafts.\n"
         "Holding hands keeps sea otters together while they sleep.\n"
@@ -392,6 +427,6 @@ def test_a_supporting_unit_before_the_lead_does_not_bring_the_leads_code_again()
     question = "How do I read the site settings inside a view?"
     # With the knowledge embedder, as the site answers: the sentence before the lead is supported too.
     sentences = extractive_answer(question, sources, semantic_min_score=0.2)
-    assert len(sentences) == 2 and sentences[1].text == "Site settings differ per site."
+    assert "Site settings differ per site." in [s.text for s in sentences[1:]], [s.text for s in sentences]
     assert sum(s.code.count("```python") for s in sentences) == 1, [(s.text, s.code) for s in sentences]
     assert sum(s.text.count("call the class method") for s in sentences) == 1

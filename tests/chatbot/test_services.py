@@ -541,3 +541,27 @@ def test_logged_questions_follow_the_configured_policy(pages, asker, caplog):
         assert "QUOKKA_URL" not in logged[mode] and "jane.doe" not in logged[mode]
     for text in logged.values():
         assert "jane.doe@example.org" not in text
+
+
+def test_a_weakly_supported_sentence_is_quoted_from_the_leads_page_not_from_another(make_page, asker):  # noqa: F811
+    """The sentence holding what is asked often scores far below the one restating the question. The
+    pipeline tells the answerer which passages share a page (`SourcePassage.document`), and a sentence of
+    the lead's page needs only the support bar, while another page's needs to be close to the lead."""
+    lead = "Report a new bug on the tracker: every new bug report on the tracker is welcome."
+    labels = "Once opened, an issue is given the okapi and quokka labels by the tracker's robot."
+    question = "What labels does a new bug report get on the tracker?"
+    tracker = make_page("Issue tracking", _body(("Reporting bugs", lead), ("Labels", labels)))
+    wait_for_jobs("page", tracker.pk)
+    events = ask(_session(asker), asker, question)
+    content = _final(events).data["content"]
+    assert content.startswith("Report a new bug") and "okapi and quokka labels" in content, content
+    assert {s["source_id"] for s in _sources(events)} == {tracker.pk}
+    tracker.delete()
+    wait_for_jobs("page", tracker.pk)
+    index_version_bump()
+    one = make_page("Issue tracking", _body(("Reporting bugs", lead)))
+    other = make_page("Robots", _body(("Labels", labels)))
+    wait_for_jobs("page", one.pk)
+    wait_for_jobs("page", other.pk)
+    content = _final(ask(_session(asker), asker, question)).data["content"]
+    assert content.startswith("Report a new bug") and "okapi" not in content, content

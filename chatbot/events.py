@@ -20,6 +20,8 @@ class StreamEvent:
                  "excerpt": str}   (url already includes "#anchor" when there is one)
     - complete: {"message_id": str, "content": str, "sources": [source...], "status": "complete"|"partial",
                  "tokens_used": int, "response_time": float, "model": str, "declined": bool,
+                 "related": [{"source_type", "source_id", "title", "section", "url", "anchor",
+                              "page_number"}...] (a decline's closest pages and files, else []),
                  "quality": {"score", "groundedness", "retrieval", "coverage": float}|None}
     - error:    {"code": str, "message": str, "message_id": str|None, "retry_after": int|None}
     """

@@ -63,6 +63,9 @@ class Message(models.Model):
     error = models.CharField(max_length=500, blank=True)
     cache_hit = models.BooleanField(default=False)
     declined = models.BooleanField(default=False, help_text="The knowledge base did not cover the question.")
+    # On a decline: the pages and files retrieval found closest, which the answer could not quote from:
+    # [{"source_type", "source_id", "title", "section", "url", "anchor", "page_number"}], best first.
+    related = models.JSONField(default=list, blank=True)
     # chatbot.rag.quality: the mean of groundedness, retrieval confidence and coverage, 0..1; null for a
     # question, a decline or an error. `quality_components` holds the three (and the score).
     quality = models.FloatField(null=True, blank=True, db_index=True, help_text="Answer quality, 0..1.")

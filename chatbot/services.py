@@ -97,6 +97,7 @@ def _answer_save(session: ChatSession, run: AnswerRun) -> Message:
             error=run.error[:500],
             cache_hit=run.cache_hit,
             declined=run.declined,
+            related=run.related,
             quality=run.quality.score if run.quality else None,
             quality_components=run.quality.as_dict() if run.quality else {},
         )

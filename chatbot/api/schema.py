@@ -36,9 +36,11 @@ is idle (at least every `CHATBOT_SSE_HEARTBEAT` seconds).
 `include_sources: false` |
 | `complete` | `{"type", "message_id": str, "tokens": int, "response_time": float, "content": str, \
 "sources": [source, ...], "status": "complete", "tokens_used": int, "model": str, "declined": bool, \
-"quoted": bool, "quality": {"score", "groundedness", "retrieval", "coverage"} or null}`: the last \
-event (`sources` is empty with `include_sources: false`; `tokens` = `tokens_used`; `quality` is null for \
-a decline) |
+"quoted": bool, "quality": {"score", "groundedness", "retrieval", "coverage"} or null, "related": \
+[{"doc_id", "title", "section", "section_title", "url", "anchor", "page_number", "source_type", \
+"source_id"}, ...]}`: the last event (`sources` and `related` are empty with `include_sources: false`; \
+`tokens` = `tokens_used`; `quality` is null for a decline; `related` lists, on a decline only, up to \
+three pages or files retrieval found closest, which the answer could not quote from) |
 | `error` | `{"type", "code": str, "message": str, "message_id": str or null, "retry_after": int or \
 null}`: the last event |
 
@@ -93,6 +95,21 @@ SOURCE_FIELDS: dict[str, Any] = {
     "relevance_score": {"type": "number", "nullable": True},
 }
 _SOURCE_REQUIRED = ["doc_id", "title", "excerpt", "url", "anchor", "page_number", "number", "source_type"]
+_PLACE_REQUIRED = ["doc_id", "title", "url", "source_type", "source_id"]
+PLACE_FIELDS: dict[str, Any] = {
+    key: SOURCE_FIELDS[key]
+    for key in (
+        "doc_id",
+        "title",
+        "url",
+        "anchor",
+        "page_number",
+        "source_type",
+        "source_id",
+        "section",
+        "section_title",
+    )
+}
 
 
 def _event(kind: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -135,6 +152,12 @@ SSE_EVENT_SCHEMAS: dict[str, dict[str, Any]] = {
                 "properties": {
                     k: {"type": "number"} for k in ("score", "groundedness", "retrieval", "coverage")
                 },
+            },
+            "related": {
+                "type": "array",
+                "description": "On a decline: up to three pages or files retrieval found closest, which the "
+                "answer could not quote from; otherwise empty.",
+                "items": {"type": "object", "properties": PLACE_FIELDS, "required": _PLACE_REQUIRED},
             },
         },
         ["message_id", "tokens", "response_time", "content", "sources", "status", "tokens_used"],

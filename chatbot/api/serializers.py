@@ -18,7 +18,7 @@ from search.errors import KnowledgeError
 from search.filters import SearchFilters
 from search.values import Principal
 
-from .shapes import answer_quoted, public_sources
+from .shapes import answer_quoted, public_places, public_sources
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -250,6 +250,20 @@ class SourceSerializer(serializers.Serializer):
     anchor = serializers.CharField()
 
 
+class PlaceSerializer(serializers.Serializer):
+    """A page or file a decline points to (`Message.related`): where it is, not what it says."""
+
+    doc_id = serializers.CharField(help_text="The source's key: 'page:12' or 'document:3'.")
+    title = serializers.CharField()
+    source_type = serializers.ChoiceField(choices=SourceType.choices)
+    source_id = serializers.IntegerField()
+    section = serializers.CharField(help_text="The section heading path (also as `section_title`).")
+    section_title = serializers.CharField()
+    page_number = serializers.IntegerField(allow_null=True)
+    url = serializers.CharField(help_text="Where it is, with its #anchor when there is one.")
+    anchor = serializers.CharField()
+
+
 class MessageSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(
         source="uuid", read_only=True, help_text="The message's id: what the feedback URL takes."
@@ -265,6 +279,10 @@ class MessageSerializer(serializers.ModelSerializer):
     quality = serializers.SerializerMethodField(
         help_text="The answer's quality score and its components, each 0..1 (chatbot/rag/quality.py); null "
         "for a question, a decline, an error or an answer saved before scoring."
+    )
+    related = serializers.SerializerMethodField(
+        help_text="On a decline: up to three pages or files retrieval found closest, which the answer could "
+        "not quote from (empty otherwise, and with sources left out)."
     )
 
     class Meta:
@@ -287,6 +305,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "feedback",
             "quoted",
             "quality",
+            "related",
         ]
         read_only_fields = fields
 
@@ -295,6 +314,12 @@ class MessageSerializer(serializers.ModelSerializer):
         if not self.context.get("include_sources", True):
             return []
         return public_sources(message.sources if isinstance(message.sources, list) else [])
+
+    @extend_schema_field(PlaceSerializer(many=True))
+    def get_related(self, message: Message) -> list[dict[str, Any]]:
+        if not self.context.get("include_sources", True):
+            return []
+        return public_places(message.related if isinstance(message.related, list) else [])
 
     def get_quoted(self, message: Message) -> bool:
         return message.role == "assistant" and answer_quoted(message.model)

@@ -9,7 +9,9 @@ names; the API adds the specified ones here, once, for the SSE stream and the RE
   before they were recorded);
 - `complete` also carries `tokens` (= `tokens_used`);
 - `complete` and a REST answer carry `quoted`: true when no model wrote it (the extractive answerer quotes
-  the sources' sentences), so the chat can say "Quoted from N sources" instead of passing quotes off as prose.
+  the sources' sentences), so the chat can say "Quoted from N sources" instead of passing quotes off as prose;
+- a decline's `related` places (the pages and files retrieval found closest) carry `doc_id` and
+  `section_title` like sources.
 """
 
 from __future__ import annotations
@@ -35,6 +37,18 @@ def public_sources(sources: Iterable[Mapping[str, Any]] | None) -> list[dict[str
     return [public_source(source) for source in sources or () if isinstance(source, Mapping)]
 
 
+def public_place(place: Mapping[str, Any]) -> dict[str, Any]:
+    """A decline's related page or file with the specified names added."""
+    public = dict(place)
+    public["doc_id"] = f"{place.get('source_type', '')}:{place.get('source_id', '')}"
+    public["section_title"] = place.get("section", "")
+    return public
+
+
+def public_places(places: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    return [public_place(place) for place in places or () if isinstance(place, Mapping)]
+
+
 def answer_quoted(model: str | None) -> bool:
     """Whether an answer's text is quoted from its sources rather than written by a generating model."""
     return model == ExtractiveLLM.model_name
@@ -48,6 +62,7 @@ def event_data(event: StreamEvent, *, include_sources: bool = True) -> dict[str,
         data.update(public_source(event.data))
     elif event.type == "complete":
         data["sources"] = public_sources(event.data.get("sources")) if include_sources else []
+        data["related"] = public_places(event.data.get("related")) if include_sources else []
         data["tokens"] = event.data.get("tokens_used", 0)
         data["quoted"] = answer_quoted(event.data.get("model"))
     return data

@@ -54,6 +54,14 @@ class ContextSource:
             "relevance_score": round(self.scores.get("knn", self.score), 4),
         }
 
+    def place(self) -> dict[str, object]:
+        """Where the source is, without what it says: a decline's related pages (`Message.related`)."""
+        citation = self.citation()
+        return {key: citation[key] for key in _PLACE_KEYS}
+
+
+_PLACE_KEYS = ("source_type", "source_id", "title", "section", "url", "anchor", "page_number")
+
 
 _FENCE_LINE = re.compile(r"^\s*(?:`{3,}|~{3,})")
 _LIST_MARKER = re.compile(r"^\s*[-*+]\s+")

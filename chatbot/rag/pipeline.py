@@ -166,7 +166,8 @@ def cached_answer(run: AnswerRun) -> dict[str, Any] | None:
     value = cache.answer_get(run.cache_key)
     if value is None:
         return None
-    keys = {(str(s["source_type"]), int(s["source_id"])) for s in value.get("sources", [])}
+    cited = [*value.get("sources", []), *value.get("related", [])]
+    keys = {(str(s["source_type"]), int(s["source_id"])) for s in cited}
     if keys and sources_visible(keys, run.principal) != keys:
         cache.answer_delete(run.cache_key)
         return None
@@ -196,7 +197,7 @@ async def _stream_text(run: AnswerRun, text: str) -> AsyncGenerator[StreamEvent,
 
 async def _decline(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
     run.declined = True
-    run.sources = []
+    run.nearby, run.sources = run.sources, []
     async for event in _stream_text(run, DECLINE_ANSWER):
         yield event
 
@@ -270,6 +271,7 @@ async def _extractive(run: AnswerRun) -> AsyncGenerator[StreamEvent, None]:
 async def _replay(run: AnswerRun, cached: Mapping[str, Any]) -> AsyncGenerator[StreamEvent, None]:
     run.cache_hit = True
     run.declined = bool(cached.get("declined"))
+    run.related = list(cached.get("related", []))
     run.quality = AnswerQuality.from_dict(cached.get("quality"))
     run.citations = list(cached.get("sources", []))
     async for event in _stream_text(run, str(cached.get("content", ""))):

@@ -28,6 +28,9 @@ SEARCH_DOWN = (
     "Search is temporarily unavailable, so I can't look this up right now. Please try again shortly."
 )
 LLM_DOWN = "The answer service is temporarily unavailable. Please try again shortly."
+# A decline offers at most this many of the pages and files retrieval found closest: places to read, not an
+# answer (a quarter of the answerable Wagtail docs questions are declined with the right page retrieved).
+RELATED_PLACES = 3
 INTERNAL = "Something went wrong while answering. Please try again."
 
 
@@ -53,6 +56,10 @@ class AnswerRun:
     parts: list[str] = field(default_factory=list)
     sources: list[ContextSource] = field(default_factory=list)
     citations: list[dict[str, Any]] = field(default_factory=list)
+    # On a decline: the sources the answer was given but could not quote or cite, and the distinct pages
+    # and files among them still visible to the asker (ContextSource.place).
+    nearby: list[ContextSource] = field(default_factory=list)
+    related: list[dict[str, Any]] = field(default_factory=list)
     retrieval_time: float | None = None
     first_token_time: float | None = None
     prompt_tokens: int = 0
@@ -101,6 +108,7 @@ class AnswerRun:
         if self.cache_hit or self.status == "error":
             return
         if self.declined:
+            self.related = self._related(self.nearby or self.sources)
             self.sources, self.citations = [], []
             return
         by_number = {s.number: s for s in self.sources}
@@ -112,6 +120,15 @@ class AnswerRun:
         self.citations = [by_number[n].citation() for n in allowed]
         if self.content:
             self.quality = self._quality([by_number[n] for n in allowed])
+
+    def _related(self, given: list[ContextSource]) -> list[dict[str, Any]]:
+        """The distinct pages and files of `given`, best first, re-checked against the database like
+        citations. A decline for being off-topic was given none."""
+        first: dict[tuple[str, int], ContextSource] = {}
+        for source in given:
+            first.setdefault(source.key, source)
+        visible = sources_visible(set(first), self.principal)
+        return [s.place() for key, s in first.items() if key in visible][:RELATED_PLACES]
 
     def _quality(self, cited: list[ContextSource]) -> AnswerQuality:
         return answer_quality(
@@ -140,6 +157,7 @@ class AnswerRun:
             "content": self.content,
             "sources": self.citations,
             "declined": self.declined,
+            "related": self.related,
             "model": self.model,
             "tokens_used": self.tokens_used,
             "quality": self.quality.as_dict() if self.quality else None,
@@ -164,6 +182,7 @@ class AnswerRun:
                 "response_time": round(response_time, 3),
                 "model": self.model[:200],
                 "declined": self.declined,
+                "related": self.related,
                 "quality": self.quality.as_dict() if self.quality else None,
             },
         )

@@ -176,6 +176,7 @@ export class AnswerView {
     sources,
     status,
     declined = false,
+    related = [],
     quoted = false,
     messageId,
     error = "",
@@ -199,6 +200,7 @@ export class AnswerView {
     if (status === "partial") this.setState("Stopped before the answer was complete.");
     else if (status === "error") this.setState(error || "The answer failed.", true);
     else if (declined && scopeKind) this.scopedDecline(scopeKind, onSearchAll);
+    if (declined && status !== "error" && Array.isArray(related) && related.length) this.showRelated(related, scopeKind);
     if (quoted && !declined && status !== "error" && this.sources.length) this.showQuoted();
     if (this.messageId && status !== "error" && this.content) this.element.appendChild(this.actions(feedback));
   }
@@ -225,6 +227,31 @@ export class AnswerView {
       note.appendChild(button);
     }
     this.body.replaceChildren(note);
+  }
+
+  /** A decline still points to where retrieval looked closest: links to read, labelled as such, because
+   * the answerer found no sentence there that answers the question. */
+  showRelated(related, scopeKind) {
+    const links = related.map((place) => [place, sourceHref(place)]).filter(([, href]) => href);
+    if (!links.length) return;
+    const nav = el("nav", "chat-related");
+    const headingId = `${this.localId}-related`;
+    nav.setAttribute("aria-labelledby", headingId);
+    const heading = el("p", "chat-related__heading", scopeKind ? "Closest sections here" : "Closest pages");
+    heading.id = headingId;
+    const hint = el("p", "chat-related__hint", "They may not answer the question, but they are where the search came closest.");
+    const list = el("ul", "chat-related__list");
+    for (const [place, href] of links) {
+      const title = place.title || (place.source_type === "document" ? "Document" : "Page");
+      const label = place.section && place.section !== title ? `${title} › ${place.section}` : title;
+      const item = el("li");
+      const link = el("a", "chat-related__link", label);
+      link.setAttribute("href", href);
+      item.appendChild(link);
+      list.appendChild(item);
+    }
+    nav.append(heading, hint, list);
+    this.sourceList.before(nav);
   }
 
   /** The answer as copied: its text, then each cited source's title and absolute link. */

@@ -201,6 +201,7 @@ def test_create_stream_list_feedback_upload_status_analytics(api_server, client,
     assert [s["doc_id"] for s in reply["sources"]] == [source["doc_id"]]
     assert {"created_at", "sources"} <= set(reply)
     assert reply["quoted"] is True and question["quoted"] is False
+    assert reply["related"] == [] and complete["related"] == [], "an answer points to no other pages"
 
     whole = client.http.post(f"/sessions/{session['id']}/messages/", json={"message": FROBNICATION_QUESTION})
     assert whole.status_code == 201 and "frobnicat" in whole.json()["content"].lower()
@@ -286,6 +287,8 @@ def test_patched_settings_are_honoured_and_refused_by_name(api_server, client):
     outside = client.stream(session["id"], QUAGGA_QUESTION)
     assert outside.complete is not None and outside.complete["declined"] is True
     assert outside.sources == [] and "quagga snapshots are protected" not in outside.text.lower()
+    # A decline may point to the closest pages, but only inside the scope.
+    assert {r["doc_id"] for r in outside.complete["related"]} <= {f"page:{caching.pk}"}
     inside = client.stream(session["id"], FROBNICATION_QUESTION)
     assert [s["doc_id"] for s in inside.sources] == [f"page:{caching.pk}"]
 

@@ -565,3 +565,34 @@ def test_a_weakly_supported_sentence_is_quoted_from_the_leads_page_not_from_anot
     wait_for_jobs("page", other.pk)
     content = _final(ask(_session(asker), asker, question)).data["content"]
     assert content.startswith("Report a new bug") and "okapi" not in content, content
+
+
+def test_a_decline_points_to_the_closest_pages_the_asker_may_see(pages, asker):
+    """The answerer found no sentence to quote (here: a support bar nothing reaches), but retrieval was on
+    topic: the decline offers the pages it came closest to, re-checked like citations, and saves them."""
+    question = "How long does the zanzibarite cache tag keep a fragment?"
+    strict = {**settings.CHATBOT_RAG, "EXTRACTIVE_MIN_SCORE": 0.99, "EXTRACTIVE_SEMANTIC_MIN_SCORE": 0.99}
+    with override_settings(CHATBOT_RAG=strict):
+        complete = _final(ask(_session(asker), asker, question)).data
+    assert complete["declined"] is True and complete["sources"] == [], complete
+    related = complete["related"]
+    assert related and related[0]["source_id"] == pages["caching"].pk, related
+    assert related[0]["url"] and related[0]["title"] and "excerpt" not in related[0]
+    assert len({(r["source_type"], r["source_id"]) for r in related}) == len(related) <= 3
+    assert Message.objects.get(uuid=complete["message_id"]).related == related
+
+    restriction = PageViewRestriction(page=pages["caching"], restriction_type=PageViewRestriction.GROUPS)
+    PageViewRestriction.objects.bulk_create([restriction])
+    with override_settings(CHATBOT_RAG=strict):
+        complete = _final(ask(_session(asker), asker, question)).data
+    assert pages["caching"].pk not in [r["source_id"] for r in complete["related"]], complete["related"]
+
+    off_topic = {**strict, "MIN_RELEVANCE": 1.01}  # retrieval found nothing on topic: nothing to offer
+    with override_settings(CHATBOT_RAG=off_topic):
+        complete = _final(ask(_session(asker), asker, "How do I knit a zanzibarite scarf?")).data
+    assert complete["declined"] is True and complete["related"] == []
+
+
+def test_an_answer_offers_no_related_pages(pages, asker):
+    complete = _final(ask(_session(asker), asker, "When does the Wellington office open?")).data
+    assert not complete["declined"] and complete["sources"] and complete["related"] == []

@@ -1,0 +1,65 @@
+"""A decline that still points somewhere: when the answerer finds no sentence to quote but retrieval was on
+topic, the chat lists the closest pages under the decline, labelled as such, and a reload keeps them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.browser.conftest import SiteEnvironment, SiteServer, screenshot, site_start
+from tests.browser.test_answer_labels import BACKUP_QUESTION, _answers_done, two_pages
+from tests.factories import user
+from tests.services import WorkerProcess
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def site_server(site_environment: SiteEnvironment, celery_worker: WorkerProcess) -> Iterator[SiteServer]:
+    """The site with a support bar no sentence reaches: every answer is a decline, retrieval unchanged
+    (replaces conftest's site_server for this module)."""
+    env = {"CHAT_EXTRACTIVE_SEMANTIC_MIN_SCORE": "0.99", "CHAT_EXTRACTIVE_MIN_SCORE": "0.99"}
+    server = site_start(site_environment, extra_env=env)
+    try:
+        yield server
+    finally:
+        crashed = server.process.poll()
+        server.stop()
+        assert crashed is None, f"uvicorn exited with {crashed} during the test; see {server.log_path}"
+
+
+def test_a_decline_lists_the_closest_pages_and_a_reload_keeps_them(watched_page, login) -> None:
+    page, watch = watched_page
+    backups, _leave = two_pages()
+    login(user("related-user"))
+    page.goto("/chat/")
+    box = page.get_by_role("textbox", name="Your question")
+    box.fill(BACKUP_QUESTION)
+    box.press("Enter")
+    _answers_done(page, ".chat-main", 1)
+    declined = page.locator(".chat-message--assistant").first
+    assert "chat-message--declined" in (declined.get_attribute("class") or "")
+    assert "doesn't cover this" in (declined.locator(".chat-message__body").text_content() or "")
+    assert declined.locator(".chat-source").count() == 0, "a decline cites nothing"
+    related = declined.get_by_role("navigation", name="Closest pages")
+    assert "may not answer the question" in (related.text_content() or "")
+    first = related.get_by_role("link").first
+    assert first.text_content() == "Backups and restores › Backup schedule"
+    assert (first.get_attribute("href") or "").startswith(backups.url)
+    screenshot(page, "54-decline-closest-pages")
+    page.set_viewport_size({"width": 390, "height": 844})
+    declined.scroll_into_view_if_needed()
+    assert related.is_visible()
+    screenshot(page, "55-decline-closest-pages-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.reload()
+    _answers_done(page, ".chat-main", 1)
+    again = page.locator(".chat-message--assistant").first
+    assert again.get_by_role("navigation", name="Closest pages").get_by_role("link").first.text_content() == (
+        "Backups and restores › Backup schedule"
+    )
+    again.get_by_role("link", name="Backups and restores › Backup schedule").click()
+    page.wait_for_url(f"**{backups.url}**")
+    watch.assert_clean()

@@ -212,6 +212,7 @@ HEADLINE = (
     "must_contain",
     "unanswerable_declined",
     "answerable_declined",
+    "declined_related_relevant",
     "citation_precision",
     "recall@5",
     "ndcg@10",

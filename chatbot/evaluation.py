@@ -63,6 +63,7 @@ class QuestionResult:
     quality: float | None = None  # the answer's quality score (chatbot.rag.quality); None for a decline
     model: str = ""  # what answered ("extractive", or the generating model's name)
     error: str = ""
+    related_paths: list[str] = field(default_factory=list)  # a decline's closest pages (Message.related)
 
 
 @dataclass(kw_only=True)
@@ -168,7 +169,9 @@ def question_evaluate(question: EvalQuestion, *, user: Any, config: RagConfig) -
     finally:
         session.delete()
     end = events["end"]
-    paths = _page_paths({(str(s["source_type"]), int(s["source_id"])) for s in events["sources"]})
+    related = list(end.data.get("related") or []) if end.type == "complete" else []
+    places = [(str(s["source_type"]), int(s["source_id"])) for s in [*events["sources"], *related]]
+    paths = _page_paths(set(places))
     cited = [paths.get((str(s["source_type"]), int(s["source_id"])), "") for s in events["sources"]]
     answer = str(end.data.get("content", "")) if end.type == "complete" else ""
     result = QuestionResult(
@@ -187,6 +190,7 @@ def question_evaluate(question: EvalQuestion, *, user: Any, config: RagConfig) -
         error=str(end.data.get("code", "")) if end.type == "error" else "",
         quality=(end.data.get("quality") or {}).get("score") if end.type == "complete" else None,
         model=str(end.data.get("model", "")),
+        related_paths=[paths.get((str(s["source_type"]), int(s["source_id"])), "") for s in related],
     )
     if question.answerable and question.relevant:
         result.ndcg10 = ndcg_at_k(ranked, question.relevant, 10)
@@ -253,6 +257,10 @@ def summarise(results: Sequence[QuestionResult], relevant: Mapping[str, Mapping[
             "citation_precision": _mean([relevant[r.id].get(p, 0) > 0 for r, p in cited]),
             "answered_with_citation": _mean([bool(r.cited_paths) for r in answerable]),
             "answerable_declined": _mean([r.declined for r in answerable]),
+            # Of the answerable questions declined, the share whose "closest pages" hold a judged file.
+            "declined_related_relevant": _mean(
+                [any(relevant[r.id].get(p, 0) > 0 for p in r.related_paths) for r in answerable if r.declined]
+            ),
             "unanswerable_declined": _mean([r.declined for r in unanswerable]),
             "errors": float(sum(1 for r in results if r.status == "error")),
             "first_token_p50": round(percentile(firsts, 50), 4) if firsts else None,

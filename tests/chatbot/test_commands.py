@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import override_settings
 
 from chatbot.models import ChatSession
 from chatbot.rag.cache import index_version_bump
@@ -131,11 +133,23 @@ def test_evaluate_rag_reports_retrieval_answers_and_declines(docs, tmp_path):
     assert overall["answerable_declined"] == pytest.approx(1 / 3, abs=1e-4)
     q4 = next(r for r in report["results"] if r["id"] == "q4")
     assert q4["declined"] and "documents" in q4["answer"] and q4["must_contain_hit"] is False
+    assert overall["declined_related_relevant"] == 0.0, "q4 has no judged file"
     assert overall["first_token_p95"] > 0 and overall["total_p95"] >= overall["first_token_p95"]
     assert set(report["by_kind"]) == {"factoid", "follow-up", "unanswerable"}
     q2 = next(r for r in report["results"] if r["id"] == "q2")
     assert "Quokkasearch" in q2["query"], "the follow-up was condensed with its history"
     assert "kind" in out.getvalue().splitlines()[0]
+
+    # With a support bar no sentence reaches, q1 is declined, and its closest pages hold its judged file.
+    questions.write_text(json.dumps(rows[0]))
+    strict = {**settings.CHATBOT_RAG, "EXTRACTIVE_MIN_SCORE": 0.99, "EXTRACTIVE_SEMANTIC_MIN_SCORE": 0.99}
+    out = StringIO()
+    with override_settings(CHATBOT_RAG=strict):
+        call_command("evaluate_rag", questions=questions, json=True, stdout=out)
+    report = json.loads(out.getvalue().strip().splitlines()[-1])
+    [q1] = report["results"]
+    assert q1["declined"] and q1["related_paths"][0] == "guides/caching.md", q1["related_paths"]
+    assert report["overall"]["metrics"]["declined_related_relevant"] == 1.0
 
 
 def test_evaluate_rag_answers_with_an_openai_compatible_server(docs, tmp_path, llm_server):

@@ -17,7 +17,7 @@ from typing_extensions import TypedDict
 
 from chatbot.api.answers import answer_stream_function
 from chatbot.api.ratelimit import MESSAGES, SEARCHES, rate_limit_hit
-from chatbot.api.shapes import answer_quoted, public_sources
+from chatbot.api.shapes import answer_quoted, public_places, public_sources
 from chatbot.models import ChatSession
 from chatbot.transcripts import session_markdown, session_of, sessions_recent
 from search.errors import KnowledgeError
@@ -82,6 +82,14 @@ class Citation:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Place:
+    doc_id: str
+    title: str
+    section: str
+    url: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     session: str
     message_id: str
@@ -89,6 +97,8 @@ class Answer:
     declined: bool
     quoted: bool
     citations: list[Citation] = field(default_factory=list)
+    # On a decline: the pages and files the search came closest to (not sources of the answer).
+    related: list[Place] = field(default_factory=list)
 
 
 def _citations(sources: Any) -> list[Citation]:
@@ -102,6 +112,18 @@ def _citations(sources: Any) -> list[Citation]:
             excerpt=str(s.get("excerpt", "")),
         )
         for s in public_sources(sources)
+    ]
+
+
+def _places(related: Any) -> list[Place]:
+    return [
+        Place(
+            doc_id=p["doc_id"],
+            title=str(p.get("title", "")),
+            section=str(p.get("section_title", "")),
+            url=str(p.get("url", "")),
+        )
+        for p in public_places(related)
     ]
 
 
@@ -199,6 +221,7 @@ async def ask(question: str, session: str | None = None, filters: Filters | None
         declined=bool(result.get("declined")),
         quoted=answer_quoted(result.get("model")),
         citations=_citations(result.get("sources")),
+        related=_places(result.get("related")),
     )
 
 

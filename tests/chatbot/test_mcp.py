@@ -166,6 +166,8 @@ def test_mcp_over_http_serves_each_token_what_its_user_may_see(knowledge):
     assert "Okapi care" in other["public search"]  # the control: this user's channel works
     for channel in ("search", "answer", "sessions"):
         assert CANARY not in other[channel], channel
+    # Not even as a decline's closest page: the restricted page's title never reaches this user.
+    assert "Finance ledger" not in other["answer"] and "Finance ledger" not in other["search"]
     assert other["source"].is_error and CANARY not in tool_text(other["source"])
     assert other["borrowed"].is_error and "Unknown session" in tool_text(other["borrowed"])
 
@@ -208,8 +210,10 @@ def test_ask_filters_narrow_the_answer_and_hold_for_the_session(knowledge):
         answer = results[name].structured_content
         assert CANARY not in answer["answer"], name
         assert {c["doc_id"] for c in answer["citations"]} <= {public_key}, name
+        assert {p["doc_id"] for p in answer["related"]} <= {public_key}, name
     files_only = results["files_only"].structured_content
     assert files_only["declined"] and not files_only["citations"]  # there are no files
+    assert files_only["related"] == [], "no file is close to anything: there are none"
     lifted = results["lifted"].structured_content
     assert CANARY in lifted["answer"]
     assert lifted["session"] == results["narrowed"].structured_content["session"]

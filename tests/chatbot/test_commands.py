@@ -67,6 +67,20 @@ def test_ask_streams_the_answer_and_lists_citations(docs):
     assert not ChatSession.objects.exists(), "the throwaway session is deleted"
 
 
+def test_ask_lists_a_declines_closest_pages(docs):
+    out, err = StringIO(), StringIO()
+    strict = {**settings.CHATBOT_RAG, "EXTRACTIVE_MIN_SCORE": 0.99, "EXTRACTIVE_SEMANTIC_MIN_SCORE": 0.99}
+    with override_settings(CHATBOT_RAG=strict):
+        call_command("ask", "How long does the zanzibarite tag keep a fragment?", stdout=out, stderr=err)
+    answer, _, closest = out.getvalue().partition("Closest pages (they may not answer the question):")
+    assert "doesn't cover this" in answer and "Sources:" not in answer
+    page = docs["guides/caching.md"]
+    assert closest.splitlines()[1] == (
+        f"- Caching guide › Fragment caching — http://127.0.0.1:8000{page.url}#fragment-caching"
+    ), closest
+    assert "not covered by the knowledge base" in err.getvalue()
+
+
 def test_ask_continues_a_session_as_its_user(docs):
     owner = user("owner")
     session = ChatSession.objects.create(user=owner)

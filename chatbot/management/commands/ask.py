@@ -18,11 +18,15 @@ SYSTEM_USERNAME = "chatbot-cli"
 
 
 def citation_line(source: dict[str, Any]) -> str:
-    url = str(source.get("url", ""))
+    return f"[{source['number']}] {place_line(source)}"
+
+
+def place_line(place: dict[str, Any]) -> str:
+    url = str(place.get("url", ""))
     if url.startswith("/"):
         url = settings.WAGTAILADMIN_BASE_URL.rstrip("/") + url
-    where = " › ".join(p for p in (source.get("title"), source.get("section")) if p)
-    return f"[{source['number']}] {where} — {url}"
+    where = " › ".join(p for p in (place.get("title"), place.get("section")) if p)
+    return f"{where} — {url}"
 
 
 class Command(BaseCommand):
@@ -79,10 +83,18 @@ class Command(BaseCommand):
         self.stdout.write("")
         if failure:
             raise CommandError(f"{failure['message']} ({failure['code']})")
+        self._footer(sources, complete)
+
+    def _footer(self, sources: list[dict[str, Any]], complete: dict[str, Any]) -> None:
+        """The cited sources, a decline's closest pages, and (on stderr) what answered and how fast."""
         if sources:
             self.stdout.write("\nSources:")
             for source in sources:
                 self.stdout.write(citation_line(source))
+        if complete.get("related"):
+            self.stdout.write("\nClosest pages (they may not answer the question):")
+            for place in complete["related"]:
+                self.stdout.write(f"- {place_line(place)}")
         if complete:
             declined = " · not covered by the knowledge base" if complete["declined"] else ""
             self.stderr.write(f"\n{complete['model']} · {complete['response_time']:.2f}s{declined}")

@@ -25,11 +25,13 @@ from typing import Any
 from django.db.models import Avg, Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from wagtail.admin.admin_url_finder import AdminURLFinder
+from wagtail.models import Page
 
 from chatbot.logging import mask_pii
 from chatbot.models import Message, MessageFeedback
 from chatbot.rag.quality import LOW_SCORE
-from knowledgebase.models import IndexingJob
+from knowledgebase.models import IndexingJob, KnowledgeDocument
 
 DEFAULT_DAYS = 30
 _FILLER = re.compile(
@@ -171,7 +173,9 @@ def _latency(answers: QuerySet[Message]) -> dict[str, dict[str, Any]]:
 
 
 def content_gaps(answers: QuerySet[Message], *, limit: int = 20) -> list[dict[str, Any]]:
-    """Questions the knowledge base did not cover (declined answers), by normalised text."""
+    """Questions the knowledge base did not cover (declined answers), by normalised text, each with the
+    page or file the search came closest to when it last declined it (`closest`, None when the question
+    was off-topic): often the page to extend rather than a new one to write."""
     question = Message.objects.filter(
         session_id=OuterRef("session_id"), role=Message.Role.USER, id__lt=OuterRef("id")
     ).order_by("-id")
@@ -179,23 +183,62 @@ def content_gaps(answers: QuerySet[Message], *, limit: int = 20) -> list[dict[st
         answers.filter(declined=True)
         .annotate(question=Subquery(question.values("content")[:1]))
         .order_by("-created_at", "-id")
-        .values_list("question", "created_at")
+        .values_list("question", "created_at", "related")
     )
     counts: Counter[str] = Counter()
     examples: dict[str, str] = {}  # the newest wording of each question
     last: dict[str, datetime] = {}
-    for text, created_at in declined:
+    nearest: dict[str, dict[str, Any]] = {}
+    for text, created_at, related in declined:
         key = question_normalize(text or "")
         if not key:
             continue
         counts[key] += 1
         examples.setdefault(key, mask_pii(text).strip())
         last.setdefault(key, created_at)
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], -last[item[0]].timestamp(), item[0]))
+        if key not in nearest and isinstance(related, list) and related and isinstance(related[0], dict):
+            nearest[key] = related[0]
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], -last[item[0]].timestamp(), item[0]))[:limit]
+    closest = _closest_sources({key: nearest[key] for key, _ in ranked if key in nearest})
     return [
-        {"question": key, "count": n, "example": examples[key], "last_asked": last[key].isoformat()}
-        for key, n in ranked[:limit]
+        {
+            "question": key,
+            "count": n,
+            "example": examples[key],
+            "last_asked": last[key].isoformat(),
+            "closest": closest.get(key),
+        }
+        for key, n in ranked
     ]
+
+
+def _closest_sources(places: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each gap's closest place as it is now: its current title, its section, its public and admin URLs
+    (gone when the page or file was deleted since)."""
+    ids: dict[str, list[int]] = {"page": [], "document": []}
+    for place in places.values():
+        if place.get("source_type") in ids and isinstance(place.get("source_id"), int):
+            ids[str(place["source_type"])].append(place["source_id"])
+    found: dict[str, dict[int, Any]] = {
+        "page": Page.objects.in_bulk(ids["page"]),
+        "document": KnowledgeDocument.objects.in_bulk(ids["document"]),
+    }
+    finder = AdminURLFinder()
+    result = {}
+    for key, place in places.items():
+        source_id = place.get("source_id")
+        of_type = found.get(str(place.get("source_type")), {})
+        source = of_type.get(source_id) if isinstance(source_id, int) else None
+        if source is None:
+            continue
+        result[key] = {
+            "key": f"{place['source_type']}:{place['source_id']}",
+            "title": str(source.title),
+            "section": str(place.get("section", "")),
+            "url": str(place.get("url", "")),
+            "edit_url": finder.get_edit_url(source) or "",
+        }
+    return result
 
 
 def _indexing(since: datetime, until: datetime, days: list[date]) -> dict[str, Any]:

@@ -102,11 +102,16 @@ def _suggestions(worst: list[dict[str, Any]], gaps: list[dict[str, Any]]) -> lis
         suggestions.append(Suggestion(kind="fix", subject=row["title"], reason=reason, url=url))
     for gap in gaps:
         times = "once" if gap["count"] == 1 else f"{gap['count']} times"
+        closest = gap.get("closest")
+        reason = f"asked {times}, declined: not in the knowledge base"
+        if closest:
+            reason += f"; or extend the page the search came closest to, {_place_label(closest)}"
         suggestions.append(
             Suggestion(
                 kind="write",
                 subject=gap["example"],
-                reason=f"asked {times}, declined: not in the knowledge base",
+                reason=reason,
+                url=f"{base}{closest['edit_url']}" if closest and closest.get("edit_url") else "",
             )
         )
     return suggestions
@@ -143,9 +148,11 @@ def improvement_report_markdown(report: ImprovementReport) -> str:
     lines += _low_quality_lines(report.worst_sources)
     lines += ["", "## Unanswered questions (content gaps)", ""]
     if report.content_gaps:
-        lines += ["| Question | Times asked | Last asked |", "|---|---:|---|"]
+        lines += ["| Question | Times asked | Last asked | Closest page |", "|---|---:|---|---|"]
         for gap in report.content_gaps:
-            lines.append(f"| {_md_cell(gap['example'])} | {gap['count']} | {gap['last_asked'][:10]} |")
+            nearest = _md_cell(_place_label(gap.get("closest"))) or "—"
+            gap_cells = f"{_md_cell(gap['example'])} | {gap['count']} | {gap['last_asked'][:10]} | {nearest}"
+            lines.append(f"| {gap_cells} |")
     else:
         lines.append("Every question found an answer in the knowledge base.")
     lines += ["", "## Suggested work", ""]
@@ -175,6 +182,14 @@ def _low_quality_lines(rows: list[dict[str, Any]]) -> list[str]:
         cells = [_md_cell(row["title"]), row["kind"], row["answers"], row["low_quality"], mean]
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return lines
+
+
+def _place_label(place: dict[str, Any] | None) -> str:
+    """The "Title › Section" of a content gap's closest page ("" when there is none)."""
+    if not place:
+        return ""
+    title, section = str(place.get("title", "")), str(place.get("section", ""))
+    return f"{title} › {section}" if section and section != title else title
 
 
 def _md_cell(text: str) -> str:
@@ -214,7 +229,8 @@ def improvement_report_csv(report: ImprovementReport) -> str:
         figures = [row["answers"], row["up"], row["down"], row["open_down"], rate]
         writer.writerow(["worst", row["kind"], row["title"], row["key"], *figures, "", ""])
     for gap in report.content_gaps:
-        writer.writerow(["gap", "question", gap["example"], "", "", "", "", "", "", gap["count"], ""])
+        closest = (gap.get("closest") or {}).get("key", "")
+        writer.writerow(["gap", "question", gap["example"], closest, "", "", "", "", "", gap["count"], ""])
     for suggestion in report.suggestions:
         writer.writerow(
             [

@@ -156,3 +156,46 @@ def test_question_normalisation() -> None:
     assert question_normalize("  Hi, WHERE is the SSO   setup?? Thanks!") == "where is the sso setup"
     assert question_normalize("Mail bob@example.com about it") == "mail email about it"
     assert question_normalize("Version 8.0?") == "version 8 0"
+
+
+def test_a_content_gap_names_the_page_the_search_came_closest_to(client: Any, traffic: Any) -> None:
+    """A decline saves the pages it came closest to (Message.related); the gap shows the newest decline's
+    first one, as the page is now, with its admin link: often the page to extend rather than write anew."""
+    from chatbot.feedback.report import (
+        improvement_report_build,
+        improvement_report_csv,
+        improvement_report_markdown,
+    )
+    from chatbot.feedback.selectors import analytics_summary
+    from chatbot.models import Message, MessageSource
+
+    target = {"source_id": MessageSource.objects.get(message=traffic["answers"][0]).source_id}
+    place = {"source_type": "page", "source_id": target["source_id"], "title": "Old", "section": "Intro"}
+    newest_sso, older_sso = traffic["answers"][2], traffic["answers"][3]
+    Message.objects.filter(pk=newest_sso.pk).update(related=[{**place, "url": "/install/#intro"}])
+    Message.objects.filter(pk=older_sso.pk).update(related=[{**place, "source_id": 10**9}])
+
+    gaps = analytics_summary()["content_gaps"]
+    edit_url = f"/admin/pages/{target['source_id']}/edit/"
+    assert gaps[0]["question"] == "where is the sso setup"
+    assert gaps[0]["closest"] == {
+        "key": f"page:{target['source_id']}",
+        "title": "Install",  # the page's current title, not the one saved with the decline
+        "section": "Intro",
+        "url": "/install/#intro",
+        "edit_url": edit_url,
+    }
+    assert gaps[1]["closest"] is None, "an off-topic decline came close to nothing"
+
+    client.force_login(chat_log_reader())
+    html = client.get(DASHBOARD).content.decode()
+    assert f'<a href="{edit_url}">Install</a> › Intro' in html
+
+    report = improvement_report_build(since=days_ago(30))
+    markdown = improvement_report_markdown(report)
+    assert "| Install › Intro |" in markdown
+    assert "or extend the page the search came closest to, Install › Intro" in markdown
+    assert f",page:{target['source_id']}," in improvement_report_csv(report)
+
+    Message.objects.filter(pk=newest_sso.pk).update(related=[{**place, "source_id": 10**9}])
+    assert analytics_summary()["content_gaps"][0]["closest"] is None, "a page deleted since is not offered"

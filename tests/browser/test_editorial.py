@@ -35,6 +35,8 @@ def editorial_data() -> dict[str, Any]:
         "How to upgrade to 8.0?",
         "Search setup?",
     ]
+    # A decline saves the page the search came closest to (here: the install page).
+    closest = [{"source_type": "page", "source_id": install.pk, "title": "Install"}]
     for day in range(14):
         for n in range(day % 4 + 1):
             asker = askers[n]
@@ -51,6 +53,7 @@ def editorial_data() -> dict[str, Any]:
                 tokens_used=80 + day,
                 cache_hit=n == 3,
                 declined=declined,
+                related=closest if declined else [],
                 status="error" if (day, n) == (3, 1) else "complete",
             )
             if not declined and (day + n) % 2 == 0:
@@ -101,7 +104,13 @@ def test_dashboard_page_panel_and_report_screenshots(admin_page: Any, editorial_
         "e => getComputedStyle(e).fill"
     )
     assert fill not in {"", "none", "rgb(0, 0, 0)"}
+    # The content gap names the page to extend, linked to its editor.
+    gap = admin_page.get_by_role("row", name="Where is the SSO setup?")
+    closest = gap.get_by_role("link", name="Install")
+    assert closest.get_attribute("href") == f"/admin/pages/{editorial_data['install'].pk}/edit/"
     admin_page.screenshot(path=str(SCREENSHOTS / "editorial-dashboard.png"), full_page=True)
+    gap.scroll_into_view_if_needed()
+    admin_page.screenshot(path=str(SCREENSHOTS / "editorial-dashboard-gaps.png"))
 
     admin_page.goto(f"/admin/pages/{editorial_data['install'].pk}/edit/")
     panel = admin_page.locator("[data-feedback-panel]")

@@ -106,6 +106,8 @@ def test_dashboard_renders_the_figures_and_charts(client: Any, traffic: dict[str
     assert figures["error-rate"] == "14%"
     assert html.count('<svg class="w-chart"') == 4
     assert "Where is the SSO setup?" in html and "PDF is encrypted" in html
+    # The failure's time reads as a date and a time, not run together ("2026-12-0723:59").
+    assert re.search(r"PDF is encrypted</td><td>\d{4}-\d{2}-\d{2} \d{2}:\d{2}</td>", html), html
     assert client.get(DASHBOARD, {"days": "90"}).content.decode().count("Old question") == 0  # not declined
     ninety = dict(
         re.findall(r'data-figure="([\w-]+)">([^<]*)<', client.get(DASHBOARD, {"days": "90"}).content.decode())

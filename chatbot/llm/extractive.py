@@ -212,7 +212,7 @@ _OTHER_SOURCE_UNITS = 1
 # decides whether to answer (chatbot/RAG.md). It was the lead's passage. With the RELATIVE_CUTOFF exemption,
 # the whole document (the page's other passages too) for both rules cites more precisely than the passage
 # alone (0.841 → 0.857) for the same key strings; 0.9 or 1.0 would lose three (0.614 → 0.571).
-_LEAD_PASSAGE_BAR = 0.85
+_LEAD_DOCUMENT_BAR = 0.85
 
 _warned: set[str] = set()
 
@@ -303,7 +303,7 @@ def extractive_answer(
     order = [
         i
         for i in order
-        if scores[i] >= (_LEAD_PASSAGE_BAR * bar if candidates[i].document == lead.document else bar)
+        if scores[i] >= (_LEAD_DOCUMENT_BAR * bar if candidates[i].document == lead.document else bar)
     ]
     if max_sentences == 1:  # a short answer (ANSWER_LENGTHS "short") is the one best sentence
         chosen = _select([(candidates[i], scores[i]) for i in order], max_sentences=1)

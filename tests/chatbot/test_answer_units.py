@@ -206,7 +206,7 @@ def test_a_unit_of_the_leads_passage_joins_the_answer_at_a_lower_bar(monkeypatch
     sentences = extractive_answer(REORDER_QUESTION, sources, use_embedder=False, min_score=0.23)
     assert sentences[0].text.startswith("Reordering lets editors arrange")
     assert any("`sort_order_field`" in s.text for s in sentences), [s.text for s in sentences]
-    monkeypatch.setattr(extractive, "_LEAD_PASSAGE_BAR", 1.0)
+    monkeypatch.setattr(extractive, "_LEAD_DOCUMENT_BAR", 1.0)
     sentences = extractive_answer(REORDER_QUESTION, sources, use_embedder=False, min_score=0.23)
     assert not any("`sort_order_field`" in s.text for s in sentences), "admitted by the lower bar only"
 

@@ -13,9 +13,10 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -393,6 +394,28 @@ class ServedSite:
 
     def stop(self) -> None:
         process_stop(self.process)
+
+
+class _Served(Protocol):
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self) -> None: ...
+
+
+ServedT = TypeVar("ServedT", bound=_Served)
+
+
+@contextmanager
+def served_through_test(server: ServedT) -> Iterator[ServedT]:
+    """`server` for the test's duration; stopped afterwards, and the test fails if uvicorn exited on its
+    own meanwhile (a crash the test's requests might not have noticed)."""
+    try:
+        yield server
+    finally:
+        crashed = server.process.poll()
+        server.stop()
+        assert crashed is None, f"uvicorn exited with {crashed} during the test; see {server.log_path}"
 
 
 def uvicorn_serve(env: dict[str, str], *, log_name: str, lifespan: str = "off") -> ServedSite:

@@ -20,7 +20,16 @@ from typing import Any
 
 import pytest
 
-from tests.services import ARTIFACTS, ROOT, ServedSite, TcpProxy, WorkerProcess, database_url, uvicorn_serve
+from tests.services import (
+    ARTIFACTS,
+    ROOT,
+    ServedSite,
+    TcpProxy,
+    WorkerProcess,
+    database_url,
+    served_through_test,
+    uvicorn_serve,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -134,13 +143,8 @@ def site_start(environment: SiteEnvironment, *, extra_env: dict[str, str] | None
 def site_server(site_environment: SiteEnvironment, celery_worker: WorkerProcess) -> Iterator[SiteServer]:
     """A fresh site per test: a long-lived process would keep caches (content type ids, ...) that the
     flush between transactional tests makes stale."""
-    server = site_start(site_environment)
-    try:
+    with served_through_test(site_start(site_environment)) as server:
         yield server
-    finally:
-        crashed = server.process.poll()
-        server.stop()
-        assert crashed is None, f"uvicorn exited with {crashed} during the test; see {server.log_path}"
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from tests.browser.conftest import SiteEnvironment, SiteServer, site_start, wait
 from tests.chatbot.test_leak_matrix import matrix_record
 from tests.factories import heading, knowledge_page, knowledge_section, paragraph, user
 from tests.llm_server import HOSTILE_PAYLOADS, INJECTION_MARKER, HostileLLMServer, LeakCatcher
-from tests.services import WorkerProcess
+from tests.services import WorkerProcess, served_through_test
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -47,13 +47,8 @@ def site_server(
     """The site answering with the hostile model (replaces conftest's site_server for this module)."""
     llm, _ = hostile
     env = {"LLM_BACKEND": "openai", "OPENAI_BASE_URL": llm.url, "LLM_MODEL": "m", "OPENAI_API_KEY": "x"}
-    server = site_start(site_environment, extra_env=env)
-    try:
+    with served_through_test(site_start(site_environment, extra_env=env)) as server:
         yield server
-    finally:
-        crashed = server.process.poll()
-        server.stop()
-        assert crashed is None, f"uvicorn exited with {crashed} during the test; see {server.log_path}"
 
 
 def poisoned_page() -> Any:

@@ -10,7 +10,7 @@ import pytest
 from tests.browser.conftest import SiteEnvironment, SiteServer, screenshot, site_start
 from tests.browser.test_answer_labels import BACKUP_QUESTION, _answers_done, two_pages
 from tests.factories import user
-from tests.services import WorkerProcess
+from tests.services import WorkerProcess, served_through_test
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,13 +20,8 @@ def site_server(site_environment: SiteEnvironment, celery_worker: WorkerProcess)
     """The site with a support bar no sentence reaches: every answer is a decline, retrieval unchanged
     (replaces conftest's site_server for this module)."""
     env = {"CHAT_EXTRACTIVE_SEMANTIC_MIN_SCORE": "0.99", "CHAT_EXTRACTIVE_MIN_SCORE": "0.99"}
-    server = site_start(site_environment, extra_env=env)
-    try:
+    with served_through_test(site_start(site_environment, extra_env=env)) as server:
         yield server
-    finally:
-        crashed = server.process.poll()
-        server.stop()
-        assert crashed is None, f"uvicorn exited with {crashed} during the test; see {server.log_path}"
 
 
 def test_a_decline_lists_the_closest_pages_and_a_reload_keeps_them(watched_page, login) -> None:

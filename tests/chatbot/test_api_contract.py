@@ -23,7 +23,7 @@ import pytest
 
 from tests.chatbot.api_helpers import chat_log_reader, token_user
 from tests.factories import heading, knowledge_page, paragraph, site_home
-from tests.services import ServedSite, WorkerProcess, database_url, uvicorn_serve
+from tests.services import ServedSite, WorkerProcess, database_url, served_through_test, uvicorn_serve
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -127,13 +127,8 @@ def api_server(celery_worker: WorkerProcess) -> Iterator[ApiServer]:
     from search.backends import get_search_backend
 
     get_search_backend().drop()
-    server = api_server_start(database_url(connection.settings_dict))
-    try:
+    with served_through_test(api_server_start(database_url(connection.settings_dict))) as server:
         yield server
-    finally:
-        crashed = server.process.poll()
-        server.stop()
-        assert crashed is None, f"uvicorn exited with {crashed} during the test; see {server.log_path}"
 
 
 @pytest.fixture

@@ -230,14 +230,16 @@ export class AnswerView {
   }
 
   /** A decline still points to where retrieval looked closest: links to read, labelled as such, because
-   * the answerer found no sentence there that answers the question. */
+   * the answerer found no sentence there that answers the question. Not inside a one-page scope: the
+   * reader is on that page already, and "Search all knowledge" is the way on. */
   showRelated(related, scopeKind) {
     const links = related.map((place) => [place, sourceHref(place)]).filter(([, href]) => href);
-    if (!links.length) return;
+    if (!links.length || scopeKind === "page") return;
     const nav = el("nav", "chat-related");
     const headingId = `${this.localId}-related`;
     nav.setAttribute("aria-labelledby", headingId);
-    const heading = el("p", "chat-related__heading", scopeKind ? "Closest sections here" : "Closest pages");
+    const title = { pages: "Closest of these pages", files: "Closest of these files" }[scopeKind] ?? "Closest pages";
+    const heading = el("p", "chat-related__heading", title);
     heading.id = headingId;
     const hint = el("p", "chat-related__hint", "They may not answer the question, but they are where the search came closest.");
     const list = el("ul", "chat-related__list");

@@ -58,3 +58,30 @@ def test_a_decline_lists_the_closest_pages_and_a_reload_keeps_them(watched_page,
     again.get_by_role("link", name="Backups and restores › Backup schedule").click()
     page.wait_for_url(f"**{backups.url}**")
     watch.assert_clean()
+
+
+def test_a_page_scoped_decline_lists_no_closest_page_but_searching_all_does(watched_page, login) -> None:
+    """Inside "This page" the reader is on the one page searched: the decline offers "Search all knowledge"
+    and no closest page; the search of everything, declined too, lists where it came closest."""
+    page, watch = watched_page
+    backups, _leave = two_pages()
+    login(user("related-widget-user"))
+    page.goto(backups.url)
+    page.get_by_role("button", name="Ask about this page").click()
+    panel = page.get_by_role("dialog", name="Ask the knowledge base")
+    box = panel.get_by_role("textbox", name="Your question")
+    box.fill(BACKUP_QUESTION)
+    box.press("Enter")
+    _answers_done(page, ".chat-widget", 1)
+    scoped = panel.locator(".chat-message--assistant").first
+    assert scoped.locator(".chat-scoped-decline__text").text_content() == "Not found on this page."
+    assert scoped.locator(".chat-related").count() == 0
+
+    scoped.get_by_role("button", name="Search all knowledge").click()
+    _answers_done(page, ".chat-widget", 2)
+    everywhere = panel.locator(".chat-message--assistant").nth(1)
+    related = everywhere.get_by_role("navigation", name="Closest pages")
+    assert (related.get_by_role("link").first.get_attribute("href") or "").startswith(backups.url)
+    everywhere.scroll_into_view_if_needed()
+    screenshot(page, "56-widget-decline-closest-pages")
+    watch.assert_clean()

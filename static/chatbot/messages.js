@@ -58,6 +58,12 @@ function sourceHref(source) {
   return safeUrl(url);
 }
 
+/** "Title › Section" of a source or a decline's closest page. */
+function placeLabel(place) {
+  const title = place.title || (place.source_type === "document" ? "Document" : "Page");
+  return place.section && place.section !== title ? `${title} › ${place.section}` : title;
+}
+
 function commentLabel(rating) {
   return rating === "up" ? "What was good about it? (optional)" : "What was wrong or missing? (optional)";
 }
@@ -71,6 +77,7 @@ export class AnswerView {
     this.announce = announce;
     this.content = "";
     this.sources = [];
+    this.related = []; // a decline's closest pages: [label, href]
     this.messageId = null;
     this.finished = false;
 
@@ -136,8 +143,7 @@ export class AnswerView {
     const heading = el("p", "chat-source__title");
     heading.appendChild(el("span", "chat-source__number", `[${source.number}]`));
     const href = sourceHref(source);
-    const title = source.title || (source.source_type === "document" ? "Document" : "Page");
-    const label = source.section && source.section !== title ? `${title} › ${source.section}` : title;
+    const label = placeLabel(source);
     if (href) {
       const link = el("a", "chat-source__link", label);
       link.setAttribute("href", href);
@@ -244,28 +250,25 @@ export class AnswerView {
     const hint = el("p", "chat-related__hint", "They may not answer the question, but they are where the search came closest.");
     const list = el("ul", "chat-related__list");
     for (const [place, href] of links) {
-      const title = place.title || (place.source_type === "document" ? "Document" : "Page");
-      const label = place.section && place.section !== title ? `${title} › ${place.section}` : title;
       const item = el("li");
-      const link = el("a", "chat-related__link", label);
+      const link = el("a", "chat-related__link", placeLabel(place));
       link.setAttribute("href", href);
       item.appendChild(link);
       list.appendChild(item);
     }
     nav.append(heading, hint, list);
     this.sourceList.before(nav);
+    this.related = links.map(([place, href]) => [placeLabel(place), href]);
   }
 
-  /** The answer as copied: its text, then each cited source's title and absolute link. */
+  /** The answer as copied: its text, then each cited source's (or a decline's closest page's) title and
+   * absolute link. */
   copyText() {
     const lines = [this.content.trim()];
-    const cited = this.sources.map((source) => {
-      const title = source.title || (source.source_type === "document" ? "Document" : "Page");
-      const label = source.section && source.section !== title ? `${title} › ${source.section}` : title;
-      const href = sourceHref(source);
-      return `[${source.number}] ${label}${href ? ` ${new URL(href, window.location.href).href}` : ""}`;
-    });
+    const absolute = (href) => (href ? ` ${new URL(href, window.location.href).href}` : "");
+    const cited = this.sources.map((source) => `[${source.number}] ${placeLabel(source)}${absolute(sourceHref(source))}`);
     if (cited.length) lines.push("", "Sources:", ...cited);
+    if (this.related?.length) lines.push("", "Closest pages:", ...this.related.map(([label, href]) => `- ${label}${absolute(href)}`));
     return lines.join("\n");
   }
 

@@ -24,8 +24,11 @@ def site_server(site_environment: SiteEnvironment, celery_worker: WorkerProcess)
         yield server
 
 
-def test_a_decline_lists_the_closest_pages_and_a_reload_keeps_them(watched_page, login) -> None:
+def test_a_decline_lists_the_closest_pages_and_a_reload_keeps_them(
+    watched_page, login, browser_context, site_server
+) -> None:
     page, watch = watched_page
+    browser_context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site_server.url)
     backups, _leave = two_pages()
     login(user("related-user"))
     page.goto("/chat/")
@@ -43,6 +46,12 @@ def test_a_decline_lists_the_closest_pages_and_a_reload_keeps_them(watched_page,
     assert first.text_content() == "Backups and restores › Backup schedule"
     assert (first.get_attribute("href") or "").startswith(backups.url)
     screenshot(page, "54-decline-closest-pages")
+    # Copy carries the closest pages too, with absolute links.
+    declined.get_by_role("button", name="Copy answer").click()
+    declined.get_by_text("Answer copied.").wait_for()
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    link = f"{site_server.url}{backups.url}#backup-schedule"
+    assert f"\n\nClosest pages:\n- Backups and restores › Backup schedule {link}" in copied, copied
     page.set_viewport_size({"width": 390, "height": 844})
     declined.scroll_into_view_if_needed()
     assert related.is_visible()

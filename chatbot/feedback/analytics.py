@@ -213,8 +213,9 @@ def content_gaps(answers: QuerySet[Message], *, limit: int = 20) -> list[dict[st
 
 
 def _closest_sources(places: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each gap's closest place as it is now: its current title, its section, its public and admin URLs
-    (gone when the page or file was deleted since)."""
+    """Each gap's closest page or file as it is now: its current title and admin URL (none when it was
+    deleted since). Only the title, as the per-page rows give it: a section heading or an anchor is the
+    page's content, which a report's reader may not be allowed to see (the admin link checks that)."""
     ids: dict[str, list[int]] = {"page": [], "document": []}
     for place in places.values():
         if place.get("source_type") in ids and isinstance(place.get("source_id"), int):
@@ -234,8 +235,6 @@ def _closest_sources(places: dict[str, dict[str, Any]]) -> dict[str, dict[str, A
         result[key] = {
             "key": f"{place['source_type']}:{place['source_id']}",
             "title": str(source.title),
-            "section": str(place.get("section", "")),
-            "url": str(place.get("url", "")),
             "edit_url": finder.get_edit_url(source) or "",
         }
     return result

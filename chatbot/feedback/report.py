@@ -105,7 +105,7 @@ def _suggestions(worst: list[dict[str, Any]], gaps: list[dict[str, Any]]) -> lis
         closest = gap.get("closest")
         reason = f"asked {times}, declined: not in the knowledge base"
         if closest:
-            reason += f"; or extend the page the search came closest to, {_place_label(closest)}"
+            reason += f"; or extend the page the search came closest to, {closest['title']}"
         suggestions.append(
             Suggestion(
                 kind="write",
@@ -150,7 +150,7 @@ def improvement_report_markdown(report: ImprovementReport) -> str:
     if report.content_gaps:
         lines += ["| Question | Times asked | Last asked | Closest page |", "|---|---:|---|---|"]
         for gap in report.content_gaps:
-            nearest = _md_cell(_place_label(gap.get("closest"))) or "—"
+            nearest = _md_cell((gap.get("closest") or {}).get("title", "")) or "—"
             gap_cells = f"{_md_cell(gap['example'])} | {gap['count']} | {gap['last_asked'][:10]} | {nearest}"
             lines.append(f"| {gap_cells} |")
     else:
@@ -182,14 +182,6 @@ def _low_quality_lines(rows: list[dict[str, Any]]) -> list[str]:
         cells = [_md_cell(row["title"]), row["kind"], row["answers"], row["low_quality"], mean]
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return lines
-
-
-def _place_label(place: dict[str, Any] | None) -> str:
-    """The "Title › Section" of a content gap's closest page ("" when there is none)."""
-    if not place:
-        return ""
-    title, section = str(place.get("title", "")), str(place.get("section", ""))
-    return f"{title} › {section}" if section and section != title else title
 
 
 def _md_cell(text: str) -> str:

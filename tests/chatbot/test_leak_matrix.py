@@ -100,8 +100,10 @@ def _run_jobs() -> None:
 
 def _page(parent: Any, kind: str, *, publish: bool = True) -> tuple[Any, str, str]:
     secret, words, text = _text(kind)
+    # The secret is in the section heading too, so a channel that gives only where a passage is (a
+    # decline's closest pages: title, section, URL with its anchor) is searched as well.
     page = knowledge_page(
-        parent, title=f"{kind} ledger", body=[heading(words), paragraph(text)], publish=publish
+        parent, title=f"{kind} ledger", body=[heading(f"{words} {secret}"), paragraph(text)], publish=publish
     )
     return page, secret, words
 

@@ -52,6 +52,19 @@ def _answers_done(page: Any, container: str, count: int) -> None:
     page.wait_for_function(f"() => ({DONE})('{container}') >= {count}", timeout=30000)
 
 
+def widget_first_answer(page: Any, url: str, question: str) -> tuple[Any, Any]:
+    """Opens the widget on the page at `url` ("This page"), asks `question` and waits for the answer: the
+    widget's panel and its question box."""
+    page.goto(url)
+    page.get_by_role("button", name="Ask about this page").click()
+    panel = page.get_by_role("dialog", name="Ask the knowledge base")
+    box = panel.get_by_role("textbox", name="Your question")
+    box.fill(question)
+    box.press("Enter")
+    _answers_done(page, ".chat-widget", 1)
+    return panel, box
+
+
 def test_widget_labels_quotes_and_searches_all_knowledge_after_a_page_decline(watched_page, login) -> None:
     from chatbot.models import ChatSession
 
@@ -59,14 +72,7 @@ def test_widget_labels_quotes_and_searches_all_knowledge_after_a_page_decline(wa
     backups, leave = two_pages()
     asker = user("label-user")
     login(asker)
-    page.goto(backups.url)
-    page.get_by_role("button", name="Ask about this page").click()
-    panel = page.get_by_role("dialog", name="Ask the knowledge base")
-    box = panel.get_by_role("textbox", name="Your question")
-
-    box.fill(BACKUP_QUESTION)
-    box.press("Enter")
-    _answers_done(page, ".chat-widget", 1)
+    panel, box = widget_first_answer(page, backups.url, BACKUP_QUESTION)
     answer = panel.locator(".chat-message--assistant").first
     assert answer.get_attribute("data-status") == "complete"
     cards = answer.locator(".chat-source")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.browser.conftest import SiteEnvironment, SiteServer, screenshot, site_start
-from tests.browser.test_answer_labels import BACKUP_QUESTION, _answers_done, two_pages
+from tests.browser.test_answer_labels import BACKUP_QUESTION, _answers_done, two_pages, widget_first_answer
 from tests.factories import user
 from tests.services import WorkerProcess, served_through_test
 
@@ -75,13 +75,7 @@ def test_a_page_scoped_decline_lists_no_closest_page_but_searching_all_does(watc
     page, watch = watched_page
     backups, _leave = two_pages()
     login(user("related-widget-user"))
-    page.goto(backups.url)
-    page.get_by_role("button", name="Ask about this page").click()
-    panel = page.get_by_role("dialog", name="Ask the knowledge base")
-    box = panel.get_by_role("textbox", name="Your question")
-    box.fill(BACKUP_QUESTION)
-    box.press("Enter")
-    _answers_done(page, ".chat-widget", 1)
+    panel, _box = widget_first_answer(page, backups.url, BACKUP_QUESTION)
     scoped = panel.locator(".chat-message--assistant").first
     assert scoped.locator(".chat-scoped-decline__text").text_content() == "Not found on this page."
     assert scoped.locator(".chat-related").count() == 0

@@ -113,6 +113,10 @@ def _page_paths(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
     }
 
 
+def _key(source: Mapping[str, Any]) -> tuple[str, int]:
+    return (str(source["source_type"]), int(source["source_id"]))
+
+
 def _session_with_history(user: Any, question: EvalQuestion) -> ChatSession:
     session = ChatSession.objects.create(
         user=user, title=f"eval {question.id}", settings={"origin": "evaluate_rag"}
@@ -170,9 +174,8 @@ def question_evaluate(question: EvalQuestion, *, user: Any, config: RagConfig) -
         session.delete()
     end = events["end"]
     related = list(end.data.get("related") or []) if end.type == "complete" else []
-    places = [(str(s["source_type"]), int(s["source_id"])) for s in [*events["sources"], *related]]
-    paths = _page_paths(set(places))
-    cited = [paths.get((str(s["source_type"]), int(s["source_id"])), "") for s in events["sources"]]
+    paths = _page_paths({_key(s) for s in [*events["sources"], *related]})
+    cited = [paths.get(_key(s), "") for s in events["sources"]]
     answer = str(end.data.get("content", "")) if end.type == "complete" else ""
     result = QuestionResult(
         id=question.id,
@@ -190,7 +193,7 @@ def question_evaluate(question: EvalQuestion, *, user: Any, config: RagConfig) -
         error=str(end.data.get("code", "")) if end.type == "error" else "",
         quality=(end.data.get("quality") or {}).get("score") if end.type == "complete" else None,
         model=str(end.data.get("model", "")),
-        related_paths=[paths.get((str(s["source_type"]), int(s["source_id"])), "") for s in related],
+        related_paths=[paths.get(_key(s), "") for s in related],
     )
     if question.answerable and question.relevant:
         result.ndcg10 = ndcg_at_k(ranked, question.relevant, 10)

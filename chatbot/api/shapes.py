@@ -25,9 +25,7 @@ from chatbot.llm.extractive import ExtractiveLLM
 
 def public_source(source: Mapping[str, Any]) -> dict[str, Any]:
     """One cited source with the specified names added (today's stay)."""
-    public = dict(source)
-    public["doc_id"] = f"{source.get('source_type', '')}:{source.get('source_id', '')}"
-    public["section_title"] = source.get("section", "")
+    public = public_place(source)
     public.setdefault("chunk_index", None)
     public.setdefault("relevance_score", None)
     return public
@@ -38,7 +36,7 @@ def public_sources(sources: Iterable[Mapping[str, Any]] | None) -> list[dict[str
 
 
 def public_place(place: Mapping[str, Any]) -> dict[str, Any]:
-    """A decline's related page or file with the specified names added."""
+    """A page or file (a cited source, a decline's related page) with `doc_id` and `section_title` added."""
     public = dict(place)
     public["doc_id"] = f"{place.get('source_type', '')}:{place.get('source_id', '')}"
     public["section_title"] = place.get("section", "")

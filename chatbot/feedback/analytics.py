@@ -26,12 +26,12 @@ from django.db.models import Avg, Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from wagtail.admin.admin_url_finder import AdminURLFinder
-from wagtail.models import Page
 
 from chatbot.logging import mask_pii
 from chatbot.models import Message, MessageFeedback
 from chatbot.rag.quality import LOW_SCORE
-from knowledgebase.models import IndexingJob, KnowledgeDocument
+from knowledgebase.models import IndexingJob
+from knowledgebase.selectors import sources_by_key
 
 DEFAULT_DAYS = 30
 _FILLER = re.compile(
@@ -188,7 +188,7 @@ def content_gaps(answers: QuerySet[Message], *, limit: int = 20) -> list[dict[st
     counts: Counter[str] = Counter()
     examples: dict[str, str] = {}  # the newest wording of each question
     last: dict[str, datetime] = {}
-    nearest: dict[str, dict[str, Any]] = {}
+    nearest: dict[str, tuple[str, int]] = {}  # the newest decline's closest (source_type, source_id)
     for text, created_at, related in declined:
         key = question_normalize(text or "")
         if not key:
@@ -196,8 +196,8 @@ def content_gaps(answers: QuerySet[Message], *, limit: int = 20) -> list[dict[st
         counts[key] += 1
         examples.setdefault(key, mask_pii(text).strip())
         last.setdefault(key, created_at)
-        if key not in nearest and isinstance(related, list) and related and isinstance(related[0], dict):
-            nearest[key] = related[0]
+        if key not in nearest and (place := _first_place(related)) is not None:
+            nearest[key] = place
     ranked = sorted(counts.items(), key=lambda item: (-item[1], -last[item[0]].timestamp(), item[0]))[:limit]
     closest = _closest_sources({key: nearest[key] for key, _ in ranked if key in nearest})
     return [
@@ -212,32 +212,29 @@ def content_gaps(answers: QuerySet[Message], *, limit: int = 20) -> list[dict[st
     ]
 
 
-def _closest_sources(places: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _first_place(related: Any) -> tuple[str, int] | None:
+    """The (source_type, source_id) of a decline's first closest page (Message.related), if any."""
+    first = related[0] if isinstance(related, list) and related else None
+    if isinstance(first, dict) and isinstance(first.get("source_id"), int):
+        return str(first.get("source_type", "")), first["source_id"]
+    return None
+
+
+def _closest_sources(places: dict[str, tuple[str, int]]) -> dict[str, dict[str, Any]]:
     """Each gap's closest page or file as it is now: its current title and admin URL (none when it was
     deleted since). Only the title, as the per-page rows give it: a section heading or an anchor is the
     page's content, which a report's reader may not be allowed to see (the admin link checks that)."""
-    ids: dict[str, list[int]] = {"page": [], "document": []}
-    for place in places.values():
-        if place.get("source_type") in ids and isinstance(place.get("source_id"), int):
-            ids[str(place["source_type"])].append(place["source_id"])
-    found: dict[str, dict[int, Any]] = {
-        "page": Page.objects.in_bulk(ids["page"]),
-        "document": KnowledgeDocument.objects.in_bulk(ids["document"]),
-    }
+    found = sources_by_key(places.values())
     finder = AdminURLFinder()
-    result = {}
-    for key, place in places.items():
-        source_id = place.get("source_id")
-        of_type = found.get(str(place.get("source_type")), {})
-        source = of_type.get(source_id) if isinstance(source_id, int) else None
-        if source is None:
-            continue
-        result[key] = {
-            "key": f"{place['source_type']}:{place['source_id']}",
-            "title": str(source.title),
-            "edit_url": finder.get_edit_url(source) or "",
+    return {
+        key: {
+            "key": f"{place[0]}:{place[1]}",
+            "title": str(found[place].title),
+            "edit_url": finder.get_edit_url(found[place]) or "",
         }
-    return result
+        for key, place in places.items()
+        if place in found
+    }
 
 
 def _indexing(since: datetime, until: datetime, days: list[date]) -> dict[str, Any]:

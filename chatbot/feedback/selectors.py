@@ -19,7 +19,7 @@ from wagtail.permission_policies.pages import PagePermissionPolicy
 from chatbot.feedback.analytics import analytics_summary, question_normalize
 from chatbot.models import Message, MessageFeedback, MessageSource
 from chatbot.rag.quality import LOW_SCORE
-from knowledgebase.models import KnowledgeDocument
+from knowledgebase.selectors import sources_by_key
 
 __all__ = [
     "FeedbackItem",
@@ -163,16 +163,14 @@ def source_rollups_decorate(rows: Any) -> list[dict[str, Any]]:
     """Rows of `source_rollups` with the source's current title, section, satisfaction and admin URLs."""
 
     rows = [dict(row) for row in rows]
-    page_ids = [row["source_id"] for row in rows if row["source_type"] == "page"]
-    document_ids = [row["source_id"] for row in rows if row["source_type"] == "document"]
-    pages = Page.objects.in_bulk(page_ids)
-    documents = KnowledgeDocument.objects.in_bulk(document_ids)
+    found = sources_by_key((row["source_type"], row["source_id"]) for row in rows)
     parents = Page.objects.in_bulk(
-        {page.path[: -Page.steplen] for page in pages.values() if page.depth > 1}, field_name="path"
+        {s.path[: -Page.steplen] for s in found.values() if isinstance(s, Page) and s.depth > 1},
+        field_name="path",
     )
     finder = AdminURLFinder()
     for row in rows:
-        source: Any = (pages if row["source_type"] == "page" else documents).get(row["source_id"])
+        source: Any = found.get((row["source_type"], row["source_id"]))
         row["exists"] = source is not None
         row["title"] = str(
             getattr(source, "title", "") or row["title"] or f"{row['source_type']} {row['source_id']}"

@@ -23,7 +23,7 @@ from chatbot.feedback.selectors import feedback_for_source, feedback_with_questi
 from chatbot.logging import mask_pii
 from chatbot.models import Message, MessageFeedback
 from datacollection.celery import task_send
-from knowledgebase.models import KnowledgeDocument, KnowledgePage
+from knowledgebase.selectors import sources_by_key
 
 logger = logging.getLogger(__name__)
 
@@ -120,12 +120,8 @@ def feedback_act(feedback_id: int, *, action: str) -> list[str]:
 
 def _cited_sources(feedback: MessageFeedback) -> list[Any]:
     keys = list(feedback.message.cited_sources.order_by("number").values_list("source_type", "source_id"))
-    page_ids = [source_id for source_type, source_id in keys if source_type == "page"]
-    document_ids = [source_id for source_type, source_id in keys if source_type == "document"]
-    pages = KnowledgePage.objects.in_bulk(page_ids)
-    documents = KnowledgeDocument.objects.in_bulk(document_ids)
-    found = [(pages if kind == "page" else documents).get(pk) for kind, pk in dict.fromkeys(keys)]
-    return [source for source in found if source is not None]
+    found = sources_by_key(keys)
+    return [found[key] for key in dict.fromkeys(keys) if key in found]
 
 
 def _feedback_text(feedback: MessageFeedback, *, question: str) -> str:
